@@ -1,0 +1,75 @@
+/**
+ * Errors with stable codes. Application codes live in JSON-RPC's server range (-32000..-32099) and are
+ * listed in docs/protocol.md §Errors; RPC adapters map `code` and `data` straight onto the error object.
+ */
+export class SequencerError extends Error {
+  readonly code: number;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(code: number, message: string, data?: Record<string, unknown>) {
+    super(message);
+    this.code = code;
+    this.data = data;
+  }
+}
+
+export const ErrorCode = {
+  InvalidParams: -32602,
+  NotAllowed: -32001,
+  BadSignature: -32002,
+  NonceReplayed: -32003,
+  Expired: -32004,
+  TooLarge: -32005,
+  Overloaded: -32006,
+  NotFound: -32007,
+  PrimaryUnavailable: -32008,
+  Halted: -32009,
+} as const;
+
+export class InvalidParamsError extends SequencerError {
+  override name = 'InvalidParamsError';
+  constructor(message: string) { super(ErrorCode.InvalidParams, message); }
+}
+export class NotAllowedError extends SequencerError {
+  override name = 'NotAllowedError';
+  constructor(sender: string) { super(ErrorCode.NotAllowed, `sender ${sender} is not allowed to append to this log`, { sender }); }
+}
+export class BadSignatureError extends SequencerError {
+  override name = 'BadSignatureError';
+  constructor(reason: string) { super(ErrorCode.BadSignature, `bad signature: ${reason}`); }
+}
+export class NonceReplayedError extends SequencerError {
+  override name = 'NonceReplayedError';
+  constructor(sender: string, nonce: bigint) {
+    super(ErrorCode.NonceReplayed, `nonce ${nonce} was already used by ${sender}`, { sender, nonce: nonce.toString() });
+  }
+}
+export class ExpiredError extends SequencerError {
+  override name = 'ExpiredError';
+  constructor(expiry: number, now: number) { super(ErrorCode.Expired, `submission expired at ${expiry} (now ${now})`, { expiry, now }); }
+}
+export class TooLargeError extends SequencerError {
+  override name = 'TooLargeError';
+  constructor(what: string, limit: number) { super(ErrorCode.TooLarge, `${what} exceeds the limit of ${limit}`, { limit }); }
+}
+export class OverloadedError extends SequencerError {
+  override name = 'OverloadedError';
+  constructor() { super(ErrorCode.Overloaded, 'sequencer overloaded, retry later'); }
+}
+export class NotFoundError extends SequencerError {
+  override name = 'NotFoundError';
+  constructor(what: string) { super(ErrorCode.NotFound, `${what} not found`); }
+}
+export class PrimaryUnavailableError extends SequencerError {
+  override name = 'PrimaryUnavailableError';
+  constructor(reason: string) { super(ErrorCode.PrimaryUnavailable, `primary unavailable: ${reason}`); }
+}
+export class HaltedError extends SequencerError {
+  override name = 'HaltedError';
+  constructor(reason: string) { super(ErrorCode.Halted, `node halted: ${reason}`); }
+}
+
+/** Why a replica refused a batch. Never sent over RPC; it decides the GossipSub verdict and is logged. */
+export class BatchRejectedError extends Error {
+  override name = 'BatchRejectedError';
+}

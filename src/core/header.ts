@@ -1,0 +1,65 @@
+/**
+ * Batch header: the statement the primary signs. Wire form, 164 bytes (docs/protocol.md §Header):
+ *   logId[32] | height u64 | view u64 | firstSeq u64 | count u32 | prevHeaderHash[32] | headHash[32]
+ *   | entriesRoot[32] | timestamp u64 (unix ms)
+ * Its hash is the EIP-712 digest, which is both what the primary signs and what the next header links to.
+ */
+import { Reader, Writer, type Bytes } from './bytes.ts';
+import { headerStructHash, typedDataDigest, type HeaderFields } from './eip712.ts';
+import { recoverAddress, sign, SIGNATURE_BYTES } from './signature.ts';
+
+export type Header = HeaderFields;
+
+export const HEADER_BYTES = 32 + 8 + 8 + 8 + 4 + 32 + 32 + 32 + 8;
+export const SIGNED_HEADER_BYTES = HEADER_BYTES + SIGNATURE_BYTES;
+
+export interface SignedHeader {
+  readonly header: Header;
+  readonly signature: Bytes;
+}
+
+export function writeHeader(w: Writer, h: Header): void {
+  w.raw(h.logId).u64(h.height).u64(h.view).u64(h.firstSeq).u32(h.count)
+    .raw(h.prevHeaderHash).raw(h.headHash).raw(h.entriesRoot).u64(h.timestamp);
+}
+
+export function readHeader(r: Reader): Header {
+  return {
+    logId: r.raw(32),
+    height: r.u64(),
+    view: r.u64(),
+    firstSeq: r.u64(),
+    count: r.u32(),
+    prevHeaderHash: r.raw(32),
+    headHash: r.raw(32),
+    entriesRoot: r.raw(32),
+    timestamp: r.u64(),
+  };
+}
+
+export function encodeSignedHeader(s: SignedHeader): Bytes {
+  const w = new Writer(SIGNED_HEADER_BYTES);
+  writeHeader(w, s.header);
+  return w.raw(s.signature).finish();
+}
+
+export function decodeSignedHeader(bytes: Uint8Array): SignedHeader {
+  const r = new Reader(bytes);
+  const header = readHeader(r);
+  const signature = r.raw(SIGNATURE_BYTES);
+  r.end();
+  return { header, signature };
+}
+
+export function headerHash(separator: Uint8Array, h: Header): Bytes {
+  return typedDataDigest(separator, headerStructHash(h));
+}
+
+export function signHeader(separator: Uint8Array, h: Header, privateKey: Uint8Array): SignedHeader {
+  return { header: h, signature: sign(headerHash(separator, h), privateKey) };
+}
+
+/** The address that signed the header; throws SignatureError on a malformed signature. */
+export function headerSigner(separator: Uint8Array, s: SignedHeader): Bytes {
+  return recoverAddress(headerHash(separator, s.header), s.signature);
+}

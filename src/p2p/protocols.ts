@@ -1,0 +1,57 @@
+/**
+ * Names and message formats of the node-to-node protocols (docs/protocol.md §GossipSub, §Sync protocol,
+ * §Append forwarding, §Status). Request/response protocols exchange unsigned-varint length-prefixed frames:
+ * one request frame, then zero or more response frames, then the responder closes the stream.
+ */
+import { Reader, Writer, toHex, type Bytes } from '../core/bytes.ts';
+import { MAX_BATCH_BYTES } from '../core/limits.ts';
+
+export function batchTopic(logId: Uint8Array): string {
+  return `/sequencer/1/${toHex(logId).slice(2)}/batches`;
+}
+
+export const SYNC_PROTOCOL = '/sequencer/sync/1.0.0';
+export const STATUS_PROTOCOL = '/sequencer/status/1.0.0';
+export const APPEND_PROTOCOL = '/sequencer/append/1.0.0';
+
+/** A responder sends at most this many batches, and stops after the one that crosses SYNC_MAX_BYTES. */
+export const SYNC_MAX_BATCHES = 256;
+export const SYNC_MAX_BYTES = 16 * 1024 * 1024;
+/** Largest frame on any request/response protocol: one batch. */
+export const MAX_FRAME_BYTES = MAX_BATCH_BYTES;
+export const MAX_REQUEST_BYTES = MAX_BATCH_BYTES;
+
+export interface SyncRequest {
+  readonly logId: Bytes;
+  readonly fromHeight: number;
+  readonly maxBatches: number;
+}
+
+/** logId[32] | fromHeight u64 | maxBatches u32 */
+export function encodeSyncRequest(r: SyncRequest): Bytes {
+  return new Writer(44).raw(r.logId).u64(r.fromHeight).u32(r.maxBatches).finish();
+}
+
+export function decodeSyncRequest(bytes: Uint8Array): SyncRequest {
+  const r = new Reader(bytes);
+  const req = { logId: r.raw(32), fromHeight: r.u64(), maxBatches: r.u32() };
+  r.end();
+  return req;
+}
+
+/** Status: UTF-8 JSON {mode, address, primary, logId, height}; unauthenticated, used only as a hint. */
+export interface Status {
+  readonly mode: 'primary' | 'replica';
+  readonly address: string | null;
+  readonly primary: string;
+  readonly logId: string;
+  readonly height: number;
+}
+
+export function encodeJson(value: unknown): Bytes {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+export function decodeJson(bytes: Uint8Array): unknown {
+  return JSON.parse(new TextDecoder().decode(bytes));
+}

@@ -1,0 +1,162 @@
+/**
+ * JSON forms of the protocol objects (docs/protocol.md §JSON-RPC API). Parsers validate every field and throw
+ * InvalidParamsError (or TooLargeError for size limits) naming the field; they never return partial objects.
+ */
+import { fromHex, toHex, type Bytes } from '../core/bytes.ts';
+import { InvalidParamsError, TooLargeError } from '../core/errors.ts';
+import type { Header, SignedHeader } from '../core/header.ts';
+import { MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
+import type { Receipt } from '../core/receipt.ts';
+import type { Submission } from '../core/submission.ts';
+import type { Entry } from '../sequencer/log-reader.ts';
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function parseHex(v: unknown, field: string, length?: number): Bytes {
+  if (typeof v !== 'string') throw new InvalidParamsError(`${field}: expected a 0x-prefixed hex string`);
+  try {
+    return fromHex(v, length);
+  } catch (e) {
+    throw new InvalidParamsError(`${field}: ${(e as Error).message}`);
+  }
+}
+
+/** A uint64 given as a JSON number (safe integer) or a decimal or 0x-hex string. */
+export function parseU64(v: unknown, field: string): bigint {
+  let n: bigint;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
+  else if (typeof v === 'string' && /^(0|[1-9][0-9]{0,19}|0x[0-9a-fA-F]{1,16})$/.test(v)) n = BigInt(v);
+  else throw new InvalidParamsError(`${field}: expected an unsigned 64-bit integer (number or decimal/hex string)`);
+  if (n < 0n || n > MAX_U64) throw new InvalidParamsError(`${field}: out of the uint64 range`);
+  return n;
+}
+
+export function parseIndex(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidParamsError(`${field}: expected a non-negative integer`);
+  return v;
+}
+
+export function parseSubmission(v: unknown): Submission {
+  if (!isObject(v)) throw new InvalidParamsError('submission: expected an object');
+  const txs = v.transactions;
+  if (!Array.isArray(txs) || txs.length === 0) throw new InvalidParamsError('transactions: expected a non-empty array of hex strings');
+  if (txs.length > MAX_TXS_PER_SUBMISSION) throw new TooLargeError('transactions per submission', MAX_TXS_PER_SUBMISSION);
+  const transactions = txs.map((tx, i) => {
+    if (typeof tx === 'string' && tx.length > 2 + 2 * MAX_TX_BYTES) throw new TooLargeError('transaction size in bytes', MAX_TX_BYTES);
+    return parseHex(tx, `transactions[${i}]`);
+  });
+  const expiry = v.expiry === undefined || v.expiry === null ? 0n : parseU64(v.expiry, 'expiry');
+  if (expiry > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidParamsError('expiry: out of range');
+  return {
+    sender: parseHex(v.sender, 'sender', 20),
+    nonce: parseU64(v.nonce, 'nonce'),
+    expiry: Number(expiry),
+    transactions,
+    signature: parseHex(v.signature, 'signature', 65),
+  };
+}
+
+export function submissionToJson(s: Submission): Record<string, unknown> {
+  return {
+    sender: toHex(s.sender),
+    nonce: s.nonce.toString(),
+    expiry: s.expiry,
+    transactions: s.transactions.map(toHex),
+    signature: toHex(s.signature),
+  };
+}
+
+export interface HeaderJson {
+  logId: string; height: number; view: number; firstSeq: number; count: number;
+  prevHeaderHash: string; headHash: string; entriesRoot: string; timestamp: number;
+}
+
+export function headerToJson(h: Header): HeaderJson {
+  return {
+    logId: toHex(h.logId), height: h.height, view: h.view, firstSeq: h.firstSeq, count: h.count,
+    prevHeaderHash: toHex(h.prevHeaderHash), headHash: toHex(h.headHash), entriesRoot: toHex(h.entriesRoot), timestamp: h.timestamp,
+  };
+}
+
+export function parseHeader(v: unknown, field = 'header'): Header {
+  if (!isObject(v)) throw new InvalidParamsError(`${field}: expected an object`);
+  const u32 = (x: unknown, f: string): number => {
+    const n = parseIndex(x, `${field}.${f}`);
+    if (n > 0xffffffff) throw new InvalidParamsError(`${field}.${f}: out of the uint32 range`);
+    return n;
+  };
+  return {
+    logId: parseHex(v.logId, `${field}.logId`, 32),
+    height: parseIndex(v.height, `${field}.height`),
+    view: parseIndex(v.view, `${field}.view`),
+    firstSeq: parseIndex(v.firstSeq, `${field}.firstSeq`),
+    count: u32(v.count, 'count'),
+    prevHeaderHash: parseHex(v.prevHeaderHash, `${field}.prevHeaderHash`, 32),
+    headHash: parseHex(v.headHash, `${field}.headHash`, 32),
+    entriesRoot: parseHex(v.entriesRoot, `${field}.entriesRoot`, 32),
+    timestamp: parseIndex(v.timestamp, `${field}.timestamp`),
+  };
+}
+
+export interface SignedHeaderJson { header: HeaderJson; signature: string }
+
+export function signedHeaderToJson(s: SignedHeader): SignedHeaderJson {
+  return { header: headerToJson(s.header), signature: toHex(s.signature) };
+}
+
+export function parseSignedHeader(v: unknown, field = 'signedHeader'): SignedHeader {
+  if (!isObject(v)) throw new InvalidParamsError(`${field}: expected an object`);
+  return { header: parseHeader(v.header, `${field}.header`), signature: parseHex(v.signature, `${field}.signature`, 65) };
+}
+
+export function receiptToJson(r: Receipt, headerHash: Bytes): Record<string, unknown> {
+  return {
+    submissionDigest: toHex(r.submissionDigest),
+    sender: toHex(r.sender),
+    nonce: r.nonce.toString(),
+    height: r.header.height,
+    firstSeq: r.firstSeq,
+    count: r.entryHashes.length,
+    entryHashes: r.entryHashes.map(toHex),
+    prevEntryHash: toHex(r.prevEntryHash),
+    proof: r.proof.map(toHex),
+    header: headerToJson(r.header),
+    headerHash: toHex(headerHash),
+    signature: toHex(r.signature),
+  };
+}
+
+export function parseReceipt(v: unknown): Receipt {
+  if (!isObject(v)) throw new InvalidParamsError('receipt: expected an object');
+  const list = (x: unknown, f: string): Bytes[] => {
+    if (!Array.isArray(x)) throw new InvalidParamsError(`${f}: expected an array`);
+    return x.map((h, i) => parseHex(h, `${f}[${i}]`, 32));
+  };
+  return {
+    submissionDigest: parseHex(v.submissionDigest, 'submissionDigest', 32),
+    sender: parseHex(v.sender, 'sender', 20),
+    nonce: parseU64(v.nonce, 'nonce'),
+    firstSeq: parseIndex(v.firstSeq, 'firstSeq'),
+    entryHashes: list(v.entryHashes, 'entryHashes'),
+    prevEntryHash: parseHex(v.prevEntryHash, 'prevEntryHash', 32),
+    proof: list(v.proof, 'proof'),
+    header: parseHeader(v.header),
+    signature: parseHex(v.signature, 'signature', 65),
+  };
+}
+
+export function entryToJson(e: Entry): Record<string, unknown> {
+  return {
+    seq: e.seq,
+    height: e.height,
+    sender: toHex(e.sender),
+    nonce: e.nonce.toString(),
+    submissionDigest: toHex(e.submissionDigest),
+    payload: toHex(e.payload),
+    entryHash: toHex(e.entryHash),
+  };
+}

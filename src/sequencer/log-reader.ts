@@ -1,0 +1,104 @@
+/**
+ * Read side of a stored log: entries by sequence number, batches by height, and Merkle proofs. Stored batches
+ * hold payloads only; entry hashes and the tree are recomputed on read, and the few most recently read
+ * batches are kept expanded so sequential readers do not redo the work.
+ */
+import type { Bytes } from '../core/bytes.ts';
+import { decodeBatch, type DecodedBatch, type LogRules } from '../core/batch.ts';
+import { EntryChain } from '../core/entry.ts';
+import { headerHash } from '../core/header.ts';
+import { MerkleTree } from '../core/merkle.ts';
+import { sha256 } from '../core/hash.ts';
+import { submissionDigest } from '../core/submission.ts';
+import type { LogStore, StoredBatch } from '../storage/log-store.ts';
+
+export interface Entry {
+  readonly seq: number;
+  readonly height: number;
+  readonly sender: Bytes;
+  readonly nonce: bigint;
+  readonly submissionDigest: Bytes;
+  readonly payload: Bytes;
+  readonly entryHash: Bytes;
+}
+
+export interface ExpandedBatch {
+  readonly batch: DecodedBatch;
+  readonly headerHash: Bytes;
+  readonly prevEntryHash: Bytes;
+  readonly entries: readonly Entry[];
+  readonly tree: MerkleTree;
+}
+
+export interface EntryProof {
+  readonly batch: ExpandedBatch;
+  readonly entry: Entry;
+  readonly prevEntryHash: Bytes;
+  readonly proof: readonly Bytes[];
+}
+
+const CACHE_BATCHES = 8;
+
+export class LogReader {
+  private readonly store: LogStore;
+  private readonly rules: LogRules;
+  private readonly cache = new Map<number, ExpandedBatch>();
+
+  constructor(store: LogStore, rules: LogRules) {
+    this.store = store;
+    this.rules = rules;
+  }
+
+  private expand(stored: StoredBatch): ExpandedBatch {
+    const batch = decodeBatch(stored.bytes);
+    const h = batch.header;
+    const chain = new EntryChain(stored.prevEntryHash, h.firstSeq);
+    const entries: Entry[] = [];
+    const leaves = new Uint8Array(h.count * 32);
+    for (const s of batch.submissions) {
+      const digest = submissionDigest(this.rules.separator, s, sha256(s.txList));
+      for (const payload of s.transactions) {
+        const seq = chain.nextSeq;
+        const entryHash = chain.append(s.sender, digest, payload);
+        leaves.set(entryHash, (seq - h.firstSeq) * 32);
+        entries.push({ seq, height: h.height, sender: s.sender, nonce: s.nonce, submissionDigest: digest, payload, entryHash });
+      }
+    }
+    return { batch, headerHash: headerHash(this.rules.separator, h), prevEntryHash: stored.prevEntryHash, entries, tree: new MerkleTree(leaves) };
+  }
+
+  async batch(height: number): Promise<ExpandedBatch | undefined> {
+    const cached = this.cache.get(height);
+    if (cached) return cached;
+    const stored = await this.store.getBatch(height);
+    if (!stored) return undefined;
+    const expanded = this.expand(stored);
+    this.cache.set(height, expanded);
+    if (this.cache.size > CACHE_BATCHES) this.cache.delete(this.cache.keys().next().value!);
+    return expanded;
+  }
+
+  /** Up to `limit` entries from `fromSeq` on, in order. */
+  async entries(fromSeq: number, limit: number): Promise<Entry[]> {
+    const out: Entry[] = [];
+    let height = await this.store.heightOfSeq(fromSeq);
+    if (height === undefined) return out;
+    while (out.length < limit && height <= this.store.tip.height) {
+      const b = await this.batch(height);
+      if (!b) break;
+      const start = Math.max(0, fromSeq - b.batch.header.firstSeq);
+      for (let i = start; i < b.entries.length && out.length < limit; i++) out.push(b.entries[i]);
+      height++;
+    }
+    return out;
+  }
+
+  async proof(seq: number): Promise<EntryProof | undefined> {
+    const height = await this.store.heightOfSeq(seq);
+    if (height === undefined) return undefined;
+    const b = await this.batch(height);
+    if (!b) return undefined;
+    const i = seq - b.batch.header.firstSeq;
+    return { batch: b, entry: b.entries[i], prevEntryHash: i === 0 ? b.prevEntryHash : b.entries[i - 1].entryHash, proof: b.tree.rangeProof(i, i + 1) };
+  }
+}

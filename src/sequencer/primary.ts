@@ -1,0 +1,204 @@
+/**
+ * The primary: admits submissions, seals them into batches (group commit), makes each batch durable, then
+ * publishes it and answers every submitter with a receipt.
+ *
+ * Ordering guarantees, in the order they happen for a batch:
+ *   seal + sign -> synced write -> tip advances -> publish -> receipts.
+ * A signature leaves the process only after its batch is durable, and the next batch is sealed only on top of
+ * the stored tip, so across crashes and restarts no height is ever signed twice with different contents
+ * (a batch signed but not written is never seen by anyone and dies with the process).
+ */
+import { toHex, type Bytes } from '../core/bytes.ts';
+import { nonceKey, sealBatch, type AdmittedSubmission, type LogRules, type SealedBatch } from '../core/batch.ts';
+import { encodeBatch } from '../core/batch.ts';
+import {
+  BadSignatureError, ExpiredError, HaltedError, NonceReplayedError, NotAllowedError, OverloadedError, TooLargeError,
+} from '../core/errors.ts';
+import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_SUBMISSION_BYTES, MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
+import { buildReceipt, type Receipt } from '../core/receipt.ts';
+import { recoverAddress, SignatureError } from '../core/signature.ts';
+import { submissionDigest, submissionSize, type Submission } from '../core/submission.ts';
+import { equalBytes } from '../core/bytes.ts';
+import type { LogStore } from '../storage/log-store.ts';
+import type { Logger } from '../node/logger.ts';
+
+export interface PrimaryOptions {
+  readonly store: LogStore;
+  readonly rules: LogRules;
+  readonly privateKey: Bytes;
+  /** Sends a durable batch to the replicas; failures are logged, replicas catch up through sync. */
+  readonly publish: (batch: Bytes) => Promise<void>;
+  /** Back-pressure: transactions admitted but not yet durable, beyond which appends get OverloadedError. */
+  readonly maxPendingTxs?: number;
+  readonly maxPendingBytes?: number;
+  readonly now?: () => number;
+  readonly log: Logger;
+}
+
+interface Pending {
+  readonly admitted: AdmittedSubmission;
+  readonly size: number;
+  readonly nonceKey: string;
+  readonly resolve: (r: Receipt) => void;
+  readonly reject: (e: Error) => void;
+}
+
+function validateLimits(s: Submission): number {
+  if (s.transactions.length === 0) throw new TooLargeError('a submission needs at least one transaction; count', 0);
+  if (s.transactions.length > MAX_TXS_PER_SUBMISSION) throw new TooLargeError('transactions per submission', MAX_TXS_PER_SUBMISSION);
+  for (const tx of s.transactions) if (tx.byteLength > MAX_TX_BYTES) throw new TooLargeError('transaction size in bytes', MAX_TX_BYTES);
+  const size = submissionSize(s);
+  if (size > MAX_SUBMISSION_BYTES) throw new TooLargeError('submission size in bytes', MAX_SUBMISSION_BYTES);
+  return size;
+}
+
+export class Primary {
+  private readonly opts: PrimaryOptions;
+  private readonly now: () => number;
+  private readonly maxPendingTxs: number;
+  private readonly maxPendingBytes: number;
+  private queue: Pending[] = [];
+  /** Nonce keys admitted but not yet durable: closes the window between the store lookup and the write. */
+  private readonly inflightNonces = new Set<string>();
+  private pendingTxs = 0;
+  private pendingBytes = 0;
+  private sealing = false;
+  private haltReason: string | undefined;
+
+  constructor(opts: PrimaryOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    this.maxPendingTxs = opts.maxPendingTxs ?? 200_000;
+    this.maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024;
+  }
+
+  get halted(): string | undefined {
+    return this.haltReason;
+  }
+
+  /** Admits a submission and resolves with its receipt once its batch is durable. */
+  async append(s: Submission): Promise<Receipt> {
+    if (this.haltReason) throw new HaltedError(this.haltReason);
+    const size = validateLimits(s);
+    if (this.pendingTxs + s.transactions.length > this.maxPendingTxs || this.pendingBytes + size > this.maxPendingBytes) {
+      throw new OverloadedError();
+    }
+    const now = this.now();
+    if (s.expiry !== 0 && s.expiry * 1000 < now) throw new ExpiredError(s.expiry, Math.floor(now / 1000));
+    const sender = toHex(s.sender);
+    if (!this.opts.rules.isAllowed(s.sender)) throw new NotAllowedError(sender);
+    const digest = submissionDigest(this.opts.rules.separator, s);
+    let signer: Bytes;
+    try {
+      signer = recoverAddress(digest, s.signature);
+    } catch (e) {
+      throw new BadSignatureError((e as SignatureError).message);
+    }
+    if (!equalBytes(signer, s.sender)) throw new BadSignatureError(`signed by ${toHex(signer)}, not by the sender ${sender}`);
+
+    const key = nonceKey(s.sender, s.nonce);
+    const k = Buffer.from(key).toString('latin1');
+    if (this.inflightNonces.has(k)) throw new NonceReplayedError(sender, s.nonce);
+    this.inflightNonces.add(k);
+    this.pendingTxs += s.transactions.length;
+    this.pendingBytes += size;
+    let used: number | undefined;
+    try {
+      [used] = await this.opts.store.nonceHeights([key]);
+    } catch (e) {
+      this.release(k, s.transactions.length, size);
+      throw e;
+    }
+    if (used !== undefined) {
+      this.release(k, s.transactions.length, size);
+      throw new NonceReplayedError(sender, s.nonce);
+    }
+    return new Promise<Receipt>((resolve, reject) => {
+      this.queue.push({ admitted: { submission: s, digest }, size, nonceKey: k, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  private release(nonce: string, txs: number, bytes: number): void {
+    this.inflightNonces.delete(nonce);
+    this.pendingTxs -= txs;
+    this.pendingBytes -= bytes;
+  }
+
+  /** Takes the next batch's worth of submissions off the queue, refusing any that expired while queued. */
+  private takeBatch(): Pending[] {
+    const taken: Pending[] = [];
+    let txs = 0;
+    let bytes = 0;
+    const now = this.now();
+    let i = 0;
+    for (; i < this.queue.length; i++) {
+      const p = this.queue[i];
+      const s = p.admitted.submission;
+      if (taken.length > 0 && (txs + s.transactions.length > MAX_BATCH_TXS || bytes + p.size > MAX_BATCH_BYTES - 1024)) break;
+      if (s.expiry !== 0 && s.expiry * 1000 < now) {
+        this.release(p.nonceKey, s.transactions.length, p.size);
+        p.reject(new ExpiredError(s.expiry, Math.floor(now / 1000)));
+        continue;
+      }
+      taken.push(p);
+      txs += s.transactions.length;
+      bytes += p.size;
+    }
+    this.queue = this.queue.slice(i);
+    return taken;
+  }
+
+  /** Group commit: one batch is being written at a time; whatever arrives meanwhile forms the next batch. */
+  private async drain(): Promise<void> {
+    if (this.sealing) return;
+    this.sealing = true;
+    try {
+      while (this.queue.length > 0 && !this.haltReason) {
+        const batch = this.takeBatch();
+        if (batch.length > 0) await this.commit(batch);
+      }
+    } finally {
+      this.sealing = false;
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const { store, rules, privateKey } = this.opts;
+    const prevTip = store.tip;
+    let sealed: SealedBatch;
+    let bytes: Bytes;
+    try {
+      sealed = sealBatch(rules, prevTip, batch.map((p) => p.admitted), this.now(), privateKey);
+      bytes = encodeBatch(sealed.batch);
+      await store.append({ bytes, prevTip, tip: sealed.tip, nonceKeys: batch.map((p) => nonceKey(p.admitted.submission.sender, p.admitted.submission.nonce)) });
+    } catch (e) {
+      // The signed header never left the process; stop here rather than risk signing this height again.
+      this.halt(`storage write failed: ${(e as Error).message}`, [...batch, ...this.queue]);
+      return;
+    }
+    this.opts.publish(bytes).catch((e: Error) => this.opts.log.warn('publish failed; replicas will sync', { height: sealed.tip.height, error: e.message }));
+
+    let seq = sealed.batch.header.firstSeq;
+    for (const p of batch) {
+      const s = p.admitted.submission;
+      this.release(p.nonceKey, s.transactions.length, p.size);
+      p.resolve(buildReceipt(sealed.batch, sealed.tree, (i) => sealed.tree.leaf(i), prevTip.headHash, {
+        digest: p.admitted.digest, sender: s.sender, nonce: s.nonce, firstSeq: seq, count: s.transactions.length,
+      }));
+      seq += s.transactions.length;
+    }
+  }
+
+  /** Stops sequencing for good (until restart); everything queued is refused. */
+  halt(reason: string, pending: Pending[] = this.queue): void {
+    if (!this.haltReason) this.opts.log.error('primary halted', { reason });
+    this.haltReason ??= reason;
+    const error = new HaltedError(this.haltReason);
+    for (const p of pending) {
+      this.release(p.nonceKey, p.admitted.submission.transactions.length, p.size);
+      p.reject(error);
+    }
+    this.queue = [];
+  }
+}
