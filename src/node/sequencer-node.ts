@@ -25,6 +25,8 @@ import { startRpcServer, type RpcServer } from '../rpc/server.ts';
 import { LogReader, type Entry, type EntryProof, type ExpandedBatch } from '../sequencer/log-reader.ts';
 import { Primary } from '../sequencer/primary.ts';
 import { Replica } from '../sequencer/replica.ts';
+import { HeaderWatch } from '../sequencer/header-watch.ts';
+import type { EquivocationProof } from '../core/equivocation.ts';
 import { LogStore } from '../storage/log-store.ts';
 import { headerHash } from '../core/header.ts';
 import type { NodeConfig } from './config.ts';
@@ -43,6 +45,7 @@ export class SequencerNode implements NodeApi {
   private readonly host: Host;
   private readonly reader: LogReader;
   private readonly log: Logger;
+  private watch!: HeaderWatch;
   private primary: Primary | undefined;
   private replica: Replica | undefined;
   private rpc: RpcServer | undefined;
@@ -106,6 +109,7 @@ export class SequencerNode implements NodeApi {
   private async wire(): Promise<void> {
     const { host, store, rules, config, log } = this;
     const topic = batchTopic(rules.logId);
+    this.watch = await HeaderWatch.open({ store, rules, chainId: config.chainId, log });
     await host.handleRequests(SYNC_PROTOCOL, (req) => this.serveSync(req), { maxRequestBytes: 64 });
     await host.handleRequests(STATUS_PROTOCOL, () => [encodeJson(this.status())], { maxRequestBytes: 64 });
 
@@ -113,15 +117,18 @@ export class SequencerNode implements NodeApi {
       this.primary = new Primary({
         store, rules, log,
         privateKey: config.privateKey!,
+        watch: this.watch,
         maxPendingTxs: config.maxPendingTxs,
         publish: (bytes) => host.publish(topic, bytes),
       });
       await host.handleRequests(APPEND_PROTOCOL, (req) => this.serveForwardedAppend(req), { maxRequestBytes: MAX_REQUEST_BYTES });
-      // Subscribing keeps the primary in the mesh; other peers' copies of its batches need no action here.
-      host.subscribe(topic, async () => 'ignore');
+      // Subscribing keeps the primary in the mesh, and lets it see headers signed with its key elsewhere.
+      const primary = this.primary;
+      host.subscribe(topic, (msg, from) => primary.onGossip(msg, from));
     } else {
       const replica = new Replica({
         store, rules, log,
+        watch: this.watch,
         source: {
           peers: () => this.syncPeers(),
           fetch: (peer, fromHeight) => host.request(peer, SYNC_PROTOCOL,
@@ -227,6 +234,7 @@ export class SequencerNode implements NodeApi {
     }
     const problem = checkReceipt(this.separator, this.rules.primary, receipt, s.transactions);
     if (problem) throw new PrimaryUnavailableError(`the primary answered with an invalid receipt: ${problem}`);
+    await this.watch.observe(receipt, `receipt forwarded from ${peer}`);
     return receipt;
   }
 
@@ -257,9 +265,27 @@ export class SequencerNode implements NodeApi {
       headHash: toHex(tip.headHash),
       headerHash: toHex(tip.headerHash),
       connectedPeers: this.host.connectedPeers(),
-      halted: this.primary?.halted ?? null,
+      halted: this.primary?.halted ?? (this.watch.equivocated ? 'the primary equivocated; no longer following it' : null),
+      equivocations: this.watch.proofs.length,
       version: VERSION,
     };
+  }
+
+  equivocations(): readonly EquivocationProof[] {
+    return this.watch.proofs;
+  }
+
+  /**
+   * Checks a client's receipt: its signature and entries (checkReceipt), then its header against this node's
+   * log. A receipt whose header conflicts with what the node holds yields, and records, an equivocation proof.
+   */
+  async verifyReceipt(receipt: Receipt): Promise<{ valid: boolean; reason: string | null; status: 'consistent' | 'pending' | 'conflict'; proof: EquivocationProof | null }> {
+    const reason = checkReceipt(this.separator, this.rules.primary, receipt);
+    if (reason) return { valid: false, reason, status: 'pending', proof: null };
+    const proof = await this.watch.observe(receipt, 'receipt check');
+    if (proof) return { valid: true, reason: null, status: 'conflict', proof };
+    const stored = await this.reader.batch(receipt.header.height);
+    return { valid: true, reason: null, status: stored ? 'consistent' : 'pending', proof: null };
   }
 
   async stop(): Promise<void> {

@@ -9,6 +9,8 @@ import { MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { Submission } from '../core/submission.ts';
 import type { Entry } from '../sequencer/log-reader.ts';
+import type { EquivocationKind, EquivocationProof } from '../core/equivocation.ts';
+import { getAddress } from 'ethers';
 
 const MAX_U64 = (1n << 64n) - 1n;
 
@@ -158,5 +160,39 @@ export function entryToJson(e: Entry): Record<string, unknown> {
     submissionDigest: toHex(e.submissionDigest),
     payload: toHex(e.payload),
     entryHash: toHex(e.entryHash),
+  };
+}
+
+/** JSON form of an equivocation proof: the export format read by `sequencer slash` and the contract tooling. */
+export interface EquivocationProofJson {
+  kind: EquivocationKind;
+  domain: { name: 'Sequencer'; version: '1'; chainId: number; salt: string };
+  signer: string;
+  a: SignedHeaderJson;
+  b: SignedHeaderJson;
+}
+
+export function proofToJson(p: EquivocationProof): EquivocationProofJson {
+  return {
+    kind: p.kind,
+    domain: { name: 'Sequencer', version: '1', chainId: p.chainId, salt: toHex(p.logId) },
+    signer: getAddress(toHex(p.signer)),
+    a: signedHeaderToJson(p.a),
+    b: signedHeaderToJson(p.b),
+  };
+}
+
+export function parseProof(v: unknown): EquivocationProof {
+  if (!isObject(v)) throw new InvalidParamsError('proof: expected an object');
+  if (v.kind !== 'conflict' && v.kind !== 'fork') throw new InvalidParamsError('proof.kind: expected "conflict" or "fork"');
+  const d = v.domain;
+  if (!isObject(d) || d.name !== 'Sequencer' || d.version !== '1') throw new InvalidParamsError('proof.domain: expected {name: "Sequencer", version: "1", chainId, salt}');
+  return {
+    kind: v.kind,
+    chainId: parseIndex(d.chainId, 'proof.domain.chainId'),
+    logId: parseHex(d.salt, 'proof.domain.salt', 32),
+    signer: parseHex(typeof v.signer === 'string' ? v.signer.toLowerCase() : v.signer, 'proof.signer', 20),
+    a: parseSignedHeader(v.a, 'proof.a'),
+    b: parseSignedHeader(v.b, 'proof.b'),
   };
 }

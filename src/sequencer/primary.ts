@@ -8,24 +8,27 @@
  * the stored tip, so across crashes and restarts no height is ever signed twice with different contents
  * (a batch signed but not written is never seen by anyone and dies with the process).
  */
-import { toHex, type Bytes } from '../core/bytes.ts';
-import { nonceKey, sealBatch, type AdmittedSubmission, type LogRules, type SealedBatch } from '../core/batch.ts';
-import { encodeBatch } from '../core/batch.ts';
+import { DecodeError, equalBytes, toHex, type Bytes } from '../core/bytes.ts';
 import {
-  BadSignatureError, ExpiredError, HaltedError, NonceReplayedError, NotAllowedError, OverloadedError, TooLargeError,
+  encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type LogRules, type SealedBatch,
+} from '../core/batch.ts';
+import {
+  BadSignatureError, BatchRejectedError, ExpiredError, HaltedError, NonceReplayedError, NotAllowedError, OverloadedError, TooLargeError,
 } from '../core/errors.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_SUBMISSION_BYTES, MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
 import { recoverAddress, SignatureError } from '../core/signature.ts';
 import { submissionDigest, submissionSize, type Submission } from '../core/submission.ts';
-import { equalBytes } from '../core/bytes.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../node/logger.ts';
+import type { HeaderWatch } from './header-watch.ts';
 
 export interface PrimaryOptions {
   readonly store: LogStore;
   readonly rules: LogRules;
   readonly privateKey: Bytes;
+  /** Sees every header this key signs or that gossip shows; a conflict halts the primary. */
+  readonly watch: HeaderWatch;
   /** Sends a durable batch to the replicas; failures are logged, replicas catch up through sync. */
   readonly publish: (batch: Bytes) => Promise<void>;
   /** Back-pressure: transactions admitted but not yet durable, beyond which appends get OverloadedError. */
@@ -70,6 +73,25 @@ export class Primary {
     this.now = opts.now ?? Date.now;
     this.maxPendingTxs = opts.maxPendingTxs ?? 200_000;
     this.maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024;
+    opts.watch.onEquivocation(() => this.halt('a header signed with this primary key conflicts with another (equivocation)'));
+    if (opts.watch.equivocated) this.halt('an equivocation proof against this primary key is on record');
+  }
+
+  /**
+   * GossipSub validator on the primary's own topic. Copies of its batches need nothing, but a header signed
+   * with its key that it did not produce means the key is used elsewhere: the watch catches and records it.
+   */
+  async onGossip(bytes: Uint8Array, fromPeer: string): Promise<'accept' | 'ignore' | 'reject'> {
+    try {
+      const signed = peekSignedHeader(bytes);
+      verifyHeaderSignature(this.opts.rules, signed);
+      if (await this.opts.watch.observe(signed, `gossip from ${fromPeer}`)) return 'accept';
+      await this.opts.watch.remember(signed);
+      return 'ignore';
+    } catch (e) {
+      if (e instanceof DecodeError || e instanceof BatchRejectedError) return 'reject';
+      throw e;
+    }
   }
 
   get halted(): string | undefined {
@@ -170,6 +192,10 @@ export class Primary {
     let bytes: Bytes;
     try {
       sealed = sealBatch(rules, prevTip, batch.map((p) => p.admitted), this.now(), privateKey);
+      if (await this.opts.watch.observe(sealed.batch, 'own batch')) {
+        this.halt('this key already signed another header for this height', [...batch, ...this.queue]);
+        return;
+      }
       bytes = encodeBatch(sealed.batch);
       await store.append({ bytes, prevTip, tip: sealed.tip, nonceKeys: batch.map((p) => nonceKey(p.admitted.submission.sender, p.admitted.submission.nonce)) });
     } catch (e) {

@@ -1,13 +1,16 @@
 /**
  * The replica: mirrors the primary's log, storing a batch only after verifying it completely against its own
  * tip (core/batch.ts verifyBatch) and checking every nonce against its own history. Batches arrive by gossip
- * or, for gaps and late starts, by ranged fetches from any peer; both paths go through the same `apply`.
+ * or, for gaps and late starts, by ranged fetches from any peer; both paths go through `handle`, which also
+ * shows every primary-signed header to the HeaderWatch. Once the primary is caught equivocating, nothing more
+ * is stored.
  */
 import { DecodeError } from '../core/bytes.ts';
 import { decodeBatch, peekSignedHeader, verifyBatch, verifyHeaderSignature, type LogRules } from '../core/batch.ts';
 import { BatchRejectedError } from '../core/errors.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../node/logger.ts';
+import type { HeaderWatch } from './header-watch.ts';
 
 export type Verdict = 'accept' | 'ignore' | 'reject';
 
@@ -23,17 +26,25 @@ export interface ReplicaOptions {
   readonly store: LogStore;
   readonly rules: LogRules;
   readonly source: BatchSource;
+  readonly watch: HeaderWatch;
   readonly log: Logger;
   readonly now?: () => number;
   /** How often to poll peers for batches gossip may have lost. */
   readonly syncIntervalMs?: number;
 }
 
+interface Outcome {
+  readonly verdict: Verdict;
+  readonly stored: boolean;
+}
+
+const IGNORE: Outcome = { verdict: 'ignore', stored: false };
+
 export class Replica {
   private readonly opts: ReplicaOptions;
   private readonly now: () => number;
-  /** Serialises every read-verify-write of the tip. */
-  private applying: Promise<unknown> = Promise.resolve();
+  /** Serialises every read-verify-write of the tip, and the header checks that depend on it. */
+  private queue: Promise<unknown> = Promise.resolve();
   private syncing: Promise<void> | undefined;
   private syncAgain = false;
   private timer: NodeJS.Timeout | undefined;
@@ -55,69 +66,77 @@ export class Replica {
     this.stopped = true;
     clearInterval(this.timer);
     await this.syncing;
-    await this.applying.catch(() => {});
+    await this.queue.catch(() => {});
   }
 
   /** GossipSub validator: the verdict decides propagation and scores the relaying peer. */
   async onGossip(bytes: Uint8Array, fromPeer: string): Promise<Verdict> {
-    let height: number;
-    try {
-      const signed = peekSignedHeader(bytes);
-      height = signed.header.height;
-      const tip = this.opts.store.tip;
-      if (height <= tip.height) return 'ignore';
-      if (height > tip.height + 1) {
-        // Cannot link it yet: check it is the primary's before letting it trigger a fetch of the gap.
-        verifyHeaderSignature(this.opts.rules, signed);
-        this.opts.log.debug('gap detected, syncing', { height, tip: tip.height, fromPeer });
-        void this.catchUp();
-        return 'ignore';
-      }
-    } catch (e) {
-      return this.refuse(e, fromPeer);
-    }
-    try {
-      return (await this.apply(bytes)) ? 'accept' : 'ignore';
-    } catch (e) {
-      return this.refuse(e, fromPeer);
-    }
+    return (await this.handle(bytes, `gossip from ${fromPeer}`)).verdict;
   }
 
-  private refuse(e: unknown, fromPeer: string): Verdict {
-    if (e instanceof BatchRejectedError || e instanceof DecodeError) {
-      this.opts.log.warn('rejected batch', { fromPeer, reason: e.message });
-      return 'reject';
-    }
-    throw e;
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => {});
+    return run;
   }
 
   /**
-   * Verifies and stores one batch if it is the successor of the tip. Resolves false when it is not (already
-   * stored, or ahead), throws BatchRejectedError/DecodeError when it is invalid.
+   * Judges one encoded batch: its header against everything held (equivocation), then, if it is the tip's
+   * successor, the whole batch. Never throws for bad input: invalid data yields 'reject'.
    */
-  apply(bytes: Uint8Array): Promise<boolean> {
-    const run = this.applying.then(async () => {
-      const { store, rules } = this.opts;
-      const prevTip = store.tip;
-      const batch = decodeBatch(bytes);
-      if (batch.header.height !== prevTip.height + 1) return false;
-      const verified = verifyBatch(rules, prevTip, batch, this.now());
-      const used = await store.nonceHeights(verified.nonceKeys);
-      const replayed = used.findIndex((h) => h !== undefined);
-      if (replayed >= 0) {
-        const s = batch.submissions[replayed];
-        throw new BatchRejectedError(`nonce ${s.nonce} of ${Buffer.from(s.sender).toString('hex')} was used at height ${used[replayed]}`);
+  handle(bytes: Uint8Array, origin: string): Promise<Outcome> {
+    return this.serialized(async () => {
+      const { store, rules, watch, log } = this.opts;
+      if (watch.equivocated) return IGNORE;
+      try {
+        const signed = peekSignedHeader(bytes);
+        verifyHeaderSignature(rules, signed);
+        // Evidence of equivocation is accepted so that it spreads and every honest node can catch it.
+        if (await watch.observe(signed, origin)) return { verdict: 'accept', stored: false };
+        const tip = store.tip;
+        const height = signed.header.height;
+        if (height <= tip.height) return IGNORE;
+        if (height > tip.height + 1) {
+          await watch.remember(signed);
+          log.debug('gap detected, syncing', { height, tip: tip.height, origin });
+          void this.catchUp();
+          return IGNORE;
+        }
+        try {
+          await this.apply(bytes);
+        } catch (e) {
+          await watch.remember(signed); // the primary did sign this header, whatever the relay did to the body
+          throw e;
+        }
+        await watch.stored(height);
+        return { verdict: 'accept', stored: true };
+      } catch (e) {
+        if (e instanceof BatchRejectedError || e instanceof DecodeError) {
+          log.warn('rejected batch', { origin, reason: e.message });
+          return { verdict: 'reject', stored: false };
+        }
+        throw e;
       }
-      await store.append({ bytes, prevTip, tip: verified.tip, nonceKeys: verified.nonceKeys });
-      return true;
     });
-    this.applying = run.catch(() => {});
-    return run;
+  }
+
+  /** Verifies the tip's successor completely and stores it. Throws BatchRejectedError/DecodeError. */
+  private async apply(bytes: Uint8Array): Promise<void> {
+    const { store, rules } = this.opts;
+    const prevTip = store.tip;
+    const verified = verifyBatch(rules, prevTip, decodeBatch(bytes), this.now());
+    const used = await store.nonceHeights(verified.nonceKeys);
+    const replayed = used.findIndex((h) => h !== undefined);
+    if (replayed >= 0) {
+      const s = verified.batch.submissions[replayed];
+      throw new BatchRejectedError(`nonce ${s.nonce} of 0x${Buffer.from(s.sender).toString('hex')} was used at height ${used[replayed]}`);
+    }
+    await store.append({ bytes, prevTip, tip: verified.tip, nonceKeys: verified.nonceKeys });
   }
 
   /** Fetches batches after the tip from peers until none has more. Single-flight; safe to call often. */
   catchUp(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.stopped || this.opts.watch.equivocated) return Promise.resolve();
     if (this.syncing) {
       this.syncAgain = true;
       return this.syncing;
@@ -139,24 +158,21 @@ export class Replica {
   private async syncRound(): Promise<void> {
     for (const peer of this.opts.source.peers()) {
       let progressed = true;
-      while (progressed && !this.stopped) {
+      while (progressed && !this.stopped && !this.opts.watch.equivocated) {
         progressed = false;
         const from = this.opts.store.tip.height + 1;
         try {
           for await (const bytes of this.opts.source.fetch(peer, from)) {
-            if (await this.apply(bytes)) progressed = true;
+            const outcome = await this.handle(bytes, `sync from ${peer}`);
+            if (outcome.verdict === 'reject') throw new BatchRejectedError('invalid batch in sync response');
+            if (outcome.stored) progressed = true;
           }
         } catch (e) {
-          if (e instanceof BatchRejectedError || e instanceof DecodeError) {
-            this.opts.log.warn('peer served an invalid batch', { peer, reason: e.message });
-          } else {
-            this.opts.log.debug('sync request failed', { peer, error: (e as Error).message });
-          }
+          const level = e instanceof BatchRejectedError ? 'warn' : 'debug';
+          this.opts.log[level]('sync from peer stopped', { peer, error: (e as Error).message });
           break;
         }
-        if (progressed) this.opts.log.debug('synced', { peer, tip: this.opts.store.tip.height });
       }
     }
   }
 }
-

@@ -8,7 +8,7 @@ import { ClassicLevel } from 'classic-level';
 import { Reader, Writer, type Bytes } from '../core/bytes.ts';
 import { GENESIS_TIP, type Tip } from '../core/batch.ts';
 
-const Prefix = { batch: 0x42 /* B */, seq: 0x53 /* S */, nonce: 0x4e /* N */, meta: 0x4d /* M */, proof: 0x45 /* E */ } as const;
+const Prefix = { batch: 0x42 /* B */, seq: 0x53 /* S */, nonce: 0x4e /* N */, meta: 0x4d /* M */, record: 0x45 /* E */ } as const;
 
 const TIP_KEY = Uint8Array.of(Prefix.meta, ...new TextEncoder().encode('tip'));
 const IDENTITY_KEY = Uint8Array.of(Prefix.meta, ...new TextEncoder().encode('identity'));
@@ -141,11 +141,15 @@ export class LogStore {
 
   /** Small durable records outside the log itself (equivocation proofs, node state). */
   async putRecord(name: Uint8Array, value: Uint8Array): Promise<void> {
-    await this.db.put(key(Prefix.proof, name), value, { sync: true });
+    await this.db.put(key(Prefix.record, name), value, { sync: true });
+  }
+
+  async deleteRecord(name: Uint8Array): Promise<void> {
+    await this.db.del(key(Prefix.record, name), { sync: true });
   }
 
   async *records(): AsyncGenerator<[Bytes, Bytes]> {
-    for await (const [k, v] of this.db.iterator({ gt: Uint8Array.of(Prefix.proof), lt: Uint8Array.of(Prefix.proof + 1) })) yield [k.subarray(1), v];
+    for await (const [k, v] of this.db.iterator({ gt: Uint8Array.of(Prefix.record), lt: Uint8Array.of(Prefix.record + 1) })) yield [k.subarray(1), v];
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title SequencerBond
+/// @notice Bonds for permissioned-log sequencers, slashable on proof of equivocation.
+///
+/// A sequencer (the primary of a log) signs every batch header as EIP-712 typed data:
+///
+///   EIP712Domain(string name,string version,uint256 chainId,bytes32 salt)
+///     name = "Sequencer", version = "1", chainId = the log's chain, salt = the log id
+///   BatchHeader(bytes32 logId,uint64 height,uint64 view,uint64 firstSeq,uint32 count,
+///               bytes32 prevHeaderHash,bytes32 headHash,bytes32 entriesRoot,uint64 timestamp)
+///
+/// headerHash = keccak256(0x1901 || domainSeparator || structHash), signed as 65 bytes r||s||v.
+///
+/// Two signed headers that cannot both be honest are an equivocation proof:
+///   kind 1 (conflict): same logId, height and view, different digests;
+///   kind 2 (fork):     same logId and view, b.height == a.height + 1, b.prevHeaderHash != digest(a).
+/// Anyone may submit one. The bond of the signer for that log is confiscated: `rewardBps` of it goes to
+/// the reporter (msg.sender), the rest is BURNED BY LOCKING: it stays in this contract forever (there is
+/// no owner and no function that can move it; `totalBurned` counts it).
+///
+/// The domain is rebuilt on chain from block.chainid and the header's own logId, so a header signed for
+/// another chain or another log recovers to some unrelated address and the proof fails (SignerMismatch
+/// or NotBonded).
+///
+/// Note: the Solidity field for the header's `view` is `viewNumber`, because `view` is a reserved word in
+/// Solidity. The EIP-712 type string (and therefore every digest) still says `view`. ABI encoding is
+/// positional, so off-chain code only needs the name when it passes the struct as a keyed object.
+contract SequencerBond {
+    // ------------------------------------------------------------------------------------------ types
+
+    struct Header {
+        bytes32 logId;
+        uint64 height;
+        uint64 viewNumber;
+        uint64 firstSeq;
+        uint32 count;
+        bytes32 prevHeaderHash;
+        bytes32 headHash;
+        bytes32 entriesRoot;
+        uint64 timestamp;
+    }
+
+    /// One slot: amount (wei), time at which a requested withdrawal may be executed (0 = none pending),
+    /// and whether this (sequencer, log) pair has ever been slashed (permanent).
+    struct Bond {
+        uint128 amount;
+        uint64 withdrawableAt;
+        bool slashed;
+    }
+
+    // ------------------------------------------------------------------------------------- constants
+
+    uint8 public constant KIND_CONFLICT = 1;
+    uint8 public constant KIND_FORK = 2;
+    uint16 public constant BPS = 10_000;
+
+    bytes32 public constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,bytes32 salt)");
+    bytes32 public constant HEADER_TYPEHASH = keccak256(
+        "BatchHeader(bytes32 logId,uint64 height,uint64 view,uint64 firstSeq,uint32 count,bytes32 prevHeaderHash,bytes32 headHash,bytes32 entriesRoot,uint64 timestamp)"
+    );
+    bytes32 private constant NAME_HASH = keccak256("Sequencer");
+    bytes32 private constant VERSION_HASH = keccak256("1");
+
+    /// secp256k1n / 2: signatures with a larger s are the malleated twin of a canonical one.
+    uint256 private constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+
+    // ----------------------------------------------------------------------------------------- state
+
+    uint256 public immutable minBond;
+    uint256 public immutable withdrawalDelay;
+    uint256 public immutable rewardBps;
+
+    mapping(address sequencer => mapping(bytes32 logId => Bond)) private _bonds;
+    /// proofId = keccak256(min(digestA, digestB), max(digestA, digestB)) of every proof that was paid.
+    mapping(bytes32 proofId => bool) public usedProofs;
+    /// Wei confiscated and not paid out as rewards; locked in this contract forever.
+    uint256 public totalBurned;
+
+    // ---------------------------------------------------------------------------------------- events
+
+    event Registered(address indexed sequencer, bytes32 indexed logId, uint256 amount, uint256 total);
+    event WithdrawalRequested(address indexed sequencer, bytes32 indexed logId, uint256 withdrawableAt);
+    event WithdrawalCancelled(address indexed sequencer, bytes32 indexed logId);
+    event Withdrawn(address indexed sequencer, bytes32 indexed logId, uint256 amount);
+    event Slashed(
+        address indexed sequencer,
+        bytes32 indexed logId,
+        uint8 kind,
+        bytes32 digestA,
+        bytes32 digestB,
+        address reporter,
+        uint256 reward,
+        uint256 burned
+    );
+
+    // ---------------------------------------------------------------------------------------- errors
+
+    error InvalidRewardBps(uint256 rewardBps);
+    error InvalidWithdrawalDelay(uint256 withdrawalDelay);
+    error BondTooSmall(uint256 total, uint256 minBond);
+    error BondTooLarge();
+    error WithdrawalPending(uint256 withdrawableAt);
+    error NoWithdrawalRequested();
+    error WithdrawalNotReady(uint256 withdrawableAt);
+    error TransferFailed();
+    error BadKind(uint8 kind);
+    error LogMismatch(bytes32 logIdA, bytes32 logIdB);
+    error ViewMismatch(uint64 viewA, uint64 viewB);
+    error NotConflicting();
+    error BadSignatureLength(uint256 length);
+    error BadV(uint8 v);
+    error MalleableSignature();
+    error BadSignature();
+    error SignerMismatch(address signerA, address signerB);
+    error NotBonded(address sequencer, bytes32 logId);
+    error AlreadySlashed(address sequencer, bytes32 logId);
+    error ProofAlreadyUsed(bytes32 proofId);
+
+    // ----------------------------------------------------------------------------------- constructor
+
+    /// @param minBond_ minimum total bond (wei) of a registered sequencer
+    /// @param withdrawalDelay_ seconds between requestWithdrawal and withdraw (< 2^32); the bond stays slashable
+    /// @param rewardBps_ share of a slashed bond paid to the reporter, in basis points (<= 10000)
+    constructor(uint256 minBond_, uint256 withdrawalDelay_, uint256 rewardBps_) {
+        if (rewardBps_ > BPS) revert InvalidRewardBps(rewardBps_);
+        // keeps block.timestamp + withdrawalDelay far inside the uint64 `withdrawableAt` slot
+        if (withdrawalDelay_ > type(uint32).max) revert InvalidWithdrawalDelay(withdrawalDelay_);
+        minBond = minBond_;
+        withdrawalDelay = withdrawalDelay_;
+        rewardBps = rewardBps_;
+    }
+
+    // ----------------------------------------------------------------------------------------- bonds
+
+    /// @notice Bond msg.value for `logId` as msg.sender, or top up an existing bond.
+    function register(bytes32 logId) external payable {
+        Bond storage bond = _bonds[msg.sender][logId];
+        if (bond.slashed) revert AlreadySlashed(msg.sender, logId);
+        if (bond.withdrawableAt != 0) revert WithdrawalPending(bond.withdrawableAt);
+        uint256 total = uint256(bond.amount) + msg.value;
+        if (msg.value == 0 || total < minBond) revert BondTooSmall(total, minBond);
+        if (total > type(uint128).max) revert BondTooLarge();
+        bond.amount = uint128(total);
+        emit Registered(msg.sender, logId, msg.value, total);
+    }
+
+    /// @notice Start the withdrawal delay. The bond stays slashable until `withdraw` pays it out.
+    function requestWithdrawal(bytes32 logId) external {
+        Bond storage bond = _bonds[msg.sender][logId];
+        if (bond.amount == 0) revert NotBonded(msg.sender, logId);
+        if (bond.withdrawableAt != 0) revert WithdrawalPending(bond.withdrawableAt);
+        uint256 readyAt = block.timestamp + withdrawalDelay;
+        bond.withdrawableAt = uint64(readyAt);
+        emit WithdrawalRequested(msg.sender, logId, readyAt);
+    }
+
+    /// @notice Abandon a pending withdrawal (the bond stays in place).
+    function cancelWithdrawal(bytes32 logId) external {
+        Bond storage bond = _bonds[msg.sender][logId];
+        if (bond.withdrawableAt == 0) revert NoWithdrawalRequested();
+        bond.withdrawableAt = 0;
+        emit WithdrawalCancelled(msg.sender, logId);
+    }
+
+    /// @notice Pay out the whole bond once the delay has passed.
+    function withdraw(bytes32 logId) external {
+        Bond storage bond = _bonds[msg.sender][logId];
+        uint256 readyAt = bond.withdrawableAt;
+        if (readyAt == 0) revert NoWithdrawalRequested();
+        if (block.timestamp < readyAt) revert WithdrawalNotReady(readyAt);
+        uint256 amount = bond.amount;
+        // effects before the interaction
+        bond.amount = 0;
+        bond.withdrawableAt = 0;
+        emit Withdrawn(msg.sender, logId, amount);
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    // -------------------------------------------------------------------------------------- slashing
+
+    /// @notice Confiscate the bond of a sequencer that signed two incompatible headers.
+    /// @param kind 1 = conflict (same height and view), 2 = fork (b extends height a+1 but not a)
+    function slash(uint8 kind, Header calldata a, bytes calldata sigA, Header calldata b, bytes calldata sigB)
+        external
+    {
+        (bytes32 digestA, bytes32 digestB, address sequencer) = _verifyProof(kind, a, sigA, b, sigB);
+        _confiscate(sequencer, a.logId, kind, digestA, digestB);
+    }
+
+    /// Checks that (a, b) is an equivocation of `kind` by one signer; returns both digests and the signer.
+    function _verifyProof(uint8 kind, Header calldata a, bytes calldata sigA, Header calldata b, bytes calldata sigB)
+        private
+        view
+        returns (bytes32 digestA, bytes32 digestB, address signer)
+    {
+        if (kind != KIND_CONFLICT && kind != KIND_FORK) revert BadKind(kind);
+        if (a.logId != b.logId) revert LogMismatch(a.logId, b.logId);
+        if (a.viewNumber != b.viewNumber) revert ViewMismatch(a.viewNumber, b.viewNumber);
+
+        bytes32 separator = _domainSeparator(a.logId, block.chainid);
+        digestA = _digest(separator, a);
+        digestB = _digest(separator, b);
+
+        if (kind == KIND_CONFLICT) {
+            if (a.height != b.height || digestA == digestB) revert NotConflicting();
+        } else {
+            if (uint256(b.height) != uint256(a.height) + 1 || b.prevHeaderHash == digestA) revert NotConflicting();
+        }
+
+        signer = _recover(digestA, sigA);
+        address signerB = _recover(digestB, sigB);
+        if (signer != signerB) revert SignerMismatch(signer, signerB);
+    }
+
+    /// Zeroes the bond, marks it and the proof as used, pays the reporter, locks the rest.
+    function _confiscate(address sequencer, bytes32 logId, uint8 kind, bytes32 digestA, bytes32 digestB) private {
+        Bond storage bond = _bonds[sequencer][logId];
+        if (bond.slashed) revert AlreadySlashed(sequencer, logId);
+        uint256 amount = bond.amount;
+        if (amount == 0) revert NotBonded(sequencer, logId);
+        bytes32 proofId = proofIdOf(digestA, digestB);
+        if (usedProofs[proofId]) revert ProofAlreadyUsed(proofId);
+
+        uint256 reward = amount * rewardBps / BPS;
+        uint256 burned = amount - reward;
+
+        // effects
+        bond.amount = 0;
+        bond.withdrawableAt = 0;
+        bond.slashed = true;
+        usedProofs[proofId] = true;
+        totalBurned += burned;
+        emit Slashed(sequencer, logId, kind, digestA, digestB, msg.sender, reward, burned);
+
+        // interaction
+        if (reward != 0) {
+            (bool ok,) = msg.sender.call{value: reward}("");
+            if (!ok) revert TransferFailed();
+        }
+    }
+
+    /// @notice Order-independent id of a proof: keccak256(min(digestA, digestB) || max(digestA, digestB)).
+    function proofIdOf(bytes32 digestA, bytes32 digestB) public pure returns (bytes32) {
+        return digestA < digestB
+            ? keccak256(abi.encodePacked(digestA, digestB))
+            : keccak256(abi.encodePacked(digestB, digestA));
+    }
+
+    // ----------------------------------------------------------------------------------------- views
+
+    function bondOf(address sequencer, bytes32 logId) external view returns (uint256) {
+        return _bonds[sequencer][logId].amount;
+    }
+
+    function bondInfo(address sequencer, bytes32 logId)
+        external
+        view
+        returns (uint256 amount, uint256 withdrawableAt, bool slashed)
+    {
+        Bond storage bond = _bonds[sequencer][logId];
+        return (bond.amount, bond.withdrawableAt, bond.slashed);
+    }
+
+    /// @notice The EIP-712 domain separator of `logId` on this chain.
+    function domainSeparator(bytes32 logId) external view returns (bytes32) {
+        return _domainSeparator(logId, block.chainid);
+    }
+
+    /// @notice The EIP-712 domain separator of `logId` on any chain.
+    function domainSeparatorFor(bytes32 logId, uint256 chainId) external pure returns (bytes32) {
+        return _domainSeparator(logId, chainId);
+    }
+
+    /// @notice EIP-712 struct hash of a header.
+    function structHash(Header calldata h) external pure returns (bytes32) {
+        return _structHash(h);
+    }
+
+    /// @notice headerHash of `h` for chain `chainId` (domain salt = h.logId): what the sequencer signs.
+    function headerDigest(Header calldata h, uint256 chainId) external pure returns (bytes32) {
+        return _digest(_domainSeparator(h.logId, chainId), h);
+    }
+
+    /// @notice The address that signed `h` (for this chain), with the same checks `slash` applies.
+    function recoverSigner(Header calldata h, bytes calldata sig) external view returns (address) {
+        return _recover(_digest(_domainSeparator(h.logId, block.chainid), h), sig);
+    }
+
+    // ------------------------------------------------------------------------------------- internals
+
+    function _domainSeparator(bytes32 logId, uint256 chainId) private pure returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chainId, logId));
+    }
+
+    function _structHash(Header calldata h) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                HEADER_TYPEHASH,
+                h.logId,
+                h.height,
+                h.viewNumber,
+                h.firstSeq,
+                h.count,
+                h.prevHeaderHash,
+                h.headHash,
+                h.entriesRoot,
+                h.timestamp
+            )
+        );
+    }
+
+    function _digest(bytes32 separator, Header calldata h) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(hex"1901", separator, _structHash(h)));
+    }
+
+    /// Strict ecrecover: 65 bytes r||s||v, v in {27, 28}, s in the lower half order, nonzero result.
+    function _recover(bytes32 digest, bytes calldata sig) private pure returns (address signer) {
+        if (sig.length != 65) revert BadSignatureLength(sig.length);
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly ("memory-safe") {
+            r := calldataload(sig.offset)
+            s := calldataload(add(sig.offset, 32))
+            v := byte(0, calldataload(add(sig.offset, 64)))
+        }
+        if (v != 27 && v != 28) revert BadV(v);
+        if (uint256(s) > HALF_N) revert MalleableSignature();
+        signer = ecrecover(digest, v, r, s);
+        if (signer == address(0)) revert BadSignature();
+    }
+}

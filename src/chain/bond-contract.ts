@@ -1,0 +1,261 @@
+/**
+ * Thin ethers 6 wrapper around contracts/SequencerBond.sol (artefact: contracts/build/SequencerBond.json,
+ * committed; rebuild with `node scripts/compile-contracts.ts`).
+ */
+import { readFileSync } from 'node:fs';
+import {
+  Contract,
+  ContractFactory,
+  Interface,
+  Signature,
+  TypedDataEncoder,
+  getAddress,
+  isHexString,
+  recoverAddress,
+  type ContractRunner,
+  type Signer,
+  type TransactionReceipt,
+} from 'ethers';
+import {
+  BATCH_HEADER_TYPES,
+  PROOF_KIND_CODE,
+  logDomain,
+  type EquivocationProof,
+  type HeaderJson,
+} from './proof-types.ts';
+
+export interface BondArtifact {
+  abi: unknown[];
+  bytecode: string;
+}
+
+const ARTIFACT_URL = new URL('../../contracts/build/SequencerBond.json', import.meta.url);
+let artifact: BondArtifact | undefined;
+let iface: Interface | undefined;
+
+/** The committed build artefact { abi, bytecode } (read once). */
+export function bondArtifact(): BondArtifact {
+  if (!artifact) {
+    const json = JSON.parse(readFileSync(ARTIFACT_URL, 'utf8')) as BondArtifact;
+    artifact = { abi: json.abi, bytecode: json.bytecode };
+  }
+  return artifact;
+}
+
+export function bondInterface(): Interface {
+  return (iface ??= new Interface(bondArtifact().abi as never));
+}
+
+export interface BondParams {
+  /** Minimum total bond, wei. */
+  minBond: bigint;
+  /** Seconds between requestWithdrawal and withdraw (< 2^32). */
+  withdrawalDelay: number | bigint;
+  /** Share of a slashed bond paid to the reporter, basis points (0..10000). The rest stays locked. */
+  rewardBps: number;
+}
+
+/** Deploy a SequencerBond and wait until it is mined. */
+export async function deployBond(signer: Signer, params: BondParams): Promise<Contract> {
+  const { abi, bytecode } = bondArtifact();
+  const factory = new ContractFactory(abi as never, bytecode, signer);
+  const c = await factory.deploy(params.minBond, params.withdrawalDelay, params.rewardBps);
+  await c.waitForDeployment();
+  return connectBond(await c.getAddress(), signer);
+}
+
+export function connectBond(address: string, runner: ContractRunner | null): Contract {
+  return new Contract(address, bondInterface(), runner);
+}
+
+async function mined(p: Promise<{ wait(): Promise<TransactionReceipt | null> }>): Promise<TransactionReceipt> {
+  const receipt = await (await p).wait();
+  if (!receipt) throw new Error('transaction was dropped');
+  return receipt;
+}
+
+/** Bond (or top up) `value` wei for `logId` as the contract's runner. */
+export function register(contract: Contract, logId: string, value: bigint): Promise<TransactionReceipt> {
+  return mined(contract.getFunction('register')(logId, { value }));
+}
+
+export function requestWithdrawal(contract: Contract, logId: string): Promise<TransactionReceipt> {
+  return mined(contract.getFunction('requestWithdrawal')(logId));
+}
+
+export function cancelWithdrawal(contract: Contract, logId: string): Promise<TransactionReceipt> {
+  return mined(contract.getFunction('cancelWithdrawal')(logId));
+}
+
+export function withdraw(contract: Contract, logId: string): Promise<TransactionReceipt> {
+  return mined(contract.getFunction('withdraw')(logId));
+}
+
+export async function bondOf(contract: Contract, sequencer: string, logId: string): Promise<bigint> {
+  return (await contract.getFunction('bondOf')(sequencer, logId)) as bigint;
+}
+
+export interface BondInfo {
+  amount: bigint;
+  /** Unix seconds at which a pending withdrawal may execute; 0n if none is pending. */
+  withdrawableAt: bigint;
+  slashed: boolean;
+}
+
+export async function bondInfo(contract: Contract, sequencer: string, logId: string): Promise<BondInfo> {
+  const [amount, withdrawableAt, slashed] = (await contract.getFunction('bondInfo')(sequencer, logId)) as [bigint, bigint, boolean];
+  return { amount, withdrawableAt, slashed };
+}
+
+/**
+ * The header as the contract's `Header` struct. The Solidity field for `view` is `viewNumber` (`view` is
+ * a reserved word in Solidity); the EIP-712 type still calls it `view`.
+ */
+export function headerToStruct(h: HeaderJson) {
+  return {
+    logId: h.logId,
+    height: h.height,
+    viewNumber: h.view,
+    firstSeq: h.firstSeq,
+    count: h.count,
+    prevHeaderHash: h.prevHeaderHash,
+    headHash: h.headHash,
+    entriesRoot: h.entriesRoot,
+    timestamp: h.timestamp,
+  };
+}
+
+/** headerHash (the EIP-712 digest the sequencer signs) of `h` on `chainId`, domain salt = h.logId. */
+export function headerDigest(h: HeaderJson, chainId: number): string {
+  return TypedDataEncoder.hash(logDomain(chainId, h.logId), BATCH_HEADER_TYPES, h);
+}
+
+function slashArgs(proof: EquivocationProof): unknown[] {
+  const kind = PROOF_KIND_CODE[proof.kind];
+  if (kind === undefined) throw new Error(`unknown proof kind ${String(proof.kind)}`);
+  return [kind, headerToStruct(proof.a.header), proof.a.signature, headerToStruct(proof.b.header), proof.b.signature];
+}
+
+/** ABI calldata of SequencerBond.slash(kind, a, sigA, b, sigB) for `proof`, ready for eth_sendTransaction. */
+export function encodeSlashCalldata(proof: EquivocationProof): string {
+  return bondInterface().encodeFunctionData('slash', slashArgs(proof));
+}
+
+/**
+ * Off-chain sanity check of a proof against what the contract will require on `chainId`. Returns a list
+ * of problems (empty = the contract should accept it, provided the signer is bonded and not yet slashed).
+ */
+export function checkProof(proof: EquivocationProof, chainId: number): string[] {
+  const problems: string[] = [];
+  const { a, b, domain } = proof;
+  if (domain.name !== 'Sequencer' || domain.version !== '1') problems.push('wrong domain: name/version');
+  if (domain.chainId !== chainId) problems.push(`wrong domain: proof is for chain ${domain.chainId}, contract is on chain ${chainId}`);
+  if (domain.salt.toLowerCase() !== a.header.logId.toLowerCase()) problems.push('wrong domain: salt != header logId');
+  if (a.header.logId.toLowerCase() !== b.header.logId.toLowerCase()) problems.push('log mismatch');
+  if (a.header.view !== b.header.view) problems.push('view mismatch');
+  const digestA = headerDigest(a.header, chainId);
+  const digestB = headerDigest(b.header, chainId);
+  if (proof.kind === 'conflict') {
+    if (a.header.height !== b.header.height || digestA === digestB) problems.push('not conflicting');
+  } else if (proof.kind === 'fork') {
+    if (b.header.height !== a.header.height + 1 || b.header.prevHeaderHash.toLowerCase() === digestA) problems.push('not conflicting');
+  } else {
+    problems.push(`unknown kind ${String(proof.kind)}`);
+  }
+  for (const [name, sh, digest] of [['a', a, digestA], ['b', b, digestB]] as const) {
+    if (!isHexString(sh.signature, 65)) {
+      problems.push(`signature ${name}: not 65 bytes`);
+      continue;
+    }
+    const v = Number.parseInt(sh.signature.slice(130, 132), 16);
+    if (v !== 27 && v !== 28) {
+      problems.push(`signature ${name}: v = ${v}, want 27 or 28`);
+      continue;
+    }
+    const s = BigInt('0x' + sh.signature.slice(66, 130));
+    if (s > SECP256K1_HALF_N) {
+      problems.push(`signature ${name}: malleable (high s)`);
+      continue;
+    }
+    let signer: string;
+    try {
+      signer = recoverAddress(digest, Signature.from(sh.signature));
+    } catch {
+      problems.push(`signature ${name}: does not recover`);
+      continue;
+    }
+    if (signer !== getAddress(proof.signer)) problems.push(`signature ${name}: signed by ${signer}, not ${proof.signer}`);
+  }
+  return problems;
+}
+
+const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+export interface SlashedEvent {
+  sequencer: string;
+  logId: string;
+  kind: number;
+  digestA: string;
+  digestB: string;
+  reporter: string;
+  reward: bigint;
+  burned: bigint;
+}
+
+export interface SlashResult {
+  receipt: TransactionReceipt;
+  event: SlashedEvent;
+}
+
+/** The Slashed events in a receipt of this contract. */
+export function slashedEvents(receipt: TransactionReceipt): SlashedEvent[] {
+  const out: SlashedEvent[] = [];
+  const i = bondInterface();
+  for (const log of receipt.logs) {
+    let parsed;
+    try {
+      parsed = i.parseLog(log);
+    } catch {
+      continue;
+    }
+    if (parsed?.name !== 'Slashed') continue;
+    const [sequencer, logId, kind, digestA, digestB, reporter, reward, burned] = parsed.args;
+    out.push({ sequencer, logId, kind: Number(kind), digestA, digestB, reporter, reward, burned });
+  }
+  return out;
+}
+
+/**
+ * Submit `proof` from the contract's runner (the reporter, who receives the reward). Unless
+ * `preflight: false`, first runs checkProof against the connected chain and throws on a bad proof
+ * (e.g. "wrong domain") without sending anything.
+ */
+export async function slash(contract: Contract, proof: EquivocationProof, opts: { preflight?: boolean } = {}): Promise<SlashResult> {
+  if (opts.preflight !== false) {
+    const provider = contract.runner?.provider;
+    if (!provider) throw new Error('contract runner has no provider');
+    const chainId = Number((await provider.getNetwork()).chainId);
+    const problems = checkProof(proof, chainId);
+    if (problems.length > 0) throw new Error(`invalid equivocation proof: ${problems.join('; ')}`);
+  }
+  const receipt = await mined(contract.getFunction('slash')(...slashArgs(proof)));
+  const [event] = slashedEvents(receipt);
+  if (!event) throw new Error('slash mined without a Slashed event');
+  return { receipt, event };
+}
+
+/** A SequencerBond custom error found in an ethers error (or its revert data), or null. */
+export function decodeBondError(err: unknown): { name: string; args: unknown[] } | null {
+  const e = err as { revert?: { name: string; args: unknown[] }; data?: unknown; info?: { error?: { data?: unknown } } } | null;
+  if (e?.revert?.name) return { name: e.revert.name, args: [...e.revert.args] };
+  for (const data of [e?.data, e?.info?.error?.data]) {
+    if (typeof data !== 'string' || !isHexString(data) || data.length < 10) continue;
+    try {
+      const parsed = bondInterface().parseError(data);
+      if (parsed) return { name: parsed.name, args: [...parsed.args] };
+    } catch {
+      // not one of ours
+    }
+  }
+  return null;
+}

@@ -1,0 +1,127 @@
+/**
+ * Watches every header signed by the primary's key that the node meets (gossip, sync responses of any peer,
+ * forwarded receipts, receipts clients ask about) against what the node holds: its stored log and the signed
+ * headers it has seen ahead of its tip. Both are durable, so a conflicting header arriving from another peer,
+ * hours later, or after a restart, is still caught. On a conflict the proof is stored durably and the node
+ * stops following the primary for good; it keeps serving what it has.
+ */
+import { Writer, equalBytes, toHex, type Bytes } from '../core/bytes.ts';
+import { peekSignedHeader, type LogRules } from '../core/batch.ts';
+import { judgePair, proofId, type EquivocationProof } from '../core/equivocation.ts';
+import { decodeSignedHeader, encodeSignedHeader, type SignedHeader } from '../core/header.ts';
+import { parseProof, proofToJson } from '../rpc/codec.ts';
+import { decodeJson, encodeJson } from '../p2p/protocols.ts';
+import type { LogStore } from '../storage/log-store.ts';
+import type { Logger } from '../node/logger.ts';
+
+const PROOF_RECORD = 0x50; // 'P' + proofId
+const SEEN_RECORD = 0x53; // 'S' + height
+
+/** Signed headers kept from beyond the tip; more than this many means something is badly wrong upstream. */
+const MAX_SEEN = 10_000;
+
+function seenKey(height: number): Bytes {
+  return new Writer(9).u8(SEEN_RECORD).u64(height).finish();
+}
+
+export interface HeaderWatchOptions {
+  readonly store: LogStore;
+  readonly rules: LogRules;
+  readonly chainId: number;
+  readonly log: Logger;
+}
+
+export class HeaderWatch {
+  private readonly opts: HeaderWatchOptions;
+  private readonly seen = new Map<number, SignedHeader>();
+  private readonly proofList: EquivocationProof[] = [];
+  private readonly listeners: ((p: EquivocationProof) => void)[] = [];
+
+  private constructor(opts: HeaderWatchOptions) {
+    this.opts = opts;
+  }
+
+  static async open(opts: HeaderWatchOptions): Promise<HeaderWatch> {
+    const watch = new HeaderWatch(opts);
+    for await (const [name, value] of opts.store.records()) {
+      if (name[0] === PROOF_RECORD) watch.proofList.push(parseProof(decodeJson(value)));
+      else if (name[0] === SEEN_RECORD) {
+        const signed = decodeSignedHeader(value);
+        if (signed.header.height > opts.store.tip.height) watch.seen.set(signed.header.height, signed);
+      }
+    }
+    return watch;
+  }
+
+  get proofs(): readonly EquivocationProof[] {
+    return this.proofList;
+  }
+
+  /** Set once the primary has been caught equivocating: nothing more from it may be stored. */
+  get equivocated(): boolean {
+    return this.proofList.length > 0;
+  }
+
+  onEquivocation(listener: (p: EquivocationProof) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The signed header the node holds for `height`: from its log, or seen ahead of its tip. */
+  private async held(height: number): Promise<SignedHeader | undefined> {
+    if (height < 0) return undefined;
+    if (height <= this.opts.store.tip.height) {
+      const stored = await this.opts.store.getBatch(height);
+      return stored && peekSignedHeader(stored.bytes);
+    }
+    return this.seen.get(height);
+  }
+
+  /**
+   * Checks a header already verified as signed by the primary. Returns the proof when it conflicts with
+   * anything held, after storing the proof durably. Does not remember the header (see `remember`).
+   */
+  async observe(signed: SignedHeader, origin: string): Promise<EquivocationProof | null> {
+    const { rules, store, chainId } = this.opts;
+    const h = signed.header.height;
+    const tip = store.tip;
+    // The common case, a successor of the tip, needs no storage reads.
+    const parentIsTip = h === tip.height + 1;
+    const heights = parentIsTip && equalBytes(signed.header.prevHeaderHash, tip.headerHash) ? [h, h + 1] : [h, h - 1, h + 1];
+    for (const height of heights) {
+      const held = await this.held(height);
+      const proof = held && judgePair(rules.separator, chainId, rules.primary, held, signed);
+      if (proof) {
+        await this.record(proof, origin);
+        return proof;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Keeps a primary-signed header the node does not store (ahead of its tip, or one whose batch failed
+   * verification), so that a different header for its height met later is still caught.
+   */
+  async remember(signed: SignedHeader): Promise<void> {
+    const h = signed.header.height;
+    if (h <= this.opts.store.tip.height || this.seen.has(h) || this.seen.size >= MAX_SEEN) return;
+    this.seen.set(h, signed);
+    await this.opts.store.putRecord(seenKey(h), encodeSignedHeader(signed));
+  }
+
+  /** Called after a batch is stored: its header is now part of the log, no longer a seen-ahead header. */
+  async stored(height: number): Promise<void> {
+    if (this.seen.delete(height)) await this.opts.store.deleteRecord(seenKey(height));
+  }
+
+  private async record(proof: EquivocationProof, origin: string): Promise<void> {
+    const id = proofId(this.opts.rules.separator, proof);
+    if (this.proofList.some((p) => equalBytes(proofId(this.opts.rules.separator, p), id))) return;
+    await this.opts.store.putRecord(Uint8Array.of(PROOF_RECORD, ...id), encodeJson(proofToJson(proof)));
+    this.proofList.push(proof);
+    this.opts.log.error('EQUIVOCATION: the primary signed conflicting headers; no longer following it', {
+      kind: proof.kind, heightA: proof.a.header.height, heightB: proof.b.header.height, primary: toHex(proof.signer), origin, proofId: toHex(id),
+    });
+    for (const l of this.listeners) l(proof);
+  }
+}
