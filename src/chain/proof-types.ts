@@ -1,73 +1,20 @@
 /**
- * JSON shape of an equivocation proof, as produced off-chain and submitted to contracts/SequencerBond.sol.
- * Standalone on purpose (no imports): it may move into src/core.
+ * The JSON shapes the chain tooling consumes. They are the protocol's own JSON forms (src/rpc/codec.ts,
+ * docs/protocol.md §Equivocation proofs), re-exported here under the names the contract wrapper uses.
  */
+import { TYPED_DATA_TYPES, DOMAIN_NAME, DOMAIN_VERSION } from '../core/eip712.ts';
+import { KIND_CODE } from '../core/equivocation.ts';
 
-export interface HeaderJson {
-  /** 0x + 32 bytes. */
-  logId: string;
-  height: number;
-  view: number;
-  firstSeq: number;
-  count: number;
-  /** 0x + 32 bytes: headerHash of height - 1 (zero for height 0). */
-  prevHeaderHash: string;
-  /** 0x + 32 bytes. */
-  headHash: string;
-  /** 0x + 32 bytes. */
-  entriesRoot: string;
-  timestamp: number;
-}
-
-export interface SignedHeaderJson {
-  header: HeaderJson;
-  /** 0x + 65 bytes r||s||v, v in {27, 28}, low s. */
-  signature: string;
-}
-
-export type EquivocationKind = 'conflict' | 'fork';
-
-export interface Eip712DomainJson {
-  name: 'Sequencer';
-  version: '1';
-  chainId: number;
-  /** The log id (0x + 32 bytes). */
-  salt: string;
-}
-
-export interface EquivocationProof {
-  /**
-   * 'conflict' (kind 1): same logId, height and view, different headerHash.
-   * 'fork' (kind 2): a at height h, b at h + 1, same logId and view, b.prevHeaderHash != headerHash(a).
-   */
-  kind: EquivocationKind;
-  domain: Eip712DomainJson;
-  /** Checksummed address of the equivocating signer. */
-  signer: string;
-  a: SignedHeaderJson;
-  b: SignedHeaderJson;
-}
+export type { EquivocationKind } from '../core/equivocation.ts';
+export type { HeaderJson, SignedHeaderJson, EquivocationProofJson as EquivocationProof } from '../rpc/codec.ts';
 
 /** The numeric `kind` argument of SequencerBond.slash. */
-export const PROOF_KIND_CODE: Readonly<Record<EquivocationKind, 1 | 2>> = { conflict: 1, fork: 2 };
-
-export const DOMAIN_NAME = 'Sequencer';
-export const DOMAIN_VERSION = '1';
+export const PROOF_KIND_CODE = KIND_CODE;
 
 /** EIP-712 types of a batch header, in the shape ethers' signTypedData / TypedDataEncoder take. */
-export const BATCH_HEADER_TYPES = {
-  BatchHeader: [
-    { name: 'logId', type: 'bytes32' },
-    { name: 'height', type: 'uint64' },
-    { name: 'view', type: 'uint64' },
-    { name: 'firstSeq', type: 'uint64' },
-    { name: 'count', type: 'uint32' },
-    { name: 'prevHeaderHash', type: 'bytes32' },
-    { name: 'headHash', type: 'bytes32' },
-    { name: 'entriesRoot', type: 'bytes32' },
-    { name: 'timestamp', type: 'uint64' },
-  ],
-};
+export const BATCH_HEADER_TYPES = { BatchHeader: [...TYPED_DATA_TYPES.BatchHeader] };
+
+export interface Eip712DomainJson { name: 'Sequencer'; version: '1'; chainId: number; salt: string }
 
 /** The EIP-712 domain of `logId` on `chainId`. */
 export function logDomain(chainId: number, logId: string): Eip712DomainJson {

@@ -8,7 +8,9 @@ import { headerHash } from '../core/header.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { Submission } from '../core/submission.ts';
 import type { Entry, EntryProof, ExpandedBatch } from '../sequencer/log-reader.ts';
-import { entryToJson, headerToJson, parseIndex, parseSubmission, receiptToJson } from './codec.ts';
+import { entryToJson, headerToJson, parseIndex, parseReceipt, parseSubmission, proofToJson, receiptToJson } from './codec.ts';
+import type { EquivocationProof } from '../core/equivocation.ts';
+import { encodeSlashCalldata } from '../chain/bond-contract.ts';
 
 export const MAX_READ_LIMIT = 1000;
 
@@ -20,6 +22,14 @@ export interface NodeApi {
   batch(height: number): Promise<ExpandedBatch | undefined>;
   proof(seq: number): Promise<EntryProof | undefined>;
   info(): Record<string, unknown>;
+  equivocations(): readonly EquivocationProof[];
+  verifyReceipt(r: Receipt): Promise<{ valid: boolean; reason: string | null; status: string; proof: EquivocationProof | null }>;
+}
+
+/** A proof as exported: its JSON form plus the ready calldata of SequencerBond.slash. */
+function exportProof(p: EquivocationProof): Record<string, unknown> {
+  const json = proofToJson(p);
+  return { ...json, calldata: encodeSlashCalldata(json) };
 }
 
 export type MethodHandler = (params: unknown) => Promise<unknown>;
@@ -59,6 +69,12 @@ export function createMethods(node: NodeApi): Record<string, MethodHandler> {
       return (await node.entries(fromSeq, limit)).map(entryToJson);
     },
     sequencer_info: async () => node.info(),
+    sequencer_getEquivocations: async () => node.equivocations().map(exportProof),
+    sequencer_verifyReceipt: async (params) => {
+      const a = arg(params);
+      const r = await node.verifyReceipt(parseReceipt(isObject(a) && 'receipt' in a ? a.receipt : a));
+      return { ...r, proof: r.proof && exportProof(r.proof) };
+    },
     sequencer_getBatch: async (params) => {
       const height = indexParam(params, 'height');
       const b = await node.batch(height);

@@ -1,0 +1,31 @@
+/**
+ * The equivocation test tool: it holds the primary's key and signs two different, individually valid batches
+ * for the same height on top of the primary's real tip, as a misbehaving primary would.
+ */
+import { randomBytes } from 'node:crypto';
+import { encodeBatch, sealBatch, type LogRules, type Tip } from '../../src/core/batch.ts';
+import { fromHex, type Bytes } from '../../src/core/bytes.ts';
+import { submissionDigest } from '../../src/core/submission.ts';
+import { addressFromPrivateKey } from '../../src/core/signature.ts';
+import type { RpcClient } from '../../src/client/rpc-client.ts';
+import { LOG_ID, PRIMARY_KEY, SEPARATOR, clientSigner } from './network.ts';
+
+export const PRIMARY_RULES: LogRules = { logId: LOG_ID, separator: SEPARATOR, primary: addressFromPrivateKey(PRIMARY_KEY), isAllowed: () => true };
+
+export async function tipOf(node: RpcClient): Promise<Tip> {
+  const info = await node.info();
+  const timestamp = info.height >= 0 ? (await node.getBatch(info.height)).header.timestamp : 0;
+  return { height: info.height, headerHash: fromHex(info.headerHash), nextSeq: info.entries, headHash: fromHex(info.headHash), timestamp };
+}
+
+/** A valid batch on top of `tip` holding one fresh submission with `payload`, signed with the primary's key. */
+export function batchOnTip(tip: Tip, payload: string, timestamp = Date.now()): Bytes {
+  const signer = clientSigner();
+  const s = signer.sign({ nonce: BigInt('0x' + randomBytes(7).toString('hex')), transactions: [new TextEncoder().encode(payload)] });
+  return encodeBatch(sealBatch(PRIMARY_RULES, tip, [{ submission: s, digest: submissionDigest(SEPARATOR, s) }], timestamp, PRIMARY_KEY).batch);
+}
+
+/** Two conflicting batches for the height after `tip`. */
+export function conflictingBatches(tip: Tip): [Bytes, Bytes] {
+  return [batchOnTip(tip, 'fork A'), batchOnTip(tip, 'fork B')];
+}
