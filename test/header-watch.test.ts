@@ -1,0 +1,133 @@
+/**
+ * Equivocation detection in a replica with a real LevelDB store: conflicts and forks caught from gossip and
+ * from sync responses, seen-ahead headers and proofs kept across restarts, and nothing stored afterwards.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { GENESIS_TIP, decodeBatch, type Tip } from '../src/core/batch.ts';
+import { checkProof, judgePair } from '../src/core/equivocation.ts';
+import { headerHash } from '../src/core/header.ts';
+import { toHex } from '../src/core/bytes.ts';
+import { HeaderWatch } from '../src/sequencer/header-watch.ts';
+import { Replica, type BatchSource } from '../src/sequencer/replica.ts';
+import { LogStore } from '../src/storage/log-store.ts';
+import { silentLogger } from '../src/node/logger.ts';
+import { PRIMARY_RULES, batchOnTip } from './helpers/equivocator.ts';
+import { CHAIN_ID, SEPARATOR, tempDir } from './helpers/network.ts';
+
+/** Batches handed out by `fetch`, as a peer's sync responses would be. */
+class ListSource implements BatchSource {
+  batches: Uint8Array[] = [];
+  peers(): string[] { return ['peer-x']; }
+  async *fetch(_peer: string, fromHeight: number): AsyncIterable<Uint8Array> {
+    for (const b of this.batches) if (decodeBatch(b).header.height >= fromHeight) yield b;
+  }
+}
+
+async function open(dir: string, source = new ListSource()) {
+  const store = await LogStore.open(dir, 'test log');
+  const watch = await HeaderWatch.open({ store, rules: PRIMARY_RULES, chainId: CHAIN_ID, log: silentLogger });
+  const replica = new Replica({ store, rules: PRIMARY_RULES, source, watch, log: silentLogger });
+  return { store, watch, replica, source, close: async () => { await replica.stop(); await store.close(); } };
+}
+
+function tipAfter(bytes: Uint8Array): Tip {
+  const h = decodeBatch(bytes).header;
+  return { height: h.height, headerHash: headerHash(SEPARATOR, h), nextSeq: h.firstSeq + h.count, headHash: h.headHash, timestamp: h.timestamp };
+}
+
+/** A chain of `n` genuine batches. */
+function chain(n: number, from: Tip = GENESIS_TIP, label = 'x'): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let tip = from;
+  for (let i = 0; i < n; i++) {
+    const b = batchOnTip(tip, `${label}${i}`, 1_700_000_000_000 + i);
+    out.push(b);
+    tip = tipAfter(b);
+  }
+  return out;
+}
+
+test('a conflicting header met after a restart is caught; the proof survives further restarts and stops storage', async (t) => {
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const genuine = chain(3);
+  let n = await open(join(dir.path, 'db'));
+  for (const b of genuine) assert.deepEqual(await n.replica.handle(b, 'gossip'), { verdict: 'accept', stored: true });
+  await n.close();
+
+  n = await open(join(dir.path, 'db'));
+  const conflicting = batchOnTip(tipAfter(genuine[0]), 'other 1'); // another batch for height 1
+  assert.equal((await n.replica.handle(conflicting, 'gossip from late peer')).verdict, 'accept', 'evidence is propagated');
+  assert.equal(n.watch.proofs.length, 1);
+  const proof = n.watch.proofs[0];
+  assert.equal(proof.kind, 'conflict');
+  assert.equal(proof.a.header.height, 1);
+  assert.equal(checkProof(SEPARATOR, proof), null);
+  await n.close();
+
+  n = await open(join(dir.path, 'db'));
+  t.after(() => n.close());
+  assert.equal(n.watch.equivocated, true);
+  assert.equal(toHex(headerHash(SEPARATOR, n.watch.proofs[0].a.header)), toHex(headerHash(SEPARATOR, proof.a.header)));
+  const next = chain(1, tipAfter(genuine[2]))[0];
+  assert.deepEqual(await n.replica.handle(next, 'gossip'), { verdict: 'ignore', stored: false });
+  assert.equal(n.store.tip.height, 2, 'nothing more is stored from an equivocating primary');
+});
+
+test('a fork served in a sync response (child of a different parent) is caught as a fork', async (t) => {
+  const dir = await tempDir();
+  const genuine = chain(2);
+  const n = await open(join(dir.path, 'db'));
+  t.after(async () => { await n.close(); await dir.remove(); });
+  for (const b of genuine) await n.replica.handle(b, 'gossip');
+  // The primary also signed an alternative height 1 and built height 2 on it; a peer serves height 2.
+  const altParent = batchOnTip(tipAfter(genuine[0]), 'alt 1');
+  const forkChild = batchOnTip(tipAfter(altParent), 'alt 2');
+  n.source.batches = [forkChild];
+  await n.replica.catchUp();
+  assert.equal(n.watch.proofs.length, 1);
+  const p = n.watch.proofs[0];
+  assert.equal(p.kind, 'fork');
+  assert.equal(p.a.header.height, 1);
+  assert.equal(p.b.header.height, 2);
+  assert.equal(checkProof(SEPARATOR, p), null);
+  assert.equal(n.store.tip.height, 1);
+});
+
+test('a header seen ahead of the tip is remembered (durably) and caught when sync brings a different one', async (t) => {
+  const dir = await tempDir();
+  const genuine = chain(3);
+  let n = await open(join(dir.path, 'db'));
+  t.after(async () => { await n.close(); await dir.remove(); });
+  await n.replica.handle(genuine[0], 'gossip');
+  // Height 2 arrives by gossip before height 1: remembered, not stored.
+  assert.deepEqual(await n.replica.handle(genuine[2], 'gossip'), { verdict: 'ignore', stored: false });
+  await n.close();
+  n = await open(join(dir.path, 'db'));
+  // After a restart a peer serves height 1 and a different height 2.
+  const other2 = batchOnTip(tipAfter(genuine[1]), 'other 2');
+  n.source.batches = [genuine[1], other2];
+  await n.replica.catchUp();
+  assert.equal(n.store.tip.height, 1);
+  assert.equal(n.watch.proofs.length, 1);
+  assert.equal(n.watch.proofs[0].kind, 'conflict');
+});
+
+test('judgePair: identical, unrelated, other-view and honest-parent pairs are not equivocations', () => {
+  const [b0, b1, b2] = chain(3).map((b) => decodeBatch(b));
+  const signer = PRIMARY_RULES.primary;
+  assert.equal(judgePair(SEPARATOR, CHAIN_ID, signer, b1, b1), null);
+  assert.equal(judgePair(SEPARATOR, CHAIN_ID, signer, b0, b1), null, 'honest parent and child');
+  assert.equal(judgePair(SEPARATOR, CHAIN_ID, signer, b1, b0), null, 'either order');
+  assert.equal(judgePair(SEPARATOR, CHAIN_ID, signer, b0, b2), null, 'non-adjacent heights prove nothing');
+  const other1 = decodeBatch(batchOnTip(tipAfter(chain(1)[0]), 'y'));
+  const p = judgePair(SEPARATOR, CHAIN_ID, signer, b1, other1)!;
+  assert.equal(p.kind, 'conflict');
+  assert.equal(judgePair(SEPARATOR, CHAIN_ID, signer, b1, { ...other1, header: { ...other1.header, view: 1 } }), null, 'different views');
+  // checkProof refuses proofs that are not what they claim.
+  assert.match(checkProof(SEPARATOR, { ...p, kind: 'fork' })!, /not a fork/);
+  assert.match(checkProof(SEPARATOR, { ...p, b: p.a })!, /do not conflict/);
+  assert.match(checkProof(SEPARATOR, { ...p, signer: new Uint8Array(20) })!, /not signed by the signer/);
+});
