@@ -51,6 +51,8 @@ export function buildReceipt(
  */
 export function checkReceipt(separator: Bytes, primary: Bytes, r: Receipt, payloads?: readonly Uint8Array[]): string | null {
   const h = r.header;
+  // EntryChain copies fields into a scratch buffer, so a short field would hash like a canonical one: refuse it.
+  if (r.sender.byteLength !== 20 || r.submissionDigest.byteLength !== 32 || r.prevEntryHash.byteLength !== 32) return 'malformed receipt field';
   let signer: Bytes;
   try {
     signer = recoverAddress(headerHash(separator, h), r.signature);

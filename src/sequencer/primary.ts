@@ -147,12 +147,14 @@ export class Primary {
     this.pendingBytes -= bytes;
   }
 
-  /** Takes the next batch's worth of submissions off the queue, refusing any that expired while queued. */
-  private takeBatch(): Pending[] {
+  /**
+   * Takes the next batch's worth of submissions off the queue, refusing any that expired while queued.
+   * `now` is the batch's own timestamp, so replicas, which judge expiry against it, reach the same verdict.
+   */
+  private takeBatch(now: number): Pending[] {
     const taken: Pending[] = [];
     let txs = 0;
     let bytes = 0;
-    const now = this.now();
     let i = 0;
     for (; i < this.queue.length; i++) {
       const p = this.queue[i];
@@ -177,21 +179,22 @@ export class Primary {
     this.sealing = true;
     try {
       while (this.queue.length > 0 && !this.haltReason) {
-        const batch = this.takeBatch();
-        if (batch.length > 0) await this.commit(batch);
+        const timestamp = Math.max(this.now(), this.opts.store.tip.timestamp);
+        const batch = this.takeBatch(timestamp);
+        if (batch.length > 0) await this.commit(batch, timestamp);
       }
     } finally {
       this.sealing = false;
     }
   }
 
-  private async commit(batch: Pending[]): Promise<void> {
+  private async commit(batch: Pending[], timestamp: number): Promise<void> {
     const { store, rules, privateKey } = this.opts;
     const prevTip = store.tip;
     let sealed: SealedBatch;
     let bytes: Bytes;
     try {
-      sealed = sealBatch(rules, prevTip, batch.map((p) => p.admitted), this.now(), privateKey);
+      sealed = sealBatch(rules, prevTip, batch.map((p) => p.admitted), timestamp, privateKey);
       if (await this.opts.watch.observe(sealed.batch, 'own batch')) {
         this.halt('this key already signed another header for this height', [...batch, ...this.queue]);
         return;

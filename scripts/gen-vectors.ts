@@ -1,0 +1,221 @@
+/**
+ * Writes docs/test-vectors.json: deterministic protocol test vectors (docs/protocol.md §Test vectors).
+ * Everything derives from fixed private keys and fixed inputs; ECDSA signatures are RFC 6979, so the output
+ * is byte-for-byte reproducible. test/core/vectors.test.ts recomputes every value with the core and with
+ * ethers, and fails when this file is stale.
+ *
+ *   node scripts/gen-vectors.ts            # (re)writes docs/test-vectors.json
+ *   node scripts/gen-vectors.ts --check    # exits 1 if the file differs from what would be written
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { GENESIS_TIP, encodeBatch, sealBatch, type LogRules, type SealedBatch, type Tip } from '../src/core/batch.ts';
+import { concatBytes, equalBytes, toHex, u64be, type Bytes } from '../src/core/bytes.ts';
+import {
+  DOMAIN_NAME, DOMAIN_TYPE, DOMAIN_VERSION, HEADER_TYPE, SUBMISSION_TYPE, domainSeparator, headerStructHash, submissionStructHash,
+} from '../src/core/eip712.ts';
+import { ENTRY_TAG, entryHash } from '../src/core/entry.ts';
+import { keccak256 } from '../src/core/hash.ts';
+import { encodeSignedHeader, HEADER_BYTES, type Header } from '../src/core/header.ts';
+import { buildReceipt } from '../src/core/receipt.ts';
+import { addressFromPrivateKey, sign } from '../src/core/signature.ts';
+import { encodeSubmission, encodeTxList, submissionDigest, transactionsHash, type Submission } from '../src/core/submission.ts';
+
+export const VECTORS_PATH = new URL('../docs/test-vectors.json', import.meta.url);
+
+const utf8 = (s: string): Bytes => new TextEncoder().encode(s);
+const key = (byte: number): Bytes => new Uint8Array(32).fill(byte);
+
+interface SubmissionInput {
+  readonly signer: 'alice' | 'bob';
+  readonly nonce: bigint;
+  readonly expiry: number;
+  readonly transactions: readonly Bytes[];
+}
+
+const KEYS = { primary: key(0x01), alice: key(0x02), bob: key(0x03) } as const;
+const CHAIN_ID = 31337;
+const LOG_ID_PREIMAGE = 'sequencer-devnet';
+
+/** Submissions 0 and 1 go into batch 0 (entries 0..3), submission 2 into batch 1 (entries 4..5). */
+const SUBMISSIONS: readonly SubmissionInput[] = [
+  { signer: 'alice', nonce: 1n, expiry: 0, transactions: [utf8('hello')] },
+  {
+    signer: 'bob',
+    nonce: 2n ** 63n + 5n,
+    expiry: 1767225600,
+    transactions: [new Uint8Array(0), new Uint8Array([0x00]), Uint8Array.from({ length: 256 }, (_, i) => i)],
+  },
+  { signer: 'alice', nonce: 2n, expiry: 0, transactions: [new Uint8Array([0x01, 0x02]), new Uint8Array([0xff])] },
+];
+const BATCHES = [
+  { submissions: [0, 1], timestamp: 1767225000000 },
+  { submissions: [2], timestamp: 1767225000500 },
+] as const;
+/** Range proofs over batch 0: one entry (seq 2), and the range of submission 1 (seq 1..3). */
+const RANGES = [[2, 3], [1, 4], [0, 1]] as const;
+
+function headerJson(h: Header): Record<string, unknown> {
+  return {
+    logId: toHex(h.logId), height: h.height, view: h.view, firstSeq: h.firstSeq, count: h.count,
+    prevHeaderHash: toHex(h.prevHeaderHash), headHash: toHex(h.headHash), entriesRoot: toHex(h.entriesRoot), timestamp: h.timestamp,
+  };
+}
+function tipJson(t: Tip): Record<string, unknown> {
+  return { height: t.height, headerHash: toHex(t.headerHash), nextSeq: t.nextSeq, headHash: toHex(t.headHash), timestamp: t.timestamp };
+}
+
+export function buildVectors(): Record<string, unknown> {
+  const addresses = {
+    primary: addressFromPrivateKey(KEYS.primary), alice: addressFromPrivateKey(KEYS.alice), bob: addressFromPrivateKey(KEYS.bob),
+  };
+  const logId = keccak256(utf8(LOG_ID_PREIMAGE));
+  const separator = domainSeparator({ chainId: CHAIN_ID, logId });
+  const rules: LogRules = {
+    logId, separator, primary: addresses.primary,
+    isAllowed: (s) => equalBytes(s, addresses.alice) || equalBytes(s, addresses.bob),
+  };
+
+  const subs: Submission[] = [];
+  const digests: Bytes[] = [];
+  const submissionsJson = SUBMISSIONS.map((input) => {
+    const sender = addresses[input.signer];
+    const txHash = transactionsHash(input.transactions);
+    const structHash = submissionStructHash(sender, input.nonce, input.expiry, txHash);
+    const unsigned: Submission = { sender, nonce: input.nonce, expiry: input.expiry, transactions: input.transactions, signature: new Uint8Array(65) };
+    const digest = submissionDigest(separator, unsigned);
+    const s: Submission = { ...unsigned, signature: sign(digest, KEYS[input.signer]) };
+    subs.push(s);
+    digests.push(digest);
+    return {
+      signer: input.signer,
+      sender: toHex(sender),
+      nonce: input.nonce.toString(),
+      expiry: input.expiry,
+      transactions: input.transactions.map(toHex),
+      txList: toHex(encodeTxList(input.transactions)),
+      transactionsHash: toHex(txHash),
+      structHash: toHex(structHash),
+      digest: toHex(digest),
+      signature: toHex(s.signature),
+      encoded: toHex(encodeSubmission(s)),
+    };
+  });
+
+  const entriesJson: Record<string, unknown>[] = [];
+  const batchesJson: Record<string, unknown>[] = [];
+  const sealedBatches: SealedBatch[] = [];
+  let tip: Tip = GENESIS_TIP;
+  for (const spec of BATCHES) {
+    const prevTip = tip;
+    const sealed = sealBatch(rules, tip, spec.submissions.map((i) => ({ submission: subs[i], digest: digests[i] })), spec.timestamp, KEYS.primary);
+    sealedBatches.push(sealed);
+    let prev = prevTip.headHash;
+    let seq = prevTip.nextSeq;
+    for (const i of spec.submissions) {
+      const s = subs[i];
+      for (const payload of s.transactions) {
+        const preimage = concatBytes(new Uint8Array([ENTRY_TAG]), prev, u64be(seq), s.sender, digests[i], payload);
+        const hash = entryHash(prev, seq, s.sender, digests[i], payload);
+        entriesJson.push({
+          seq, submission: i, prevEntryHash: toHex(prev), sender: toHex(s.sender), submissionDigest: toHex(digests[i]),
+          payload: toHex(payload), preimage: toHex(preimage), entryHash: toHex(hash),
+        });
+        prev = hash;
+        seq++;
+      }
+    }
+    const h = sealed.batch.header;
+    const signedHeader = encodeSignedHeader(sealed.batch);
+    batchesJson.push({
+      submissions: spec.submissions,
+      prevTip: tipJson(prevTip),
+      header: headerJson(h),
+      headerEncoded: toHex(signedHeader.subarray(0, HEADER_BYTES)),
+      structHash: toHex(headerStructHash(h)),
+      headerHash: toHex(sealed.headerHash),
+      signature: toHex(sealed.batch.signature),
+      encoded: toHex(encodeBatch(sealed.batch)),
+      tip: tipJson(sealed.tip),
+    });
+    tip = sealed.tip;
+  }
+
+  const b0 = sealedBatches[0];
+  const rangeProofsJson = RANGES.map(([lo, hi]) => ({
+    batch: 0,
+    size: b0.tree.size,
+    lo,
+    hi,
+    leaves: Array.from({ length: hi - lo }, (_, i) => toHex(b0.tree.leaf(lo + i))),
+    proof: b0.tree.rangeProof(lo, hi).map(toHex),
+    root: toHex(b0.tree.root),
+  }));
+
+  const r = buildReceipt(b0.batch, b0.tree, (i) => b0.tree.leaf(i), GENESIS_TIP.headHash, {
+    digest: digests[1], sender: subs[1].sender, nonce: subs[1].nonce, firstSeq: 1, count: subs[1].transactions.length,
+  });
+  const receiptJson = {
+    batch: 0,
+    submission: 1,
+    submissionDigest: toHex(r.submissionDigest),
+    sender: toHex(r.sender),
+    nonce: r.nonce.toString(),
+    height: r.header.height,
+    firstSeq: r.firstSeq,
+    count: r.entryHashes.length,
+    entryHashes: r.entryHashes.map(toHex),
+    prevEntryHash: toHex(r.prevEntryHash),
+    proof: r.proof.map(toHex),
+    header: headerJson(r.header),
+    headerHash: toHex(b0.headerHash),
+    signature: toHex(r.signature),
+  };
+
+  return {
+    description: 'Sequencer protocol test vectors; see docs/protocol.md. Generated by scripts/gen-vectors.ts, checked by test/core/vectors.test.ts.',
+    conventions: 'Byte strings are 0x-prefixed lower-case hex. u64 values that may exceed 2^53-1 (nonce) are decimal strings; other integers are JSON numbers.',
+    keys: Object.fromEntries((Object.keys(KEYS) as (keyof typeof KEYS)[]).map((k) => [k, { privateKey: toHex(KEYS[k]), address: toHex(addresses[k]) }])),
+    allowlist: [toHex(addresses.alice), toHex(addresses.bob)],
+    types: {
+      EIP712Domain: DOMAIN_TYPE,
+      Submission: SUBMISSION_TYPE,
+      BatchHeader: HEADER_TYPE,
+      domainTypeHash: toHex(keccak256(utf8(DOMAIN_TYPE))),
+      submissionTypeHash: toHex(keccak256(utf8(SUBMISSION_TYPE))),
+      batchHeaderTypeHash: toHex(keccak256(utf8(HEADER_TYPE))),
+    },
+    domain: {
+      name: DOMAIN_NAME,
+      version: DOMAIN_VERSION,
+      chainId: CHAIN_ID,
+      logIdPreimage: LOG_ID_PREIMAGE,
+      logId: toHex(logId),
+      separator: toHex(separator),
+    },
+    submissions: submissionsJson,
+    entries: entriesJson,
+    batches: batchesJson,
+    rangeProofs: rangeProofsJson,
+    receipt: receiptJson,
+  };
+}
+
+export function renderVectors(): string {
+  return JSON.stringify(buildVectors(), null, 2) + '\n';
+}
+
+if (import.meta.main) {
+  const text = renderVectors();
+  if (process.argv.includes('--check')) {
+    let current = '';
+    try { current = readFileSync(VECTORS_PATH, 'utf8'); } catch { /* missing */ }
+    if (current !== text) {
+      console.error('docs/test-vectors.json is stale: run node scripts/gen-vectors.ts');
+      process.exit(1);
+    }
+    console.log('docs/test-vectors.json is up to date');
+  } else {
+    writeFileSync(VECTORS_PATH, text);
+    console.log(`wrote ${VECTORS_PATH.pathname}`);
+  }
+}
