@@ -1,0 +1,107 @@
+/** `sequencer append`: signs a submission (EIP-712) and sends it to a node; prints the verified receipt. */
+import { fromHex, toHex, type Bytes } from '../../src/core/bytes.ts';
+import { domainSeparator } from '../../src/core/eip712.ts';
+import { checkReceipt } from '../../src/core/receipt.ts';
+import { submissionDigest } from '../../src/core/submission.ts';
+import { SubmissionSigner, timeNonces } from '../../src/client/submission-signer.ts';
+import { parseReceipt } from '../../src/rpc/codec.ts';
+import { CliError, UsageError, integer, parseCommand, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
+import { KEY_ENV, loadKey, parseAddress } from '../../src/cli/keys.ts';
+import { printJson, rpcClient } from '../../src/cli/output.ts';
+
+export const USAGE = `Usage: sequencer append --rpc URL [options] DATA...
+
+Signs one submission holding every DATA as a transaction, sends it with sequencer_append and prints the receipt
+(JSON) once the batch holding it is durable. The receipt is checked before it is printed: signed by the primary,
+entries in the signed batch, entry hashes over the given data.
+
+Options:
+  --rpc URL              the node's JSON-RPC URL (a primary, or a replica, which forwards to the primary)
+  --key-file FILE        file holding the sender's 0x-hex private key, mode 0600 (else the ${KEY_ENV} env variable)
+  --nonce N              submission nonce, decimal or 0x-hex uint64 (default: microseconds since the epoch)
+  --expiry T             refuse the submission after unix time T (seconds); +S means S seconds from now (default: none)
+  --hex                  each DATA is 0x-hex bytes (default: UTF-8 text)
+  --primary ADDRESS      expected primary address for the receipt check (default: what the node reports)
+  -h, --help             show this help
+
+Example:
+  sequencer append --rpc http://127.0.0.1:7545 --key-file .devnet/client.key hello world
+`;
+
+const SPEC = {
+  name: 'append',
+  usage: USAGE,
+  options: {
+    rpc: { type: 'string' },
+    'key-file': { type: 'string' },
+    nonce: { type: 'string' },
+    expiry: { type: 'string' },
+    hex: { type: 'boolean', default: false },
+    primary: { type: 'string' },
+  },
+  positionals: { min: 1, max: Infinity, what: 'DATA (one or more transactions)' },
+} as const satisfies CommandSpec<any>;
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+function parseNonce(v: string): bigint {
+  if (!/^(0|[1-9][0-9]*|0x[0-9a-fA-F]+)$/.test(v)) throw new UsageError(`--nonce: expected a decimal or 0x-hex integer, got '${v}'`);
+  const n = BigInt(v);
+  if (n > MAX_U64) throw new UsageError('--nonce: larger than a uint64');
+  return n;
+}
+
+function parseExpiry(v: string): number {
+  if (v.startsWith('+')) return Math.floor(Date.now() / 1000) + integer(v.slice(1), 'expiry');
+  return integer(v, 'expiry');
+}
+
+function parseData(items: readonly string[], hex: boolean): Bytes[] {
+  if (!hex) return items.map((s) => new TextEncoder().encode(s));
+  return items.map((s, i) => {
+    try {
+      return fromHex(s);
+    } catch (e) {
+      throw new UsageError(`DATA #${i + 1}: ${(e as Error).message} (with --hex every DATA is 0x-hex)`);
+    }
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(SPEC, argv);
+  const url = rpcUrl(required(values.rpc, 'rpc'));
+  const transactions = parseData(positionals, values.hex ?? false);
+  const nonce = values.nonce !== undefined ? parseNonce(values.nonce) : timeNonces()();
+  const expiry = values.expiry !== undefined ? parseExpiry(values.expiry) : 0;
+  const pinnedPrimary = values.primary !== undefined ? parseAddress(values.primary, 'primary') : undefined;
+  const key = await loadKey(values['key-file']);
+  if (!key) throw new UsageError(`no signing key: set ${KEY_ENV}=0x... or pass --key-file FILE`);
+
+  const client = rpcClient(url);
+  const info = await client.info();
+  let logId: Bytes;
+  let primary: Bytes;
+  try {
+    logId = fromHex(String(info.logId), 32);
+    primary = pinnedPrimary ?? fromHex(String(info.primary), 20);
+  } catch {
+    throw new CliError(`${url} answered sequencer_info without a valid logId/primary`);
+  }
+  const chainId = Number(info.chainId);
+  if (!Number.isSafeInteger(chainId) || chainId < 0) throw new CliError(`${url} answered sequencer_info without a valid chainId`);
+  const separator = domainSeparator({ chainId, logId });
+  const submission = new SubmissionSigner(key, separator).sign({ nonce, expiry, transactions });
+
+  const result = await client.append(submission);
+  let problem: string | null;
+  try {
+    const receipt = parseReceipt(result);
+    problem = checkReceipt(separator, primary, receipt, transactions);
+    if (!problem && toHex(receipt.submissionDigest) !== toHex(submissionDigest(separator, submission))) problem = 'the receipt is for another submission';
+  } catch (e) {
+    problem = `malformed receipt: ${(e as Error).message}`;
+  }
+  if (problem) throw new CliError(`the node returned an invalid receipt: ${problem}`);
+  printJson(result);
+  return 0;
+}

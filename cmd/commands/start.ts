@@ -1,0 +1,167 @@
+/** `sequencer start`: runs one node (primary or replica) in the foreground until SIGINT/SIGTERM. */
+import { multiaddr } from '@multiformats/multiaddr';
+import { toHex } from '../../src/core/bytes.ts';
+import { CliError, UsageError, integer, list, oneOf, parseCommand, port, required, type CommandSpec } from '../../src/cli/args.ts';
+import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, loadKey, parseAddress, parseLogId } from '../../src/cli/keys.ts';
+import type { Mode, NodeConfig } from '../../src/node/config.ts';
+import { createLogger, type Level } from '../../src/node/logger.ts';
+
+const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+const STOP_TIMEOUT_MS = 20_000;
+
+export const USAGE = `Usage: sequencer start --mode primary|replica --db DIR --rpc-port N --p2p-port N [options]
+
+Runs a node in the foreground until SIGINT or SIGTERM. Once it is up, prints one JSON line to stdout:
+  {"event":"started","mode":...,"rpc":URL,"multiaddrs":[...],"address":...,"peerId":...,"logId":...,"chainId":N}
+Logs are JSON lines on stderr.
+
+Required:
+  --mode primary|replica  the node's role
+  --db DIR                data directory (created if missing; keeps the log and the libp2p identity)
+  --rpc-port N            JSON-RPC port (0 picks a free one)
+  --p2p-port N            libp2p TCP port (0 picks a free one)
+
+Options:
+  --rpc-host H            JSON-RPC listen address (default 127.0.0.1)
+  --p2p-host H            libp2p listen address (default 127.0.0.1)
+  --peers MULTIADDR       peer to connect to, e.g. /ip4/127.0.0.1/tcp/7645/p2p/12D3...; repeatable or comma-separated
+  --allow ADDRESS         address allowed to append; repeatable or comma-separated (use the same list on every node)
+  --primary ADDRESS       the primary's address (required for a replica; a primary derives it from its key)
+  --log-id ID             0x + 64 hex digits, or a name whose keccak256 is the id (default "${DEFAULT_LOG_NAME}")
+  --chain-id N            EIP-712 chain id (default ${DEFAULT_CHAIN_ID})
+  --key-file FILE         file holding the node's 0x-hex private key, mode 0600 (wins over the ${KEY_ENV} env variable)
+  --max-pending N         primary back-pressure bound, in transactions admitted but not yet durable
+  --log-level LEVEL       debug, info, warn or error (default info)
+  -h, --help              show this help
+
+Key: a primary needs one (${KEY_ENV}=0x... in the environment, or --key-file); a replica may run without.
+`;
+
+const SPEC = {
+  name: 'start',
+  usage: USAGE,
+  options: {
+    mode: { type: 'string' },
+    db: { type: 'string' },
+    'rpc-port': { type: 'string' },
+    'p2p-port': { type: 'string' },
+    'rpc-host': { type: 'string', default: '127.0.0.1' },
+    'p2p-host': { type: 'string', default: '127.0.0.1' },
+    peers: { type: 'string', multiple: true },
+    allow: { type: 'string', multiple: true },
+    primary: { type: 'string' },
+    'log-id': { type: 'string', default: DEFAULT_LOG_NAME },
+    'chain-id': { type: 'string', default: String(DEFAULT_CHAIN_ID) },
+    'key-file': { type: 'string' },
+    'max-pending': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+  },
+} as const satisfies CommandSpec<any>;
+
+type Values = ReturnType<typeof parseCommand<typeof SPEC.options>>['values'];
+
+/** Flags (and the environment) -> NodeConfig. Throws UsageError/CliError with one-line messages. */
+export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
+  const mode = oneOf<Mode>(required(values.mode, 'mode'), 'mode', ['primary', 'replica']);
+  const dataDir = required(values.db, 'db');
+  const rpcPort = port(required(values['rpc-port'], 'rpc-port'), 'rpc-port');
+  const p2pPort = port(required(values['p2p-port'], 'p2p-port'), 'p2p-port');
+  const rpcHost = required(values['rpc-host'], 'rpc-host');
+  const p2pHost = required(values['p2p-host'], 'p2p-host');
+  const peers = list(values.peers);
+  for (const p of peers) {
+    try {
+      multiaddr(p);
+    } catch (e) {
+      throw new UsageError(`--peers: '${p}' is not a valid multiaddr (${(e as Error).message})`);
+    }
+  }
+  const allow = list(values.allow).map((a) => parseAddress(a, 'allow'));
+  const primary = values.primary !== undefined ? parseAddress(values.primary, 'primary') : undefined;
+  if (mode === 'replica' && !primary) throw new UsageError('a replica needs the primary\'s address: --primary ADDRESS');
+  const logId = parseLogId(values['log-id'] ?? DEFAULT_LOG_NAME);
+  const chainId = integer(values['chain-id'] ?? String(DEFAULT_CHAIN_ID), 'chain-id', 1);
+  const maxPendingTxs = values['max-pending'] !== undefined ? integer(values['max-pending'], 'max-pending', 1) : undefined;
+  const privateKey = await loadKey(values['key-file'], env);
+  if (mode === 'primary' && !privateKey) throw new UsageError(`a primary needs a private key: set ${KEY_ENV}=0x... or pass --key-file FILE`);
+  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, privateKey, logId, chainId, maxPendingTxs };
+}
+
+/** One line out of an error and its causes (LevelDB and libp2p wrap the useful part). */
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e; cur && parts.length < 4; cur = (cur as { cause?: unknown }).cause) {
+    // Some libraries embed an inner error's stack in the message: keep only the first part.
+    const m = (cur instanceof Error ? cur.message : String(cur)).split(/\n\s+at /)[0].trim();
+    if (m && !parts.some((p) => p.includes(m))) parts.push(m);
+  }
+  return parts.join(': ').replace(/\s*\n\s*/g, ' ');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommand(SPEC, argv);
+  const level = oneOf<Level>(values['log-level'] ?? 'info', 'log-level', LEVELS);
+  const config = await configFromFlags(values);
+  const log = createLogger(level);
+  if (config.allow.length === 0) log.warn('the allowlist is empty: every append will be refused (pass --allow ADDRESS)');
+
+  // Signals are handled from here on, so one that arrives while the node is starting still stops it cleanly.
+  let signalled: string | undefined;
+  let onStopRequest: (() => void) | undefined;
+  const stopRequested = new Promise<void>((resolve) => { onStopRequest = resolve; });
+  const request = (why: string): void => {
+    if (signalled) {
+      log.warn('already stopping', { signal: why });
+      return;
+    }
+    signalled = why;
+    log.info('stopping', { signal: why });
+    onStopRequest!();
+  };
+  const onSigint = () => request('SIGINT');
+  const onSigterm = () => request('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  // Started by `sequencer devnet` with an IPC channel: stop when the parent goes away, even if it was killed.
+  const onDisconnect = () => request('parent exited');
+  if (process.send) process.on('disconnect', onDisconnect);
+
+  try {
+    const { SequencerNode } = await import('../../src/node/sequencer-node.ts');
+    let node;
+    try {
+      node = await SequencerNode.start(config, log);
+    } catch (e) {
+      throw new CliError(`cannot start the ${config.mode}: ${describe(e)}`);
+    }
+    if (!signalled) {
+      const info = node.info();
+      process.stdout.write(JSON.stringify({
+        event: 'started',
+        mode: config.mode,
+        rpc: node.rpcUrl,
+        multiaddrs: node.multiaddrs(),
+        address: node.address ? toHex(node.address) : null,
+        peerId: info.peerId,
+        primary: info.primary,
+        logId: toHex(config.logId),
+        chainId: config.chainId,
+      }) + '\n');
+    }
+    await stopRequested;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS); });
+    const result = await Promise.race([node.stop().then(() => 'stopped' as const), timedOut]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      log.error('the node did not stop in time; exiting anyway', { timeoutMs: STOP_TIMEOUT_MS });
+      return 1;
+    }
+    log.info('stopped');
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('disconnect', onDisconnect);
+  }
+}
