@@ -22,12 +22,16 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   info: { summary: "show a node's status", load: () => import('./commands/info.ts') },
   batch: { summary: 'show the batch at a height', load: () => import('./commands/batch.ts') },
   proof: { summary: 'show the inclusion proof of an entry', load: () => import('./commands/proof.ts') },
+  'verify-receipt': { summary: 'check a receipt against a node (detects equivocation)', load: () => import('./commands/verify-receipt.ts') },
+  proofs: { summary: 'list the equivocation proofs a node holds', load: () => import('./commands/proofs.ts') },
+  'deploy-slashing': { summary: 'deploy the bond contract and post a bond', load: () => import('./commands/deploy-slashing.ts') },
+  slash: { summary: 'submit equivocation proofs to the bond contract', load: () => import('./commands/slash.ts') },
 };
 
 const USAGE = `Usage: sequencer <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}`).join('\n')}
 
 Options:
   -h, --help     show this help (also: sequencer <command> --help)

@@ -3,7 +3,12 @@
  * for the same height on top of the primary's real tip, as a misbehaving primary would.
  */
 import { randomBytes } from 'node:crypto';
-import { encodeBatch, sealBatch, type LogRules, type Tip } from '../../src/core/batch.ts';
+import { decodeBatch, encodeBatch, sealBatch, type LogRules, type Tip } from '../../src/core/batch.ts';
+import { EntryChain } from '../../src/core/entry.ts';
+import { headerHash } from '../../src/core/header.ts';
+import { MerkleTree } from '../../src/core/merkle.ts';
+import { buildReceipt } from '../../src/core/receipt.ts';
+import { receiptToJson } from '../../src/rpc/codec.ts';
 import { fromHex, type Bytes } from '../../src/core/bytes.ts';
 import { submissionDigest } from '../../src/core/submission.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
@@ -28,4 +33,19 @@ export function batchOnTip(tip: Tip, payload: string, timestamp = Date.now()): B
 /** Two conflicting batches for the height after `tip`. */
 export function conflictingBatches(tip: Tip): [Bytes, Bytes] {
   return [batchOnTip(tip, 'fork A'), batchOnTip(tip, 'fork B')];
+}
+
+/** The receipt JSON the primary would have given for the (single) submission of a batch built by `batchOnTip`. */
+export function receiptOf(bytes: Uint8Array, prevEntryHash: Uint8Array): Record<string, unknown> {
+  const batch = decodeBatch(bytes);
+  const s = batch.submissions[0];
+  const digest = submissionDigest(SEPARATOR, s);
+  const chain = new EntryChain(prevEntryHash, batch.header.firstSeq);
+  const leaves = new Uint8Array(batch.header.count * 32);
+  s.transactions.forEach((tx, i) => leaves.set(chain.append(s.sender, digest, tx), i * 32));
+  const tree = new MerkleTree(leaves);
+  const receipt = buildReceipt(batch, tree, (i) => tree.leaf(i), prevEntryHash, {
+    digest, sender: s.sender, nonce: s.nonce, firstSeq: batch.header.firstSeq, count: s.transactions.length,
+  });
+  return receiptToJson(receipt, headerHash(SEPARATOR, batch.header));
 }

@@ -1,0 +1,28 @@
+/** `sequencer proofs`: the equivocation proofs a node holds (sequencer_getEquivocations). */
+import { parseCommand, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
+import { printJson, rpcClient } from '../../src/cli/output.ts';
+
+export const USAGE = `Usage: sequencer proofs --rpc URL [--calldata]
+
+Prints the equivocation proofs the node holds, as a JSON array. Each proof is self-contained (both signed
+headers, the EIP-712 domain, the kind) and is what 'sequencer slash --proof FILE' submits; a node that holds
+one has stopped following its primary. See docs/protocol.md §Equivocation proofs.
+
+Options:
+  --rpc URL       the node's JSON-RPC URL
+  --calldata      keep the ready ABI calldata of SequencerBond.slash in each proof
+  -h, --help      show this help
+`;
+
+const SPEC = {
+  name: 'proofs',
+  usage: USAGE,
+  options: { rpc: { type: 'string' }, calldata: { type: 'boolean' } },
+} as const satisfies CommandSpec<any>;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommand(SPEC, argv);
+  const proofs = await rpcClient(rpcUrl(required(values.rpc, 'rpc'))).call<Record<string, unknown>[]>('sequencer_getEquivocations', []);
+  printJson(values.calldata ? proofs : proofs.map(({ calldata: _, ...p }) => p));
+  return 0;
+}

@@ -1,0 +1,99 @@
+/** `sequencer slash`: submit equivocation proofs to SequencerBond, once each; --watch keeps polling nodes. */
+import { readFile } from 'node:fs/promises';
+import { getAddress } from 'ethers';
+import { CliError, UsageError, integer, list, parseCommand, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
+import { chainWallet, formatEther } from '../../src/cli/chain.ts';
+import { parseAddress } from '../../src/cli/keys.ts';
+import { printJson } from '../../src/cli/output.ts';
+import { toHex } from '../../src/core/bytes.ts';
+import { connectBond } from '../../src/chain/bond-contract.ts';
+import { fetchProofs, submitProof, watchNodes, type SubmitOutcome } from '../../src/chain/slasher.ts';
+import type { EquivocationProof } from '../../src/chain/proof-types.ts';
+
+export const USAGE = `Usage: sequencer slash --rpc ETH_URL --contract ADDRESS [--key-file FILE]
+                       (--proof FILE | --from NODE_RPC ... [--watch] [--interval SECONDS])
+
+Submits equivocation proofs to the SequencerBond contract; the key's account (PRIVATE_KEY or --key-file) is
+the reporter and receives the reward. A proof already paid, or against a sequencer with no bond left, is
+skipped without sending a transaction.
+  --proof FILE      one proof (JSON as printed by 'sequencer proofs'; an array of proofs also works)
+  --from NODE_RPC   take the proofs a node holds (repeatable, or comma-separated)
+  --watch           keep polling the --from nodes and submit each new proof once (Ctrl-C stops)
+Prints one JSON line per proof: {status: slashed|skipped|failed, ...}. Exit code 1 if any submission failed.
+
+Options:
+  --rpc ETH_URL       Ethereum JSON-RPC URL
+  --contract ADDRESS  the SequencerBond deployment
+  --key-file FILE     key file (else PRIVATE_KEY)
+  --interval SECONDS  polling interval of --watch (default 5)
+  -h, --help          show this help
+`;
+
+const SPEC = {
+  name: 'slash',
+  usage: USAGE,
+  options: {
+    rpc: { type: 'string' }, contract: { type: 'string' }, 'key-file': { type: 'string' }, proof: { type: 'string' },
+    from: { type: 'string', multiple: true }, watch: { type: 'boolean' }, interval: { type: 'string' },
+  },
+} as const satisfies CommandSpec<any>;
+
+function report(proof: EquivocationProof, outcome: SubmitOutcome, source?: string): void {
+  const base = { kind: proof.kind, signer: proof.signer, heights: [proof.a.header.height, proof.b.header.height], ...(source ? { from: source } : {}) };
+  if (outcome.status === 'slashed') {
+    const { event, receipt } = outcome.result;
+    printJson({ status: 'slashed', ...base, tx: receipt.hash, gasUsed: Number(receipt.gasUsed), reward: formatEther(event.reward), burned: formatEther(event.burned) }, false);
+  } else {
+    printJson({ status: outcome.status, ...base, reason: outcome.reason }, false);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommand(SPEC, argv);
+  const nodes = list(values.from).map((u) => rpcUrl(u, 'from'));
+  if ((values.proof === undefined) === (nodes.length === 0)) throw new UsageError('give either --proof FILE or --from NODE_RPC');
+  if (values.watch && nodes.length === 0) throw new UsageError('--watch needs --from NODE_RPC');
+  const address = getAddress(toHex(parseAddress(required(values.contract, 'contract'), 'contract')));
+  const intervalMs = integer(values.interval ?? '5', 'interval', 1) * 1000;
+  const wallet = await chainWallet(rpcUrl(required(values.rpc, 'rpc')), values['key-file']);
+  const contract = connectBond(address, wallet);
+  let failed = 0;
+  try {
+    if (values.watch) {
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      await watchNodes({
+        contract, nodes, intervalMs, signal: stop.signal,
+        onOutcome: (p, o, node) => report(p, o, node),
+        onError: (node, e) => process.stderr.write(`warning: ${node}: ${e.message}\n`),
+      });
+      return 0;
+    }
+    let proofs: EquivocationProof[];
+    if (values.proof !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(await readFile(values.proof, 'utf8'));
+      } catch (e) {
+        throw new CliError(`cannot read a proof from ${values.proof}: ${(e as Error).message}`);
+      }
+      proofs = Array.isArray(parsed) ? parsed : [parsed as EquivocationProof];
+    } else {
+      proofs = (await Promise.all(nodes.map(fetchProofs))).flat();
+    }
+    const seen = new Set<string>();
+    for (const proof of proofs) {
+      const key = `${proof.a?.signature}:${proof.b?.signature}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const outcome = await submitProof(contract, proof);
+      if (outcome.status === 'failed') failed++;
+      report(proof, outcome);
+    }
+  } finally {
+    (wallet.provider as { destroy?: () => void }).destroy?.();
+  }
+  return failed > 0 ? 1 : 0;
+}
