@@ -1,0 +1,220 @@
+/**
+ * One load-generating client, run in a worker thread so its work (JSON, HTTP, signing when the pool runs
+ * out) never shares an event loop with the measurement in the main thread.
+ *
+ * Before the timed phase it pre-builds and pre-signs its pool of submissions and serialises each to its JSON
+ * form (signing is the client's own cost on its own machine in a real deployment). Then, on 'go':
+ *  - open loop (rate 0): `inflight` concurrent slots, each sending one HTTP request (carrying `rpcBatch`
+ *    submissions) and the next as soon as the answer arrives;
+ *  - paced (rate > 0): requests are scheduled at fixed intervals for this client's share of the rate and sent
+ *    on schedule whatever is in flight; latency counts from the scheduled time, so client-side queueing shows
+ *    up in the figures instead of hiding (no coordinated omission).
+ * Overloaded (-32006) and primary-unavailable (-32008) answers and transport errors are retried after a short
+ * randomised back-off; the submission keeps its original submit time.
+ */
+import { randomBytes } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { fromHex } from '../src/core/bytes.ts';
+import { domainSeparator } from '../src/core/eip712.ts';
+import { SubmissionSigner } from '../src/client/submission-signer.ts';
+import { submissionToJson } from '../src/rpc/codec.ts';
+import { HttpPoster } from './lib/http.ts';
+import { nowMs, sleep } from './lib/common.ts';
+
+export interface WorkerConfig {
+  index: number;
+  clients: number;
+  url: string;
+  key: string;
+  logId: string;
+  chainId: number;
+  payloadBytes: number;
+  txsPerSubmission: number;
+  rpcBatch: number;
+  inflight: number;
+  /** This client's share of the paced rate in tx/s; 0 = open loop. */
+  rate: number;
+  poolSubmissions: number;
+  /** Drop (and count) a submission still unanswered this long after the load stops. */
+  drainMs: number;
+}
+
+export type ToMain =
+  | { type: 'ready'; genMs: number; poolSubmissions: number; poolBytes: number }
+  | { type: 'progress'; ackedTxs: number; ackedSubs: number; requests: number; errors: Record<string, number>; inflight: number }
+  | { type: 'done'; submitT: Float64Array; ackT: Float64Array; endSeq: Float64Array; txs: Float64Array;
+      signedLive: number; errors: Record<string, number>; failed: number; requests: number; retries: number; lateSends: number;
+      /** CPU time of this client thread during the measured window, ms. */
+      cpuMsInWindow: number };
+
+export type FromMain = { type: 'go'; startAt: number; windowAt: number; endAt: number };
+
+const RETRYABLE = new Set<number | string>([-32006, -32008, 'transport', 'timeout', 'http']);
+const PACED_MAX_INFLIGHT = 1024;
+
+const cfg = workerData as WorkerConfig;
+const port = parentPort!;
+const signer = new SubmissionSigner(fromHex(cfg.key, 32), domainSeparator({ chainId: cfg.chainId, logId: fromHex(cfg.logId, 32) }));
+let nonce = BigInt(Date.now()) * 1000n;
+
+function makeSubmission(): string {
+  const buf = randomBytes(cfg.payloadBytes * cfg.txsPerSubmission);
+  const transactions = Array.from({ length: cfg.txsPerSubmission }, (_, i) => new Uint8Array(buf.buffer, buf.byteOffset + i * cfg.payloadBytes, cfg.payloadBytes));
+  return JSON.stringify(submissionToJson(signer.sign({ nonce: nonce++, transactions })));
+}
+
+// ---- the pool, built before the timed phase --------------------------------------------------------------
+
+const t0 = performance.now();
+const pool: string[] = [];
+let poolBytes = 0;
+for (let i = 0; i < cfg.poolSubmissions; i++) {
+  const s = makeSubmission();
+  pool.push(s);
+  poolBytes += s.length;
+}
+port.postMessage({ type: 'ready', genMs: performance.now() - t0, poolSubmissions: pool.length, poolBytes } satisfies ToMain);
+
+// ---- per-submission records ----------------------------------------------------------------------------
+
+let cap = Math.max(16, pool.length);
+let submitT = new Float64Array(cap);
+let ackT = new Float64Array(cap);
+let endSeq = new Float64Array(cap);
+let txs = new Float64Array(cap);
+let next = 0;
+let signedLive = 0;
+
+function grow(): void {
+  cap *= 2;
+  const g = (a: Float64Array) => { const b = new Float64Array(cap); b.set(a); return b; };
+  submitT = g(submitT); ackT = g(ackT); endSeq = g(endSeq); txs = g(txs);
+}
+
+/** Takes the next `n` submissions (signing more on the spot, counted, if the pool ran out). */
+function take(n: number, at: number): number[] {
+  const ids: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const id = next++;
+    if (id >= cap) grow();
+    if (id >= pool.length) {
+      pool.push(makeSubmission());
+      signedLive++;
+    }
+    submitT[id] = at;
+    txs[id] = cfg.txsPerSubmission;
+    ids.push(id);
+  }
+  return ids;
+}
+
+// ---- sending -------------------------------------------------------------------------------------------
+
+const http = new HttpPoster(cfg.url, cfg.rate > 0 ? PACED_MAX_INFLIGHT : cfg.inflight);
+const errors: Record<string, number> = {};
+let ackedTxs = 0, ackedSubs = 0, requests = 0, retries = 0, failed = 0, inflight = 0, lateSends = 0;
+let drainDeadline = Infinity;
+
+const countError = (code: number | string) => { errors[code] = (errors[code] ?? 0) + 1; };
+
+function body(ids: readonly number[]): string {
+  const one = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"sequencer_append","params":[${pool[id]}]}`;
+  return ids.length === 1 && cfg.rpcBatch === 1 ? one(ids[0]) : `[${ids.map(one).join(',')}]`;
+}
+
+interface Answer { id: number; result?: { firstSeq: number; count: number }; error?: { code: number } }
+
+/** Sends the submissions `ids` until each is sequenced, refused for good, or the drain deadline passes. */
+async function send(ids: number[]): Promise<void> {
+  inflight++;
+  try {
+    for (let attempt = 0; ids.length > 0; attempt++) {
+      if (attempt > 0) {
+        retries += ids.length;
+        if (nowMs() > drainDeadline) { failed += ids.length; countError('abandoned'); return; }
+        await sleep(Math.min(100, 2 + attempt * 3) * (0.5 + Math.random()));
+      }
+      requests++;
+      let answers: Answer[];
+      try {
+        const res = await http.post(body(ids));
+        answers = Array.isArray(res) ? res as Answer[] : [res as Answer];
+      } catch (e) {
+        countError((e as { code?: string }).code === 'timeout' ? 'timeout' : 'transport');
+        continue; // resend all (a resend of an accepted one comes back as -32003 nonce replayed, counted)
+      }
+      const at = nowMs();
+      const byId = new Map(answers.map((a) => [a.id, a]));
+      const again: number[] = [];
+      for (const id of ids) {
+        const a = byId.get(id);
+        if (a?.result) {
+          ackT[id] = at;
+          endSeq[id] = a.result.firstSeq + a.result.count;
+          ackedTxs += a.result.count;
+          ackedSubs++;
+        } else {
+          const code = a?.error?.code ?? 'missing';
+          countError(code);
+          if (RETRYABLE.has(code)) again.push(id);
+          else failed++;
+        }
+      }
+      ids = again;
+    }
+  } finally {
+    inflight--;
+  }
+}
+
+async function openLoop(endAt: number): Promise<void> {
+  const slot = async () => {
+    while (nowMs() < endAt) await send(take(cfg.rpcBatch, nowMs()));
+  };
+  await Promise.all(Array.from({ length: cfg.inflight }, slot));
+}
+
+async function paced(startAt: number, endAt: number): Promise<void> {
+  const intervalMs = (cfg.rpcBatch * cfg.txsPerSubmission / cfg.rate) * 1000;
+  const running = new Set<Promise<void>>();
+  let t = startAt + (cfg.index / cfg.clients) * intervalMs; // stagger the clients within one interval
+  while (t < endAt) {
+    const wait = t - nowMs();
+    if (wait > 1) await sleep(wait);
+    while (t <= nowMs() && t < endAt) {
+      if (running.size >= PACED_MAX_INFLIGHT) {
+        lateSends++;
+        await Promise.race(running);
+      }
+      const p = send(take(cfg.rpcBatch, t));
+      running.add(p);
+      void p.finally(() => running.delete(p));
+      t += intervalMs;
+    }
+  }
+  await Promise.all(running);
+}
+
+port.on('message', (m: FromMain) => {
+  if (m.type !== 'go') return;
+  void (async () => {
+    drainDeadline = m.endAt + cfg.drainMs;
+    const progress = setInterval(() => port.postMessage({ type: 'progress', ackedTxs, ackedSubs, requests, errors: { ...errors }, inflight } satisfies ToMain), 250);
+    let cpu0 = process.threadCpuUsage(), cpu: NodeJS.CpuUsage | undefined;
+    setTimeout(() => { cpu0 = process.threadCpuUsage(); }, m.windowAt - nowMs());
+    setTimeout(() => { cpu = process.threadCpuUsage(cpu0); }, m.endAt - nowMs());
+    const wait = m.startAt - nowMs();
+    if (wait > 0) await sleep(wait);
+    if (cfg.rate > 0) await paced(m.startAt, m.endAt);
+    else await openLoop(m.endAt);
+    cpu ??= process.threadCpuUsage(cpu0);
+    clearInterval(progress);
+    http.close();
+    const n = next;
+    const msg: ToMain = {
+      type: 'done', submitT: submitT.slice(0, n), ackT: ackT.slice(0, n), endSeq: endSeq.slice(0, n), txs: txs.slice(0, n),
+      signedLive, errors, failed, requests, retries, lateSends, cpuMsInWindow: (cpu.user + cpu.system) / 1000,
+    };
+    port.postMessage(msg, [msg.submitT.buffer as ArrayBuffer, msg.ackT.buffer as ArrayBuffer, msg.endSeq.buffer as ArrayBuffer, msg.txs.buffer as ArrayBuffer]);
+  })();
+});

@@ -1,0 +1,265 @@
+/**
+ * Starts a primary and N replicas, each as its own OS process (benchmarks/node-process.ts), in a temp data
+ * directory, and guarantees they are gone when the benchmark exits: on normal completion, on SIGINT/SIGTERM,
+ * on an uncaught error, and (through --exit-with-parent) even if the benchmark itself is SIGKILLed.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { toHex } from '../../src/core/bytes.ts';
+import { addressFromPrivateKey } from '../../src/core/signature.ts';
+import { PRIMARY_KEY, sleep } from './common.ts';
+
+const LAUNCHER = new URL('../node-process.ts', import.meta.url).pathname;
+
+export interface NodeProc {
+  readonly name: string;
+  readonly mode: 'primary' | 'replica';
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly rpc: string;
+  readonly multiaddrs: string[];
+  readonly peerId: string;
+  readonly logFile: string;
+}
+
+export interface ClusterOptions {
+  readonly replicas: number;
+  /** Client addresses (0x-hex) allowed to append. */
+  readonly allow: readonly string[];
+  readonly keep: boolean;
+  readonly logLevel?: string;
+  readonly logId?: string;
+  readonly maxPendingTxs?: number;
+  readonly prefix?: string;
+  /** Extra node (V8) flags for every node process, e.g. --cpu-prof. */
+  readonly nodeArgs?: (name: string) => string[];
+}
+
+// ---- process-wide cleanup ------------------------------------------------------------------------------
+
+const live = new Set<ChildProcess>();
+const dirs = new Map<string, boolean>(); // dir -> keep
+let handlersInstalled = false;
+let asyncCleanup: (() => Promise<void>) | undefined;
+
+function installHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  // Last resort, synchronous: whatever is still running dies, temp dirs go.
+  process.on('exit', () => {
+    for (const c of live) try { c.kill('SIGKILL'); } catch { /* gone */ }
+    for (const [dir, keep] of dirs) if (!keep) try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+  });
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\n${sig}: stopping nodes...\n`);
+    const hard = setTimeout(() => process.exit(130), 8000);
+    hard.unref();
+    void (asyncCleanup?.() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** Sends SIGTERM, waits up to `ms` for the exit, then SIGKILL. */
+async function stopChild(c: ChildProcess, ms = 8000): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) { live.delete(c); return; }
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGTERM');
+  const timer = sleep(ms).then(() => 'timeout' as const);
+  if ((await Promise.race([exited, timer])) === 'timeout') {
+    c.kill('SIGKILL');
+    await exited;
+  }
+  live.delete(c);
+}
+
+const OWNER_FILE = 'bench-owner.pid';
+
+/** Removes temp dirs of earlier benchmark runs that died without cleaning up (their owner pid is gone). */
+function removeOrphans(): void {
+  try {
+    for (const name of readdirSync(tmpdir())) {
+      if (!name.startsWith('seq-bench-')) continue;
+      const dir = join(tmpdir(), name);
+      let pid: number;
+      try { pid = Number(readFileSync(join(dir, OWNER_FILE), 'utf8')); } catch { continue; } // not ours, or kept
+      let alive = true;
+      try { process.kill(pid, 0); } catch (e) { alive = (e as NodeJS.ErrnoException).code === 'EPERM'; }
+      if (!alive) rmSync(dir, { recursive: true, force: true });
+    }
+  } catch { /* best effort */ }
+}
+
+// ---- per-process statistics from /proc ----------------------------------------------------------------
+
+export interface ProcSample { rssKiB: number; hwmKiB: number; cpuTicks: number }
+
+/** Clock ticks per second of /proc/<pid>/stat times (sysconf _SC_CLK_TCK; 100 on mainstream Linux builds). */
+export const CLK_TCK: number = (() => {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** VmRSS, VmHWM (peak RSS, kernel-tracked) and utime+stime of one process, or undefined if it is gone. */
+export function procSample(pid: number): ProcSample | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the comm field: state is fields[0], utime is field 14 overall -> index 11 here, stime index 12.
+    const cpuTicks = Number(fields[11]) + Number(fields[12]);
+    return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), cpuTicks };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and total CPU ticks of the whole machine (all cores), from the first line of /proc/stat. */
+export function machineCpuTicks(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - f[3] - f[4], total };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the cluster ---------------------------------------------------------------------------------------
+
+export class Cluster {
+  readonly dir: string;
+  readonly nodes: NodeProc[] = [];
+  private readonly keep: boolean;
+  private nodeArgs: (name: string) => string[] = () => [];
+  private common: string[] = [];
+
+  private constructor(dir: string, keep: boolean) {
+    this.dir = dir;
+    this.keep = keep;
+  }
+
+  get primary(): NodeProc { return this.nodes[0]; }
+  get replicas(): NodeProc[] { return this.nodes.slice(1); }
+
+  static async start(opts: ClusterOptions): Promise<Cluster> {
+    installHandlers();
+    removeOrphans();
+    const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'seq-bench-'));
+    dirs.set(dir, opts.keep);
+    // Marks the dir as disposable once this process is gone (a SIGKILLed run cannot clean up after itself).
+    if (!opts.keep) writeFileSync(join(dir, OWNER_FILE), String(process.pid));
+    const cluster = new Cluster(dir, opts.keep);
+    asyncCleanup = () => cluster.stop();
+    const common = cluster.common = [
+      '--log-id', opts.logId ?? 'sequencer-bench', '--log-level', opts.logLevel ?? 'warn',
+      '--primary', toHex(addressFromPrivateKey(PRIMARY_KEY)), '--exit-with-parent',
+      ...opts.allow.flatMap((a) => ['--allow', a]),
+      ...(opts.maxPendingTxs ? ['--max-pending-txs', String(opts.maxPendingTxs)] : []),
+    ];
+    try {
+      cluster.nodeArgs = opts.nodeArgs ?? (() => []);
+      const primary = await cluster.spawnNode('primary', 'primary', common, toHex(PRIMARY_KEY));
+      const replicas = await Promise.all(Array.from({ length: opts.replicas }, (_, i) => cluster.spawnReplica(`replica${i + 1}`)));
+      cluster.nodes.splice(1, replicas.length, ...replicas);
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+    return cluster;
+  }
+
+  /** Starts one more replica process bootstrapped to the primary (also usable after the start, e.g. to time a catch-up). */
+  async spawnReplica(name: string): Promise<NodeProc> {
+    const peers = this.primary.multiaddrs.filter((m) => m.includes('/127.0.0.1/'));
+    return this.spawnNode(name, 'replica', [...this.common, ...peers.flatMap((p) => ['--peers', p])]);
+  }
+
+  private async spawnNode(name: string, mode: 'primary' | 'replica', args: string[], key?: string): Promise<NodeProc> {
+    const db = join(this.dir, name);
+    const logFile = join(this.dir, `${name}.log`);
+    const logFd = openSync(logFile, 'a');
+    const env = { ...process.env };
+    delete env.PRIVATE_KEY;
+    if (key) env.PRIVATE_KEY = key;
+    const child = spawn(process.execPath, [...this.nodeArgs(name), LAUNCHER, 'start', '--mode', mode, '--db', db, '--name', name, ...args], {
+      stdio: ['pipe', 'pipe', logFd], env,
+    });
+    closeSync(logFd);
+    live.add(child);
+    child.on('exit', () => live.delete(child));
+    const lines = createInterface({ input: child.stdout! });
+    const started = await new Promise<Record<string, any>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s`)), 30_000);
+      lines.once('line', (line) => {
+        clearTimeout(timer);
+        try { resolve(JSON.parse(line)); } catch { reject(new Error(`${name}: unexpected output ${line}`)); }
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        let tail = '';
+        try { tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n'); } catch { /* none */ }
+        reject(new Error(`${name} exited (${code ?? sig}) before starting:\n${tail}`));
+      });
+    });
+    lines.on('line', () => {}); // keep draining stdout
+    const node: NodeProc = { name, mode, child, pid: child.pid!, rpc: started.rpc, multiaddrs: started.multiaddrs, peerId: started.peerId, logFile };
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Waits until every replica is connected to at least one peer (the primary). */
+  async waitConnected(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const r of this.replicas) {
+      for (;;) {
+        const info = await rpcCall(r.rpc, 'sequencer_info').catch(() => undefined) as Record<string, any> | undefined;
+        if (info && Array.isArray(info.connectedPeers) && info.connectedPeers.includes(this.primary.peerId)) break;
+        if (Date.now() > deadline) throw new Error(`${r.name} did not connect to the primary within ${timeoutMs} ms`);
+        await sleep(100);
+      }
+    }
+  }
+
+  /** Errors logged by the nodes (lines at warn/error level), for the report. */
+  logSummary(): Record<string, { warn: number; error: number; last?: string }> {
+    const out: Record<string, { warn: number; error: number; last?: string }> = {};
+    for (const n of this.nodes) {
+      let warn = 0, error = 0, last: string | undefined;
+      try {
+        for (const line of readFileSync(n.logFile, 'utf8').split('\n')) {
+          if (line.includes('"level":"warn"')) { warn++; last = line; } else if (line.includes('"level":"error"')) { error++; last = line; }
+        }
+      } catch { /* no log */ }
+      out[n.name] = { warn, error, ...(last ? { last: last.slice(0, 300) } : {}) };
+    }
+    return out;
+  }
+
+  private stopped: Promise<void> | undefined;
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      await Promise.all(this.nodes.map((n) => stopChild(n.child)));
+      for (const c of [...live]) await stopChild(c);
+      if (!this.keep) rmSync(this.dir, { recursive: true, force: true });
+      dirs.delete(this.dir);
+    })();
+    return this.stopped;
+  }
+}
+
+/** A one-off JSON-RPC call (fetch); the hot paths use their own keep-alive clients. */
+export async function rpcCall(url: string, method: string, params: unknown = []): Promise<unknown> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const body = await res.json() as { result?: unknown; error?: { code: number; message: string } };
+  if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code });
+  return body.result;
+}

@@ -1,0 +1,86 @@
+/**
+ * The benchmarks' own node launcher: one sequencer node per OS process, configured from flags the same way as
+ * the CLI (`start` is implied), so the benchmarks do not depend on CLI details.
+ *
+ *   PRIVATE_KEY=0x.. node benchmarks/node-process.ts --mode primary|replica --db DIR [--rpc-port N] [--p2p-port N]
+ *     [--peers MULTIADDR ...] [--allow ADDRESS ...] [--primary ADDRESS] [--log-id NAME_OR_0xHEX] [--chain-id N]
+ *     [--log-level L] [--max-pending-txs N] [--exit-with-parent]
+ *
+ * Prints one JSON line on stdout when ready:
+ *   {"event":"started","mode":..,"rpc":"http://127.0.0.1:PORT","multiaddrs":[..],"address":..,"peerId":..,"pid":..}
+ * Logs go to stderr. Stops cleanly on SIGTERM/SIGINT; with --exit-with-parent also when stdin reaches EOF,
+ * which happens when the parent dies even by SIGKILL (the parent holds the other end of the pipe).
+ */
+import { fromHex, toHex } from '../src/core/bytes.ts';
+import type { NodeConfig } from '../src/node/config.ts';
+import { createLogger, type Level } from '../src/node/logger.ts';
+import { SequencerNode } from '../src/node/sequencer-node.ts';
+import { CHAIN_ID, logIdFor } from './lib/common.ts';
+
+const multi = new Set(['peers', 'allow']);
+const flags: Record<string, string> = {};
+const lists: Record<string, string[]> = { peers: [], allow: [] };
+const bools = new Set<string>();
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  let a = argv[i];
+  if (a === 'start') continue;
+  if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+  a = a.slice(2);
+  if (a === 'exit-with-parent') { bools.add(a); continue; }
+  const v = argv[++i];
+  if (v === undefined) throw new Error(`--${a} needs a value`);
+  if (multi.has(a)) lists[a].push(...v.split(',').filter(Boolean));
+  else flags[a] = v;
+}
+
+const mode = flags.mode;
+if (mode !== 'primary' && mode !== 'replica') throw new Error('--mode primary|replica is required');
+if (!flags.db) throw new Error('--db DIR is required');
+const key = process.env.PRIVATE_KEY ? fromHex(process.env.PRIVATE_KEY, 32) : undefined;
+
+const config: NodeConfig = {
+  mode,
+  dataDir: flags.db,
+  rpcHost: '127.0.0.1',
+  rpcPort: Number(flags['rpc-port'] ?? 0),
+  p2pHost: '127.0.0.1',
+  p2pPort: Number(flags['p2p-port'] ?? 0),
+  peers: lists.peers,
+  allow: lists.allow.map((a) => fromHex(a, 20)),
+  primary: flags.primary ? fromHex(flags.primary, 20) : undefined,
+  privateKey: key,
+  logId: logIdFor(flags['log-id'] ?? 'sequencer-bench'),
+  chainId: Number(flags['chain-id'] ?? CHAIN_ID),
+  maxPendingTxs: flags['max-pending-txs'] ? Number(flags['max-pending-txs']) : undefined,
+};
+
+const log = createLogger((flags['log-level'] ?? 'warn') as Level, { node: flags.name ?? mode });
+const node = await SequencerNode.start(config, log);
+const info = node.info();
+process.stdout.write(JSON.stringify({
+  event: 'started', mode, rpc: node.rpcUrl, multiaddrs: node.multiaddrs(),
+  address: node.address ? toHex(node.address) : null, peerId: info.peerId, pid: process.pid,
+}) + '\n');
+
+let stopping = false;
+async function shutdown(why: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info('stopping', { why });
+  const force = setTimeout(() => process.exit(1), 10_000);
+  force.unref();
+  try {
+    await node.stop();
+  } catch (e) {
+    log.error('stop failed', { error: (e as Error).message });
+  }
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+if (bools.has('exit-with-parent')) {
+  process.stdin.on('end', () => void shutdown('parent gone (stdin closed)'));
+  process.stdin.on('error', () => void shutdown('parent gone (stdin error)'));
+  process.stdin.resume();
+}

@@ -1,0 +1,381 @@
+/**
+ * Sustained throughput and latency of a primary and N replicas, each its own OS process on this machine,
+ * loaded by C clients over JSON-RPC. See docs/benchmarks.md for what every figure means.
+ *
+ *   node benchmarks/run.ts [--replicas 2] [--payload 128] [--txs-per-submission 100] [--clients 4]
+ *     [--duration 20] [--warmup 3] [--rate 0] [--rpc-batch 1] [--inflight 4] [--out FILE] [--keep]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { toHex } from '../src/core/bytes.ts';
+import { Cluster, CLK_TCK, machineCpuTicks, procSample, type NodeProc, type ProcSample } from './lib/cluster.ts';
+import {
+  CHAIN_ID, clientAddresses, clientKey, fmt, logIdFor, machine, nowMs, parseFlags, percentiles, sleep, table, Timeline,
+  timestampName, type Percentiles,
+} from './lib/common.ts';
+import { HttpPoster } from './lib/http.ts';
+import { summariseProfiles } from './lib/profile.ts';
+import type { FromMain, ToMain, WorkerConfig } from './client-worker.ts';
+
+const flags = parseFlags(process.argv.slice(2), {
+  replicas: { kind: 'number', default: 2, help: 'replica processes' },
+  payload: { kind: 'number', default: 128, help: 'bytes per transaction' },
+  'txs-per-submission': { kind: 'number', default: 100, help: 'transactions per signed submission' },
+  clients: { kind: 'number', default: 4, help: 'client keys / load-generator threads' },
+  duration: { kind: 'number', default: 20, help: 'measured seconds (after the warm-up)' },
+  warmup: { kind: 'number', default: 3, help: 'seconds of load before measuring' },
+  rate: { kind: 'number', default: 0, help: 'offered load in tx/s, all clients together; 0 = open loop' },
+  'rpc-batch': { kind: 'number', default: 1, help: 'submissions per HTTP request (JSON-RPC batch array)' },
+  inflight: { kind: 'number', default: 4, help: 'open loop: requests in flight per client' },
+  'pool-rate': { kind: 'number', default: 0, help: 'open loop: tx/s to pre-sign for (0 = automatic); past it clients sign live (counted)' },
+  'poll-ms': { kind: 'number', default: 20, help: 'interval of the sequencer_info polls of every node' },
+  'max-pending-txs': { kind: 'number', default: 0, help: "primary's back-pressure bound (0 = the node's default)" },
+  'log-level': { kind: 'string', default: 'warn', help: "nodes' log level (logs go to <data dir>/<node>.log)" },
+  out: { kind: 'string', default: '', help: 'JSON results file (default benchmarks/results/<timestamp>.json)' },
+  keep: { kind: 'boolean', help: 'keep the data directory (node databases and logs)' },
+  'cpu-prof': { kind: 'boolean', help: 'run the nodes under node --cpu-prof (profiles next to --out) and summarise the hot functions' },
+}, 'usage: node benchmarks/run.ts [flags]');
+
+const R = flags.replicas, C = Math.max(1, flags.clients), K = Math.max(1, flags['txs-per-submission']), B = Math.max(1, flags['rpc-batch']);
+const windowS = flags.duration, warmupS = flags.warmup;
+const outFile = resolve(flags.out || new URL(`./results/${timestampName()}.json`, import.meta.url).pathname);
+const profileDir = outFile.replace(/\.json$/, '') + '-profiles';
+
+/** The tx/s the clients pre-sign for. */
+function poolRate(): number {
+  // Rough ceilings for this code on a small machine; a run that exceeds them says so (signedDuringRun).
+  const autoRate = K >= 50 ? 100_000 : K >= 10 ? 40_000 : 6_000;
+  return flags.rate > 0 ? flags.rate * 1.1 : flags['pool-rate'] || autoRate;
+}
+
+/** Open loop: how much to pre-sign. Past it clients sign on the spot; the report says so if it happens. */
+function poolSubmissionsPerClient(): number {
+  const seconds = warmupS + windowS + 2;
+  const rate = poolRate();
+  const subs = Math.ceil((rate / C) * seconds / K / B) * B;
+  // Keep the pre-signed pool within ~2 GiB of JSON across the clients.
+  const perSubBytes = K * (2 * flags.payload + 12) + 300;
+  return Math.max(B * flags.inflight * 2, Math.min(subs, Math.floor(2 * 2 ** 30 / C / perSubBytes)));
+}
+
+const log = (line: string) => process.stderr.write(line + '\n');
+
+// ---- node polling: one sequencer_info loop per node, every poll-ms -------------------------------------
+
+class Poller {
+  readonly node: NodeProc;
+  readonly entries = new Timeline();
+  private readonly http: HttpPoster;
+  private running = true;
+  private done: Promise<void>;
+  polls = 0;
+  errors = 0;
+  rttTotal = 0;
+
+  constructor(node: NodeProc, intervalMs: number) {
+    this.node = node;
+    this.http = new HttpPoster(node.rpc, 1);
+    this.done = this.loop(intervalMs);
+  }
+
+  private async loop(intervalMs: number): Promise<void> {
+    while (this.running) {
+      const sent = nowMs();
+      try {
+        const info = await this.http.call('sequencer_info') as { entries: number };
+        const at = nowMs();
+        this.rttTotal += at - sent;
+        this.polls++;
+        if (info.entries !== this.entries.last || this.entries.t.length === 0) this.entries.add(at, info.entries);
+      } catch {
+        this.errors++;
+      }
+      const wait = intervalMs - (nowMs() - sent);
+      if (wait > 0) await sleep(wait);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+    this.http.close();
+  }
+}
+
+// ---- main ----------------------------------------------------------------------------------------------
+
+const logIdName = `sequencer-bench-${Date.now()}`;
+const allow = clientAddresses(C);
+log(`starting 1 primary + ${R} replicas (separate processes)...`);
+const cluster = await Cluster.start({
+  replicas: R, allow, keep: flags.keep, logLevel: flags['log-level'], logId: logIdName,
+  maxPendingTxs: flags['max-pending-txs'] || undefined,
+  nodeArgs: flags['cpu-prof'] ? (name) => ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : undefined,
+});
+let exitCode = 0;
+let result: Record<string, unknown> | undefined;
+try {
+  result = await run(cluster);
+  exitCode = (result.nodesDied as string[]).length ? 1 : 0;
+} catch (e) {
+  log(`benchmark failed: ${(e as Error).stack ?? e}`);
+  exitCode = 1;
+} finally {
+  await cluster.stop();
+  if (flags.keep) log(`data kept in ${cluster.dir}`);
+}
+if (result) {
+  if (flags['cpu-prof']) {
+    const profiles = summariseProfiles(profileDir, 15);
+    result.cpuProfiles = { dir: profileDir, note: 'self time by function over the whole process life (busy time only; idle excluded)', profiles };
+    for (const [file, p] of Object.entries(profiles)) {
+      process.stdout.write(`\n${file}: busy ${fmt.int(p.busyMs)} ms, idle ${fmt.int(p.idleMs)} ms; top self time:\n`);
+      for (const f of p.functions.slice(0, 10)) process.stdout.write(`  ${f.percent.toFixed(1).padStart(5)}%  ${f.fn}\n`);
+    }
+  }
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+  log(`results written to ${outFile}`);
+}
+process.exit(exitCode);
+
+async function run(cluster: Cluster): Promise<Record<string, unknown>> {
+  await cluster.waitConnected();
+  for (const n of cluster.nodes) log(`  ${n.name.padEnd(9)} pid ${n.pid}  ${n.rpc}`);
+  const died: string[] = [];
+  for (const n of cluster.nodes) n.child.once('exit', (code, sig) => died.push(`${n.name} exited (${code ?? sig})`));
+
+  // Clients: pre-build and pre-sign the pools in worker threads (in parallel, before anything is timed).
+  const perClient = poolSubmissionsPerClient();
+  log(`clients: pre-signing ${fmt.int(perClient)} submissions x ${K} tx each per client (${C} clients, worker threads)...`);
+  const workers: Worker[] = [];
+  const ready: Extract<ToMain, { type: 'ready' }>[] = [];
+  const progress: Extract<ToMain, { type: 'progress' }>[] = [];
+  const done: Extract<ToMain, { type: 'done' }>[] = [];
+  const readyAll = Promise.all(Array.from({ length: C }, (_, i) => new Promise<void>((res, rej) => {
+    const cfg: WorkerConfig = {
+      index: i, clients: C, url: cluster.primary.rpc, key: toHex(clientKey(i)), logId: toHex(logIdFor(logIdName)), chainId: CHAIN_ID,
+      payloadBytes: flags.payload, txsPerSubmission: K, rpcBatch: B, inflight: flags.inflight,
+      rate: flags.rate > 0 ? flags.rate / C : 0, poolSubmissions: perClient, drainMs: 30_000,
+    };
+    const w = new Worker(new URL('./client-worker.ts', import.meta.url), { workerData: cfg });
+    workers.push(w);
+    w.on('message', (m: ToMain) => {
+      if (m.type === 'ready') { ready[i] = m; res(); } else if (m.type === 'progress') progress[i] = m; else if (m.type === 'done') done[i] = m;
+    });
+    w.on('error', rej);
+  })));
+  const genStart = nowMs();
+  await readyAll;
+  const genMs = nowMs() - genStart;
+  const poolMiB = ready.reduce((s, r) => s + r.poolBytes, 0) / 2 ** 20;
+  log(`clients ready in ${(genMs / 1000).toFixed(1)} s (pool ${poolMiB.toFixed(0)} MiB of JSON)`);
+
+  const pollMs = flags['poll-ms'];
+  const pollers = cluster.nodes.map((n) => new Poller(n, pollMs));
+  const procStart = new Map(cluster.nodes.map((n) => [n.name, procSample(n.pid)]));
+  const rssPeak = new Map<string, number>();
+  const series: Record<string, unknown>[] = [];
+
+  const startAt = nowMs() + 300;
+  const tW0 = startAt + warmupS * 1000, tW1 = tW0 + windowS * 1000;
+  const endAt = tW1;
+  for (const w of workers) w.postMessage({ type: 'go', startAt, windowAt: tW0, endAt } satisfies FromMain);
+
+  // CPU of every process over exactly the measured window.
+  const cpuAt: Record<'w0' | 'w1', Map<string, ProcSample | undefined>> = { w0: new Map(), w1: new Map() };
+  let benchCpu0 = process.cpuUsage(), benchCpu1 = benchCpu0, mainCpu0 = process.threadCpuUsage(), mainCpu1 = mainCpu0;
+  let machine0 = machineCpuTicks(), machine1 = machine0;
+  const sampleCpu = (which: 'w0' | 'w1') => {
+    for (const n of cluster.nodes) cpuAt[which].set(n.name, procSample(n.pid));
+    if (which === 'w0') { benchCpu0 = process.cpuUsage(); mainCpu0 = process.threadCpuUsage(); machine0 = machineCpuTicks(); }
+    else { benchCpu1 = process.cpuUsage(); mainCpu1 = process.threadCpuUsage(); machine1 = machineCpuTicks(); }
+  };
+  setTimeout(() => sampleCpu('w0'), tW0 - nowMs());
+  setTimeout(() => sampleCpu('w1'), tW1 - nowMs());
+
+  // Progress: one line per second.
+  const primaryPoll = pollers[0];
+  let lastT = nowMs(), lastEntries = primaryPoll.entries.last;
+  const ticker = setInterval(() => {
+    const t = nowMs();
+    const e = primaryPoll.entries.last;
+    const rate = (e - lastEntries) / ((t - lastT) / 1000);
+    lastT = t; lastEntries = e;
+    for (const n of cluster.nodes) {
+      const s = procSample(n.pid);
+      if (s) rssPeak.set(n.name, Math.max(rssPeak.get(n.name) ?? 0, s.rssKiB));
+    }
+    const errors: Record<string, number> = {};
+    for (const p of progress) if (p) for (const [k, v] of Object.entries(p.errors)) errors[k] = (errors[k] ?? 0) + v;
+    const inflight = progress.reduce((s, p) => s + (p?.inflight ?? 0), 0);
+    const reps = pollers.slice(1).map((p) => p.entries.last);
+    const phase = t < startAt ? 'start' : t < tW0 ? 'warmup' : t < tW1 ? 'measure' : 'drain';
+    series.push({ t: Math.round((t - startAt) / 100) / 10, phase, primaryTxPerS: Math.round(rate), primaryEntries: e, replicaEntries: reps, inflight, errors });
+    const errText = Object.keys(errors).length ? Object.entries(errors).map(([k, v]) => `${k}:${v}`).join(' ') : '0';
+    log(`[${((t - startAt) / 1000).toFixed(0).padStart(3)}s ${phase.padEnd(7)}] primary ${fmt.int(rate).padStart(9)} tx/s  entries ${fmt.int(e).padStart(11)} | replicas ${reps.map((r) => fmt.int(r)).join(' ')} | in flight ${inflight} | errors ${errText}`);
+  }, 1000);
+
+  // Wait for the clients: they stop at endAt and then drain what is in flight.
+  await new Promise<void>((res, rej) => {
+    const check = setInterval(() => {
+      if (died.length) { clearInterval(check); rej(new Error(died.join('; '))); }
+      if (done.filter(Boolean).length === C) { clearInterval(check); res(); }
+    }, 50);
+  });
+  const clientsDoneAt = nowMs();
+  await Promise.all(workers.map((w) => w.terminate()));
+
+  // Final count at the primary, then wait for every replica to store it.
+  const finalEntries = await new HttpPoster(cluster.primary.rpc, 1).call('sequencer_info').then((i) => (i as { entries: number }).entries);
+  const settleDeadline = nowMs() + 60_000;
+  while (nowMs() < settleDeadline && pollers.some((p) => p.entries.last < finalEntries)) await sleep(pollMs);
+  await sleep(2 * pollMs);
+  clearInterval(ticker);
+  await Promise.all(pollers.map((p) => p.stop()));
+  const procEnd = new Map(cluster.nodes.map((n) => [n.name, procSample(n.pid)]));
+
+  // ---- analysis ----------------------------------------------------------------------------------------
+  const subs = { sent: 0, acked: 0, inWindow: 0 };
+  let txsAckedInWindow = 0, subsAckedInWindow = 0, lastAck = 0, totalAckedTxs = 0;
+  const primaryLat: number[] = [];
+  const replicaLat: number[][] = pollers.slice(1).map(() => []);
+  const replicaMissing = pollers.slice(1).map(() => 0);
+  for (const d of done) {
+    const n = d.submitT.length;
+    subs.sent += n;
+    for (let i = 0; i < n; i++) {
+      const ack = d.ackT[i];
+      if (ack > 0) {
+        subs.acked++;
+        totalAckedTxs += d.txs[i];
+        if (ack > lastAck) lastAck = ack;
+        if (ack >= tW0 && ack < tW1) { txsAckedInWindow += d.txs[i]; subsAckedInWindow++; }
+      }
+      const sub = d.submitT[i];
+      if (sub < tW0 || sub >= tW1 || !(ack > 0)) continue;
+      subs.inWindow++;
+      primaryLat.push(ack - sub);
+      pollers.slice(1).forEach((p, r) => {
+        const stored = p.entries.firstTimeReaching(d.endSeq[i]);
+        if (stored === undefined) replicaMissing[r]++;
+        else replicaLat[r].push(Math.max(0, stored - sub));
+      });
+    }
+  }
+  const windowRate = (tl: Timeline) => (tl.valueAt(tW1) - tl.valueAt(tW0)) / windowS;
+  const errors: Record<string, number> = {};
+  for (const d of done) for (const [k, v] of Object.entries(d.errors)) errors[k] = (errors[k] ?? 0) + v;
+  const cpuPct = (name: string) => {
+    const a = cpuAt.w0.get(name), b = cpuAt.w1.get(name);
+    return a && b ? Math.round(((b.cpuTicks - a.cpuTicks) / CLK_TCK / windowS) * 1000) / 10 : undefined;
+  };
+  const pct = (seconds: number) => Math.round((seconds / windowS) * 1000) / 10;
+  const benchCpuPct = pct((benchCpu1.user + benchCpu1.system - benchCpu0.user - benchCpu0.system) / 1e6);
+  const mainThreadCpuPct = pct((mainCpu1.user + mainCpu1.system - mainCpu0.user - mainCpu0.system) / 1e6);
+  const clientThreadsCpuPct = done.map((d) => pct(d.cpuMsInWindow / 1000));
+  const nodesCpuPct = cluster.nodes.reduce((s, n) => s + (cpuPct(n.name) ?? 0), 0);
+  // Whole machine over the window, in % of one core; whatever is not ours is foreign load that skews the figures.
+  const machineBusyPct = machine0 && machine1 ? pct((machine1.busy - machine0.busy) / CLK_TCK) : undefined;
+  const machineCapacityPct = machine0 && machine1 ? pct((machine1.total - machine0.total) / CLK_TCK) : undefined;
+  const foreignCpuPct = machineBusyPct === undefined ? undefined : Math.max(0, Math.round((machineBusyPct - nodesCpuPct - benchCpuPct) * 10) / 10);
+
+  const nodes = cluster.nodes.map((n, idx) => {
+    const p = pollers[idx];
+    const reached = p.entries.firstTimeReaching(finalEntries);
+    return {
+      name: n.name,
+      pid: n.pid,
+      txPerSecStored: Math.round(windowRate(p.entries)),
+      finalEntries: p.entries.last,
+      reachedFinalCount: reached !== undefined,
+      /** ms from the last receipt at the primary until this node's entries covered the final count. */
+      msToFinalAfterLastReceipt: reached !== undefined ? Math.round(reached - lastAck) : null,
+      lagAtWindowEnd: pollers[0].entries.valueAt(tW1) - p.entries.valueAt(tW1),
+      latency: idx === 0 ? percentiles(primaryLat) : percentiles(replicaLat[idx - 1]),
+      latencyMissing: idx === 0 ? 0 : replicaMissing[idx - 1],
+      cpuPercentInWindow: cpuPct(n.name),
+      /** CPU time this node spent per transaction it stored in the window (µs of one core). */
+      cpuMicrosPerTx: (() => {
+        const c = cpuPct(n.name), r = windowRate(p.entries);
+        return c !== undefined && r > 0 ? Math.round((c / 100 / r) * 1e6 * 10) / 10 : null;
+      })(),
+      rssKiB: { start: procStart.get(n.name)?.rssKiB, end: procEnd.get(n.name)?.rssKiB, peakSampled: rssPeak.get(n.name), peakHwm: procEnd.get(n.name)?.hwmKiB },
+      polls: { count: p.polls, errors: p.errors, meanRttMs: p.polls ? Math.round((p.rttTotal / p.polls) * 100) / 100 : null },
+    };
+  });
+
+  const signedLive = done.reduce((s, d) => s + d.signedLive, 0);
+  const notes = [
+    `All processes share this machine (${machine().cpus} cores): the primary, ${R} replicas and the ${C} client threads compete for the same CPUs, so the figures are a lower bound for a deployment with one machine per node and clients elsewhere.`,
+    'Submissions were built, signed (EIP-712, secp256k1) and serialised to JSON before the timed phase: signing is the client\'s cost on its own machine. The clients still pay JSON-RPC/HTTP and receipt parsing during the run.',
+    `Latency to a replica is measured by polling its sequencer_info every ${pollMs} ms (mean RTT in nodes[].polls): it is an upper bound with a resolution of about one poll interval.`,
+    flags.rate > 0 ? 'Paced mode: latency counts from each request\'s scheduled send time, so client-side queueing is included (no coordinated omission).' : `Open loop: each client keeps ${flags.inflight} requests in flight; latency then mostly reflects queueing at that concurrency, use --rate for latency at a fixed load.`,
+    ...(signedLive > 0 ? [`WARNING: the pre-signed pool (sized for ${fmt.int(poolRate())} tx/s) ran out and clients signed ${signedLive} submissions during the run, competing for CPU: rerun with --pool-rate ${Math.ceil(totalAckedTxs / (warmupS + windowS) * 1.5)}.`] : []),
+    ...(flags['cpu-prof'] ? ['The nodes ran under --cpu-prof, which costs throughput.'] : []),
+    ...(died.length ? [`WARNING: ${died.join('; ')}`] : []),
+    ...(foreignCpuPct !== undefined && foreignCpuPct > 15 ? [`WARNING: processes outside the benchmark used ${foreignCpuPct}% of a core during the window: the machine was not quiet, expect noisy figures.`] : []),
+  ];
+
+  const result = {
+    benchmark: 'sequencer throughput/latency',
+    startedAt: new Date(startAt).toISOString(),
+    config: {
+      replicas: R, payloadBytes: flags.payload, txsPerSubmission: K, clients: C, durationS: windowS, warmupS,
+      rateTxPerS: flags.rate, mode: flags.rate > 0 ? 'paced' : 'open-loop', rpcBatch: B, inflightPerClient: flags.inflight, pollMs,
+      maxPendingTxs: flags['max-pending-txs'] || 'node default',
+    },
+    machine: machine(),
+    notes,
+    results: {
+      primaryTxPerSecFromReceipts: Math.round(txsAckedInWindow / windowS),
+      primarySubmissionsPerSec: Math.round(subsAckedInWindow / windowS),
+      primaryTxPerSecStored: nodes[0].txPerSecStored,
+      minReplicaTxPerSecStored: R ? Math.min(...nodes.slice(1).map((n) => n.txPerSecStored)) : null,
+      totalTxsSequenced: finalEntries,
+      totalTxsAcked: totalAckedTxs,
+      submissions: { ...subs, failed: done.reduce((s, d) => s + d.failed, 0) },
+      requests: done.reduce((s, d) => s + d.requests, 0),
+      retriedSubmissions: done.reduce((s, d) => s + d.retries, 0),
+      errorsByCode: errors,
+      clientDrainMs: Math.round(clientsDoneAt - tW1),
+      cpuPercentInWindow: {
+        note: '% of one core, averaged over the measured window',
+        nodes: Object.fromEntries(cluster.nodes.map((n) => [n.name, cpuPct(n.name)])),
+        benchProcess: benchCpuPct, benchMainThread: mainThreadCpuPct, clientThreads: clientThreadsCpuPct,
+        machineBusy: machineBusyPct, machineCapacity: machineCapacityPct, foreignProcesses: foreignCpuPct,
+      },
+      lateSendsPaced: done.reduce((s, d) => s + d.lateSends, 0),
+    },
+    clients: { poolSizedForTxPerSec: poolRate(), poolSubmissionsPerClient: perClient, poolMiB: Math.round(poolMiB), preSignSeconds: Math.round(genMs / 100) / 10, signedDuringRun: signedLive },
+    nodes,
+    nodeLogs: cluster.logSummary(),
+    nodesDied: died,
+    series,
+  };
+
+  // ---- report ------------------------------------------------------------------------------------------
+  const lat = (p: Percentiles | null) => p ? [fmt.ms(p.p50), fmt.ms(p.p90), fmt.ms(p.p99), fmt.ms(p.max)] : ['-', '-', '-', '-'];
+  const rows: string[][] = [['node', 'tx/s stored', 'lat p50 ms', 'p90', 'p99', 'max', 'final +ms', 'cpu %', 'cpu us/tx', 'rss MiB start', 'end', 'peak']];
+  for (const n of nodes) {
+    rows.push([n.name, fmt.int(n.txPerSecStored), ...lat(n.latency), n.msToFinalAfterLastReceipt === null ? 'never' : String(n.msToFinalAfterLastReceipt),
+      n.cpuPercentInWindow === undefined ? '-' : n.cpuPercentInWindow.toFixed(0), n.cpuMicrosPerTx === null ? '-' : String(n.cpuMicrosPerTx), fmt.mib(n.rssKiB.start), fmt.mib(n.rssKiB.end), fmt.mib(n.rssKiB.peakHwm)]);
+  }
+  const r = result.results;
+  process.stdout.write([
+    '',
+    `${result.config.mode}${flags.rate > 0 ? ` at ${fmt.int(flags.rate)} tx/s` : ''}: ${R} replicas, ${C} clients, ${K} tx x ${flags.payload} B per submission, ${B} submission(s) per HTTP request, ${windowS} s measured after ${warmupS} s warm-up`,
+    `sequenced at the primary (receipts): ${fmt.int(r.primaryTxPerSecFromReceipts)} tx/s, ${fmt.int(r.primarySubmissionsPerSec)} submissions/s`,
+    `slowest replica stored:              ${r.minReplicaTxPerSecStored === null ? '-' : fmt.int(r.minReplicaTxPerSecStored)} tx/s`,
+    `total sequenced ${fmt.int(r.totalTxsSequenced)} tx; submissions sent ${fmt.int(r.submissions.sent)}, acked ${fmt.int(r.submissions.acked)}, failed ${r.submissions.failed}; errors ${Object.keys(errors).length ? JSON.stringify(errors) : 'none'}`,
+    `CPU in the window (% of one core): nodes ${nodesCpuPct.toFixed(0)}, clients+measurement ${benchCpuPct.toFixed(0)} (client threads ${clientThreadsCpuPct.map((c) => c.toFixed(0)).join('/')}, main ${mainThreadCpuPct.toFixed(0)}), other processes ${foreignCpuPct ?? '-'}; machine busy ${machineBusyPct ?? '-'} of ${machineCapacityPct ?? '-'}`,
+    `latency: primary = submit -> receipt, replica = submit -> stored at that replica (poll ${pollMs} ms)`,
+    '',
+    table(rows),
+    '',
+    ...notes.map((n) => `* ${n}`),
+    '',
+  ].join('\n'));
+  return result;
+}
