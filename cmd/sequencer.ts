@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 /**
  * The `sequencer` command line (docs/cli.md). Each command lives in cmd/commands/<name>.ts and is loaded only
  * when used, so `--help` and the small client commands do not pay for loading libp2p.

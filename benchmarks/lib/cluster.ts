@@ -3,6 +3,7 @@
  * directory, and guarantees they are gone when the benchmark exits: on normal completion, on SIGINT/SIGTERM,
  * on an uncaught error, and (through --exit-with-parent) even if the benchmark itself is SIGKILLed.
  */
+import { NODE_RUNTIME_FLAGS } from '../../src/node/runtime.ts';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -190,7 +191,7 @@ export class Cluster {
     const env = { ...process.env };
     delete env.PRIVATE_KEY;
     if (key) env.PRIVATE_KEY = key;
-    const child = spawn(process.execPath, [...this.nodeArgs(name), LAUNCHER, 'start', '--mode', mode, '--db', db, '--name', name, ...args], {
+    const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, ...this.nodeArgs(name), LAUNCHER, 'start', '--mode', mode, '--db', db, '--name', name, ...args], {
       stdio: ['pipe', 'pipe', logFd], env,
     });
     closeSync(logFd);

@@ -3,6 +3,7 @@
  * each a separate `sequencer start` child process with its own data directory and log file under DIR. Keys live
  * in DIR too and are reused, so a restart keeps the same identities and the log.
  */
+import { NODE_RUNTIME_FLAGS } from '../../src/node/runtime.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -127,7 +128,7 @@ function spawnNode(dir: string, name: string, role: 'primary' | 'replica', args:
   delete env[KEY_ENV]; // the nodes get their keys from files only
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [CLI, 'start', ...args], {
+    child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, CLI, 'start', ...args], {
       // stdout: the "started" line; stderr: logs to the file; ipc: the child stops if this process dies.
       stdio: ['ignore', 'pipe', logFd, 'ipc'],
       env,

@@ -8,12 +8,14 @@ export function toHex(bytes: Uint8Array): string {
   return '0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
-const HEX = /^0x([0-9a-fA-F]{2})*$/;
-
 /** Parses 0x-prefixed hex; `length` (in bytes) is enforced when given. Throws RangeError on bad input. */
 export function fromHex(hex: string, length?: number): Bytes {
-  if (typeof hex !== 'string' || !HEX.test(hex)) throw new RangeError('expected 0x-prefixed hex with an even number of digits');
+  if (typeof hex !== 'string' || hex.length % 2 !== 0 || hex.charCodeAt(0) !== 48 /* 0 */ || hex.charCodeAt(1) !== 120 /* x */) {
+    throw new RangeError('expected 0x-prefixed hex with an even number of digits');
+  }
+  // Buffer.from stops at the first non-hex digit, so a short result means invalid input (no regex on the hot path).
   const out = Buffer.from(hex.slice(2), 'hex');
+  if (out.length * 2 !== hex.length - 2) throw new RangeError('expected 0x-prefixed hex with an even number of digits');
   if (length !== undefined && out.length !== length) throw new RangeError(`expected ${length} bytes, got ${out.length}`);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

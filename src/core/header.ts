@@ -51,8 +51,15 @@ export function decodeSignedHeader(bytes: Uint8Array): SignedHeader {
   return { header, signature };
 }
 
+/** Every receipt of a batch shares its header object, so the hash is computed once per header and domain. */
+const hashCache = new WeakMap<Header, { separator: Uint8Array; hash: Bytes }>();
+
 export function headerHash(separator: Uint8Array, h: Header): Bytes {
-  return typedDataDigest(separator, headerStructHash(h));
+  const cached = hashCache.get(h);
+  if (cached && cached.separator === separator) return cached.hash;
+  const hash = typedDataDigest(separator, headerStructHash(h));
+  hashCache.set(h, { separator, hash });
+  return hash;
 }
 
 export function signHeader(separator: Uint8Array, h: Header, privateKey: Uint8Array): SignedHeader {

@@ -126,7 +126,7 @@ export class Primary {
     this.pendingBytes += size;
     let used: number | undefined;
     try {
-      [used] = await this.opts.store.nonceHeights([key]);
+      used = await this.lookupNonce(key);
     } catch (e) {
       this.release(k, s.transactions.length, size);
       throw e;
@@ -139,6 +139,24 @@ export class Primary {
       this.queue.push({ admitted: { submission: s, digest }, size, nonceKey: k, resolve, reject });
       void this.drain();
     });
+  }
+
+  /** Nonce lookups of the submissions admitted in one turn of the event loop share one LevelDB getMany. */
+  private lookups: { key: Bytes; resolve: (h: number | undefined) => void; reject: (e: Error) => void }[] = [];
+
+  private lookupNonce(key: Bytes): Promise<number | undefined> {
+    return new Promise((resolve, reject) => {
+      if (this.lookups.push({ key, resolve, reject }) === 1) setImmediate(() => this.flushLookups());
+    });
+  }
+
+  private flushLookups(): void {
+    const batch = this.lookups;
+    this.lookups = [];
+    this.opts.store.nonceHeights(batch.map((l) => l.key)).then(
+      (heights) => batch.forEach((l, i) => l.resolve(heights[i])),
+      (e: Error) => batch.forEach((l) => l.reject(e)),
+    );
   }
 
   private release(nonce: string, txs: number, bytes: number): void {
