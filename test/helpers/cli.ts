@@ -169,11 +169,4 @@ export function alive(pid: number): boolean {
   }
 }
 
-export async function waitUntil(check: () => Promise<boolean> | boolean, ms = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export { waitFor as waitUntil } from './network.ts';
