@@ -1,5 +1,5 @@
 /**
- * Starts a throwaway anvil (from @foundry-rs/anvil) on a free loopback port for tests.
+ * Starts a throwaway anvil (the binary of npm @foundry-rs/anvil-linux-amd64) on a free loopback port for tests.
  *
  *   const anvil = await startAnvil();
  *   t.after(() => anvil.stop());
@@ -42,8 +42,8 @@ export interface AnvilOptions {
 }
 
 /**
- * The native anvil executable. node_modules/.bin/anvil is a node wrapper that spawns it; running the
- * binary directly means the pid we hold is anvil itself, so killing it cannot leave an orphan behind.
+ * The native anvil executable, run directly so that the pid we hold is anvil itself and killing it cannot
+ * leave an orphan behind. The project depends on the Linux x64 binary package, the one this registry serves.
  */
 function anvilBinary(): string {
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
