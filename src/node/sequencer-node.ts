@@ -290,6 +290,7 @@ export class SequencerNode implements NodeApi {
 
   async stop(): Promise<void> {
     await this.rpc?.close();
+    await this.primary?.stop();
     await this.replica?.stop();
     await this.host.stop();
     await this.store.close();

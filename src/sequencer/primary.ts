@@ -65,7 +65,8 @@ export class Primary {
   private readonly inflightNonces = new Set<string>();
   private pendingTxs = 0;
   private pendingBytes = 0;
-  private sealing = false;
+  /** The running group-commit loop, if any. */
+  private sealing: Promise<void> | undefined;
   private haltReason: string | undefined;
 
   constructor(opts: PrimaryOptions) {
@@ -192,18 +193,25 @@ export class Primary {
   }
 
   /** Group commit: one batch is being written at a time; whatever arrives meanwhile forms the next batch. */
-  private async drain(): Promise<void> {
-    if (this.sealing) return;
-    this.sealing = true;
-    try {
-      while (this.queue.length > 0 && !this.haltReason) {
-        const timestamp = Math.max(this.now(), this.opts.store.tip.timestamp);
-        const batch = this.takeBatch(timestamp);
-        if (batch.length > 0) await this.commit(batch, timestamp);
-      }
-    } finally {
-      this.sealing = false;
+  private drain(): Promise<void> {
+    // `finally` runs as a microtask, after the assignment, even when the loop finishes without awaiting.
+    this.sealing ??= this.sealLoop().finally(() => { this.sealing = undefined; });
+    return this.sealing;
+  }
+
+  private async sealLoop(): Promise<void> {
+    while (this.queue.length > 0 && !this.haltReason) {
+      const timestamp = Math.max(this.now(), this.opts.store.tip.timestamp);
+      const batch = this.takeBatch(timestamp);
+      if (batch.length > 0) await this.commit(batch, timestamp);
     }
+  }
+
+  /** Refuses new work, lets the batch being written finish, and refuses what was still queued. */
+  async stop(): Promise<void> {
+    this.haltReason ??= 'node stopping';
+    await this.sealing;
+    this.halt(this.haltReason);
   }
 
   private async commit(batch: Pending[], timestamp: number): Promise<void> {
