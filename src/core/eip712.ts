@@ -4,7 +4,7 @@
  * every function here against ethers on fixed vectors.
  */
 import { keccak256 } from './hash.ts';
-import { Writer, type Bytes } from './bytes.ts';
+import type { Bytes } from './bytes.ts';
 
 export const DOMAIN_NAME = 'Sequencer';
 export const DOMAIN_VERSION = '1';
@@ -41,6 +41,7 @@ const SUBMISSION_TYPEHASH = keccak256(utf8(SUBMISSION_TYPE));
 const HEADER_TYPEHASH = keccak256(utf8(HEADER_TYPE));
 const NAME_HASH = keccak256(utf8(DOMAIN_NAME));
 const VERSION_HASH = keccak256(utf8(DOMAIN_VERSION));
+const EIP191_PREFIX = Uint8Array.of(0x19, 0x01);
 
 /** The domain that binds every signature to one log on one chain. */
 export interface LogDomain {
@@ -49,27 +50,53 @@ export interface LogDomain {
   readonly logId: Bytes;
 }
 
-/** A 32-byte ABI word holding an unsigned integer. */
-function word(w: Writer, v: number | bigint): void {
-  w.u64(0n).u64(0n).u64(0n).u64(v);
+/**
+ * Scratch space for the fixed-size EIP-712 encodings. Hashing copies its input synchronously, so one buffer
+ * per encoding can be reused by every call; this keeps allocation off the per-submission path.
+ */
+class Encoder {
+  private readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  private offset = 0;
+
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+    this.view = new DataView(this.bytes.buffer);
+  }
+
+  start(): this { this.offset = 0; return this; }
+  raw(b: Uint8Array): this { this.bytes.set(b, this.offset); this.offset += b.byteLength; return this; }
+  /** A 32-byte ABI word holding an unsigned integer below 2^64. */
+  word(v: number | bigint): this {
+    this.bytes.fill(0, this.offset, this.offset + 24);
+    this.view.setBigUint64(this.offset + 24, BigInt(v));
+    this.offset += 32;
+    return this;
+  }
+  /** An address as an ABI word: 12 zero bytes, then the 20 address bytes. */
+  address(a: Uint8Array): this { this.bytes.fill(0, this.offset, this.offset + 12); this.offset += 12; return this.raw(a); }
+  hash(): Bytes {
+    if (this.offset !== this.bytes.byteLength) throw new Error(`EIP-712 encoding size mismatch: ${this.offset} of ${this.bytes.byteLength}`);
+    return keccak256(this.bytes);
+  }
 }
 
+const domainEncoder = new Encoder(32 * 5);
+const digestEncoder = new Encoder(66);
+const submissionEncoder = new Encoder(32 * 5);
+const headerEncoder = new Encoder(32 * 10);
+
 export function domainSeparator(domain: LogDomain): Bytes {
-  const w = new Writer(32 * 5).raw(DOMAIN_TYPEHASH).raw(NAME_HASH).raw(VERSION_HASH);
-  word(w, domain.chainId);
-  return keccak256(w.raw(domain.logId).finish());
+  return domainEncoder.start().raw(DOMAIN_TYPEHASH).raw(NAME_HASH).raw(VERSION_HASH).word(domain.chainId).raw(domain.logId).hash();
 }
 
 /** keccak256(0x19 0x01 || domainSeparator || structHash): the digest that gets signed. */
 export function typedDataDigest(separator: Uint8Array, structHash: Uint8Array): Bytes {
-  return keccak256(new Writer(66).u8(0x19).u8(0x01).raw(separator).raw(structHash).finish());
+  return digestEncoder.start().raw(EIP191_PREFIX).raw(separator).raw(structHash).hash();
 }
 
 export function submissionStructHash(sender: Uint8Array, nonce: bigint, expiry: number, transactionsHash: Uint8Array): Bytes {
-  const w = new Writer(32 * 5).raw(SUBMISSION_TYPEHASH).raw(new Uint8Array(12)).raw(sender);
-  word(w, nonce);
-  word(w, expiry);
-  return keccak256(w.raw(transactionsHash).finish());
+  return submissionEncoder.start().raw(SUBMISSION_TYPEHASH).address(sender).word(nonce).word(expiry).raw(transactionsHash).hash();
 }
 
 export interface HeaderFields {
@@ -85,12 +112,6 @@ export interface HeaderFields {
 }
 
 export function headerStructHash(h: HeaderFields): Bytes {
-  const w = new Writer(32 * 10).raw(HEADER_TYPEHASH).raw(h.logId);
-  word(w, h.height);
-  word(w, h.view);
-  word(w, h.firstSeq);
-  word(w, h.count);
-  w.raw(h.prevHeaderHash).raw(h.headHash).raw(h.entriesRoot);
-  word(w, h.timestamp);
-  return keccak256(w.finish());
+  return headerEncoder.start().raw(HEADER_TYPEHASH).raw(h.logId).word(h.height).word(h.view).word(h.firstSeq).word(h.count)
+    .raw(h.prevHeaderHash).raw(h.headHash).raw(h.entriesRoot).word(h.timestamp).hash();
 }
