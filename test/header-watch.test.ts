@@ -115,6 +115,23 @@ test('a header seen ahead of the tip is remembered (durably) and caught when syn
   assert.equal(n.watch.proofs[0].kind, 'conflict');
 });
 
+test('a primary-signed batch that reuses a nonce from an earlier batch is rejected and not stored; its header still binds the primary', async (t) => {
+  const dir = await tempDir();
+  const n = await open(join(dir.path, 'db'));
+  t.after(async () => { await n.close(); await dir.remove(); });
+  const first = batchOnTip(GENESIS_TIP, 'first', 1_700_000_000_000, 42n);
+  assert.deepEqual(await n.replica.handle(first, 'gossip'), { verdict: 'accept', stored: true });
+  const replay = batchOnTip(tipAfter(first), 'replayed nonce', 1_700_000_000_001, 42n);
+  assert.deepEqual(await n.replica.handle(replay, 'gossip from relay'), { verdict: 'reject', stored: false });
+  assert.equal(n.store.tip.height, 0);
+  assert.equal(n.watch.equivocated, false, 'an invalid batch is not an equivocation');
+  // The primary did sign that header, so a different batch for the same height is an equivocation.
+  const other = batchOnTip(tipAfter(first), 'fresh nonce', 1_700_000_000_002, 43n);
+  assert.deepEqual(await n.replica.handle(other, 'gossip'), { verdict: 'accept', stored: false });
+  assert.equal(n.watch.proofs[0]?.kind, 'conflict');
+  assert.equal(n.store.tip.height, 0);
+});
+
 test('judgePair: identical, unrelated, other-view and honest-parent pairs are not equivocations', () => {
   const [b0, b1, b2] = chain(3).map((b) => decodeBatch(b));
   const signer = PRIMARY_RULES.primary;

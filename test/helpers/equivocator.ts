@@ -24,9 +24,9 @@ export async function tipOf(node: RpcClient): Promise<Tip> {
 }
 
 /** A valid batch on top of `tip` holding one fresh submission with `payload`, signed with the primary's key. */
-export function batchOnTip(tip: Tip, payload: string, timestamp = Date.now()): Bytes {
+export function batchOnTip(tip: Tip, payload: string, timestamp = Date.now(), nonce = BigInt('0x' + randomBytes(7).toString('hex'))): Bytes {
   const signer = clientSigner();
-  const s = signer.sign({ nonce: BigInt('0x' + randomBytes(7).toString('hex')), transactions: [new TextEncoder().encode(payload)] });
+  const s = signer.sign({ nonce, transactions: [new TextEncoder().encode(payload)] });
   return encodeBatch(sealBatch(PRIMARY_RULES, tip, [{ submission: s, digest: submissionDigest(SEPARATOR, s) }], timestamp, PRIMARY_KEY).batch);
 }
 
