@@ -8,33 +8,26 @@ import pkg from '../../package.json' with { type: 'json' };
 import { equalBytes, toHex, type Bytes } from '../core/bytes.ts';
 import type { LogRules } from '../core/batch.ts';
 import { domainSeparator } from '../core/eip712.ts';
-import { PrimaryUnavailableError, SequencerError } from '../core/errors.ts';
+import type { EquivocationProof } from '../core/equivocation.ts';
+import { MAX_BATCH_BYTES } from '../core/limits.ts';
 import { checkReceipt, type Receipt } from '../core/receipt.ts';
 import { addressFromPrivateKey } from '../core/signature.ts';
-import { decodeSubmission, encodeSubmission, type Submission } from '../core/submission.ts';
+import type { Submission } from '../core/submission.ts';
 import { createHost, type Host } from '../p2p/host.ts';
 import { loadOrCreatePeerKey } from '../p2p/identity.ts';
-import {
-  APPEND_PROTOCOL, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, STATUS_PROTOCOL, SYNC_MAX_BATCHES, SYNC_MAX_BYTES, SYNC_PROTOCOL,
-  batchTopic, decodeJson, decodeSyncRequest, encodeJson, encodeSyncRequest, type Status,
-} from '../p2p/protocols.ts';
-import { MAX_BATCH_BYTES } from '../core/limits.ts';
-import { parseReceipt, receiptToJson } from '../rpc/codec.ts';
+import { batchTopic, type Status } from '../p2p/protocols.ts';
 import { createMethods, type NodeApi } from '../rpc/methods.ts';
 import { startRpcServer, type RpcServer } from '../rpc/server.ts';
+import { HeaderWatch } from '../sequencer/header-watch.ts';
 import { LogReader, type Entry, type EntryProof, type ExpandedBatch } from '../sequencer/log-reader.ts';
+import { PrimaryLink, serveAppends, serveLog } from '../sequencer/peer-services.ts';
 import { Primary } from '../sequencer/primary.ts';
 import { Replica } from '../sequencer/replica.ts';
-import { HeaderWatch } from '../sequencer/header-watch.ts';
-import type { EquivocationProof } from '../core/equivocation.ts';
 import { LogStore } from '../storage/log-store.ts';
-import { headerHash } from '../core/header.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 
 export const VERSION: string = pkg.version;
-
-const FORWARD_TIMEOUT_MS = 10_000;
 
 export class SequencerNode implements NodeApi {
   readonly config: NodeConfig;
@@ -45,19 +38,19 @@ export class SequencerNode implements NodeApi {
   private readonly host: Host;
   private readonly reader: LogReader;
   private readonly log: Logger;
-  private watch!: HeaderWatch;
+  private readonly watch: HeaderWatch;
   private primary: Primary | undefined;
   private replica: Replica | undefined;
+  private link: PrimaryLink | undefined;
   private rpc: RpcServer | undefined;
-  /** Peer believed to be the primary (from its status); only a routing hint, receipts are verified. */
-  private primaryPeer: string | undefined;
 
-  private constructor(config: NodeConfig, rules: LogRules, store: LogStore, host: Host, log: Logger) {
+  private constructor(config: NodeConfig, rules: LogRules, store: LogStore, watch: HeaderWatch, host: Host, log: Logger) {
     this.config = config;
     this.rules = rules;
     this.separator = rules.separator;
     this.address = config.privateKey ? addressFromPrivateKey(config.privateKey) : undefined;
     this.store = store;
+    this.watch = watch;
     this.host = host;
     this.reader = new LogReader(store, rules);
     this.log = log;
@@ -83,7 +76,9 @@ export class SequencerNode implements NodeApi {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const store = await LogStore.open(join(config.dataDir, 'db'), `log ${toHex(config.logId)} chain ${config.chainId} primary ${toHex(primary)}`);
     let host: Host;
+    let watch: HeaderWatch;
     try {
+      watch = await HeaderWatch.open({ store, rules, chainId: config.chainId, log });
       host = await createHost({
         privateKey: await loadOrCreatePeerKey(config.dataDir),
         listenHost: config.p2pHost,
@@ -96,7 +91,7 @@ export class SequencerNode implements NodeApi {
       await store.close();
       throw e;
     }
-    const node = new SequencerNode(config, rules, store, host, log);
+    const node = new SequencerNode(config, rules, store, watch, host, log);
     try {
       await node.wire();
     } catch (e) {
@@ -107,39 +102,29 @@ export class SequencerNode implements NodeApi {
   }
 
   private async wire(): Promise<void> {
-    const { host, store, rules, config, log } = this;
+    const { host, store, rules, config, log, watch } = this;
     const topic = batchTopic(rules.logId);
-    this.watch = await HeaderWatch.open({ store, rules, chainId: config.chainId, log });
-    await host.handleRequests(SYNC_PROTOCOL, (req) => this.serveSync(req), { maxRequestBytes: 64 });
-    await host.handleRequests(STATUS_PROTOCOL, () => [encodeJson(this.status())], { maxRequestBytes: 64 });
+    await serveLog(host, store, rules, () => this.status());
 
     if (config.mode === 'primary') {
-      this.primary = new Primary({
-        store, rules, log,
+      const primary = new Primary({
+        store, rules, log, watch,
         privateKey: config.privateKey!,
-        watch: this.watch,
         maxPendingTxs: config.maxPendingTxs,
         publish: (bytes) => host.publish(topic, bytes),
       });
-      await host.handleRequests(APPEND_PROTOCOL, (req) => this.serveForwardedAppend(req), { maxRequestBytes: MAX_REQUEST_BYTES });
+      this.primary = primary;
+      await serveAppends(host, rules.separator, (s) => primary.append(s), log);
       // Subscribing keeps the primary in the mesh, and lets it see headers signed with its key elsewhere.
-      const primary = this.primary;
       host.subscribe(topic, (msg, from) => primary.onGossip(msg, from));
     } else {
-      const replica = new Replica({
-        store, rules, log,
-        watch: this.watch,
-        source: {
-          peers: () => this.syncPeers(),
-          fetch: (peer, fromHeight) => host.request(peer, SYNC_PROTOCOL,
-            encodeSyncRequest({ logId: rules.logId, fromHeight, maxBatches: SYNC_MAX_BATCHES }),
-            { maxFrameBytes: MAX_FRAME_BYTES, maxFrames: SYNC_MAX_BATCHES }),
-        },
-      });
+      const link = new PrimaryLink(host, rules, log);
+      const replica = new Replica({ store, rules, log, watch, source: link });
+      this.link = link;
       this.replica = replica;
       host.subscribe(topic, (msg, from) => replica.onGossip(msg, from));
       host.onPeerConnected((peer) => {
-        void this.learnStatus(peer);
+        void link.learnStatus(peer);
         void replica.catchUp();
       });
       replica.start();
@@ -167,74 +152,13 @@ export class SequencerNode implements NodeApi {
     };
   }
 
-  /** Connected peers, the primary first (it always has the newest batches). */
-  private syncPeers(): string[] {
-    const peers = this.host.connectedPeers();
-    const p = this.primaryPeer;
-    return p && peers.includes(p) ? [p, ...peers.filter((x) => x !== p)] : peers;
-  }
-
-  private async learnStatus(peer: string): Promise<void> {
-    try {
-      for await (const frame of this.host.request(peer, STATUS_PROTOCOL, new Uint8Array(0), { maxFrameBytes: 4096, maxFrames: 1 })) {
-        const s = decodeJson(frame) as Partial<Status>;
-        if (s.mode === 'primary' && s.address === toHex(this.rules.primary) && s.logId === toHex(this.rules.logId)) this.primaryPeer = peer;
-      }
-    } catch (e) {
-      this.log.debug('status request failed', { peer, error: (e as Error).message });
-    }
-  }
-
-  private async *serveSync(request: Uint8Array): AsyncGenerator<Uint8Array> {
-    const req = decodeSyncRequest(request);
-    if (!equalBytes(req.logId, this.rules.logId)) return;
-    const max = Math.min(req.maxBatches, SYNC_MAX_BATCHES);
-    for await (const b of this.store.batchesFrom(req.fromHeight, max, SYNC_MAX_BYTES)) yield b.bytes;
-  }
-
-  private async serveForwardedAppend(request: Uint8Array): Promise<Uint8Array[]> {
-    try {
-      const receipt = await this.append(decodeSubmission(request));
-      return [encodeJson({ result: receiptToJson(receipt, headerHash(this.separator, receipt.header)) })];
-    } catch (e) {
-      const error = e instanceof SequencerError ? { code: e.code, message: e.message, data: e.data } : { code: -32603, message: 'internal error' };
-      if (!(e instanceof SequencerError)) this.log.error('forwarded append failed', { error: (e as Error).message });
-      return [encodeJson({ error })];
-    }
-  }
-
   // ---- NodeApi ----
 
+  /** A primary sequences; a replica forwards to the primary and shows the receipt's header to its watch. */
   async append(s: Submission): Promise<Receipt> {
     if (this.primary) return this.primary.append(s);
-    return this.forward(s);
-  }
-
-  /** Replica: hands the submission to the primary over libp2p and checks the receipt before passing it on. */
-  private async forward(s: Submission): Promise<Receipt> {
-    if (!this.primaryPeer || !this.host.connectedPeers().includes(this.primaryPeer)) {
-      await Promise.all(this.host.connectedPeers().map((p) => this.learnStatus(p)));
-    }
-    const peer = this.primaryPeer;
-    if (!peer || !this.host.connectedPeers().includes(peer)) throw new PrimaryUnavailableError('not connected to the primary');
-    let reply: { result?: unknown; error?: { code: number; message: string; data?: Record<string, unknown> } } | undefined;
-    try {
-      for await (const frame of this.host.request(peer, APPEND_PROTOCOL, encodeSubmission(s), {
-        maxFrameBytes: MAX_FRAME_BYTES, maxFrames: 1, signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
-      })) reply = decodeJson(frame) as typeof reply;
-    } catch (e) {
-      throw new PrimaryUnavailableError((e as Error).message);
-    }
-    if (reply?.error) throw new SequencerError(reply.error.code, reply.error.message, reply.error.data);
-    let receipt: Receipt;
-    try {
-      receipt = parseReceipt(reply?.result);
-    } catch {
-      throw new PrimaryUnavailableError('the primary answered with a malformed receipt');
-    }
-    const problem = checkReceipt(this.separator, this.rules.primary, receipt, s.transactions);
-    if (problem) throw new PrimaryUnavailableError(`the primary answered with an invalid receipt: ${problem}`);
-    await this.watch.observe(receipt, `receipt forwarded from ${peer}`);
+    const receipt = await this.link!.forward(s);
+    await this.watch.observe(receipt, 'receipt forwarded from the primary');
     return receipt;
   }
 
