@@ -189,8 +189,15 @@ export function verifyHeaderSignature(rules: LogRules, signed: SignedHeader): By
  * repeated inside the batch), the entry chain and the Merkle root. Throws BatchRejectedError.
  */
 export function verifyBatch(rules: LogRules, tip: Tip, batch: DecodedBatch, now: number): VerifiedBatch {
+  return verifyBatchBody(rules, tip, batch, verifyHeaderSignature(rules, batch), now);
+}
+
+/**
+ * verifyBatch without the header signature check, for a caller that has just made it (verifyHeaderSignature
+ * on this very header) and passes the header hash it returned.
+ */
+export function verifyBatchBody(rules: LogRules, tip: Tip, batch: DecodedBatch, hash: Bytes, now: number): VerifiedBatch {
   const h = batch.header;
-  const hash = verifyHeaderSignature(rules, batch);
   if (h.view !== 0) reject(`unknown view ${h.view}`);
   if (h.height !== tip.height + 1) reject(`height ${h.height} does not follow ${tip.height}`);
   if (!equalBytes(h.prevHeaderHash, tip.headerHash)) reject('previous header hash does not match');

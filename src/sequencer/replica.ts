@@ -6,7 +6,8 @@
  * is stored.
  */
 import { DecodeError } from '../core/bytes.ts';
-import { decodeBatch, peekSignedHeader, verifyBatch, verifyHeaderSignature, type LogRules } from '../core/batch.ts';
+import { decodeBatch, peekSignedHeader, verifyBatchBody, verifyHeaderSignature, type DecodedBatch, type LogRules } from '../core/batch.ts';
+import type { Bytes } from '../core/bytes.ts';
 import { BatchRejectedError } from '../core/errors.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../node/logger.ts';
@@ -90,7 +91,7 @@ export class Replica {
       if (watch.equivocated) return IGNORE;
       try {
         const signed = peekSignedHeader(bytes);
-        verifyHeaderSignature(rules, signed);
+        const hash = verifyHeaderSignature(rules, signed);
         // Evidence of equivocation is accepted so that it spreads and every honest node can catch it.
         if (await watch.observe(signed, origin)) return { verdict: 'accept', stored: false };
         const tip = store.tip;
@@ -103,7 +104,7 @@ export class Replica {
           return IGNORE;
         }
         try {
-          await this.apply(bytes);
+          await this.apply(bytes, decodeBatch(bytes), hash);
         } catch (e) {
           await watch.remember(signed); // the primary did sign this header, whatever the relay did to the body
           throw e;
@@ -120,11 +121,11 @@ export class Replica {
     });
   }
 
-  /** Verifies the tip's successor completely and stores it. Throws BatchRejectedError/DecodeError. */
-  private async apply(bytes: Uint8Array): Promise<void> {
+  /** Verifies the tip's successor (its header signature already checked) and stores it. Throws BatchRejectedError. */
+  private async apply(bytes: Uint8Array, batch: DecodedBatch, headerHash: Bytes): Promise<void> {
     const { store, rules } = this.opts;
     const prevTip = store.tip;
-    const verified = verifyBatch(rules, prevTip, decodeBatch(bytes), this.now());
+    const verified = verifyBatchBody(rules, prevTip, batch, headerHash, this.now());
     const used = await store.nonceHeights(verified.nonceKeys);
     const replayed = used.findIndex((h) => h !== undefined);
     if (replayed >= 0) {
