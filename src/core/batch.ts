@@ -12,7 +12,7 @@ import { MerkleTree } from './merkle.ts';
 import { recoverAddress, SIGNATURE_BYTES, SignatureError } from './signature.ts';
 import { readSubmission, submissionDigest, submissionSize, writeSubmission, type DecodedSubmission, type Submission } from './submission.ts';
 import { sha256 } from './hash.ts';
-import { BatchRejectedError } from './errors.ts';
+import { BatchNotYetValidError, BatchRejectedError } from './errors.ts';
 
 export const BATCH_VERSION = 1;
 
@@ -203,7 +203,7 @@ export function verifyBatchBody(rules: LogRules, tip: Tip, batch: DecodedBatch, 
   if (!equalBytes(h.prevHeaderHash, tip.headerHash)) reject('previous header hash does not match');
   if (h.firstSeq !== tip.nextSeq) reject(`first sequence number ${h.firstSeq}, expected ${tip.nextSeq}`);
   if (h.timestamp < tip.timestamp) reject('timestamp goes backwards');
-  if (h.timestamp > now + MAX_CLOCK_SKEW_MS) reject('timestamp too far in the future');
+  if (h.timestamp > now + MAX_CLOCK_SKEW_MS) throw new BatchNotYetValidError('timestamp too far in the future');
   const count = txCount(batch.submissions);
   if (count === 0 || count !== h.count) reject(`header counts ${h.count} transactions, batch holds ${count}`);
 

@@ -73,3 +73,11 @@ export class HaltedError extends SequencerError {
 export class BatchRejectedError extends Error {
   override name = 'BatchRejectedError';
 }
+
+/**
+ * A batch that is not valid yet by this node's clock (its timestamp is too far ahead). Clock-dependent, so it
+ * is ignored rather than rejected: the relaying peer is not penalised, and sync retries it later.
+ */
+export class BatchNotYetValidError extends BatchRejectedError {
+  override name = 'BatchNotYetValidError';
+}

@@ -8,7 +8,7 @@
 import { DecodeError } from '../core/bytes.ts';
 import { decodeBatch, peekSignedHeader, verifyBatchBody, verifyHeaderSignature, type DecodedBatch, type LogRules } from '../core/batch.ts';
 import type { Bytes } from '../core/bytes.ts';
-import { BatchRejectedError } from '../core/errors.ts';
+import { BatchNotYetValidError, BatchRejectedError } from '../core/errors.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../node/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
@@ -112,6 +112,10 @@ export class Replica {
         await watch.stored(height);
         return { verdict: 'accept', stored: true };
       } catch (e) {
+        if (e instanceof BatchNotYetValidError) {
+          log.warn('batch not valid yet by this clock; will retry', { origin, reason: e.message });
+          return IGNORE;
+        }
         if (e instanceof BatchRejectedError || e instanceof DecodeError) {
           log.warn('rejected batch', { origin, reason: e.message });
           return { verdict: 'reject', stored: false };

@@ -6,7 +6,7 @@ import {
 } from '../../src/core/batch.ts';
 import { DecodeError, toHex, u64be, ZERO32 } from '../../src/core/bytes.ts';
 import { EntryChain } from '../../src/core/entry.ts';
-import { BatchRejectedError } from '../../src/core/errors.ts';
+import { BatchNotYetValidError, BatchRejectedError } from '../../src/core/errors.ts';
 import { encodeSignedHeader, headerHash, signHeader, type Header } from '../../src/core/header.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_CLOCK_SKEW_MS, MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../../src/core/limits.ts';
 import { merkleRoot } from '../../src/core/merkle.ts';
@@ -224,6 +224,8 @@ describe('verifyBatch rejects', () => {
   test('a timestamp too far in the future', () => {
     rejects(batch, GENESIS_TIP, /^timestamp too far in the future$/, T0 - MAX_CLOCK_SKEW_MS - 1);
     rejects(resign(batch, { timestamp: T0 + MAX_CLOCK_SKEW_MS + 1 }), GENESIS_TIP, /^timestamp too far in the future$/, T0);
+    // Clock-dependent, so "not yet valid" (ignored and retried) rather than invalid (rejected, peer penalised).
+    assert.throws(() => verifyBatch(rules, GENESIS_TIP, roundTrip(batch), T0 - MAX_CLOCK_SKEW_MS - 1), BatchNotYetValidError);
   });
 
   test('a count mismatch', () => {
