@@ -10,13 +10,18 @@ import { JsonRpcProvider, Wallet, parseEther } from 'ethers';
 import { toHex } from '../src/core/bytes.ts';
 import { createHost, type Host } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
-import { batchTopic } from '../src/p2p/protocols.ts';
+import { batchTopic, encodeJson, proofTopic } from '../src/p2p/protocols.ts';
+import { decodeBatch } from '../src/core/batch.ts';
+import { judgePair } from '../src/core/equivocation.ts';
+import { signHeader } from '../src/core/header.ts';
+import { addressFromPrivateKey } from '../src/core/signature.ts';
+import { proofToJson } from '../src/rpc/codec.ts';
 import { bondInfo, deployBond, register, slash, decodeBondError } from '../src/chain/bond-contract.ts';
 import { fetchProofs, submitProof } from '../src/chain/slasher.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
 import { ANVIL_KEYS, startAnvil } from './helpers/anvil.ts';
 import { conflictingBatches, tipOf } from './helpers/equivocator.ts';
-import { LOG_ID, PRIMARY_KEY, client, clientSigner, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
+import { CHAIN_ID, LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
 
 async function attacker(dir: string, target: SequencerNode): Promise<Host> {
   const host = await createHost({ privateKey: await loadOrCreatePeerKey(dir), listenPort: 0, bootstrapPeers: target.multiaddrs(), maxMessageBytes: 3_500_000, log: () => {} });
@@ -32,7 +37,8 @@ test('conflicting batches published to two replicas are caught by both, proven, 
   const anvil = await startAnvil();
   const primary = await startPrimary(join(dir.path, 'p'), { chainId: anvil.chainId });
   const r1 = await startReplica(join(dir.path, 'r1'), primary.multiaddrs(), { chainId: anvil.chainId });
-  let r2 = await startReplica(join(dir.path, 'r2'), [...primary.multiaddrs(), ...r1.multiaddrs()], { chainId: anvil.chainId });
+  // The replicas know only the primary, not each other: the evidence must reach them through the network.
+  let r2 = await startReplica(join(dir.path, 'r2'), primary.multiaddrs(), { chainId: anvil.chainId });
   const hosts: Host[] = [];
   t.after(async () => {
     await Promise.all([...hosts.map((h) => h.stop()), r1.stop(), r2.stop(), primary.stop()]);
@@ -65,6 +71,9 @@ test('conflicting batches published to two replicas are caught by both, proven, 
   await Promise.all([toR1.publish(batchTopic(LOG_ID), a), toR2.publish(batchTopic(LOG_ID), b)]);
 
   await waitFor(async () => (await client(r1).info()).equivocations >= 1 && (await client(r2).info()).equivocations >= 1, 15_000, 'both replicas detect');
+  // The primary's own node saw both headers signed with its key, and stops sequencing.
+  await waitFor(async () => (await client(primary).info()).equivocations >= 1, 10_000, 'the primary node detects');
+  assert.ok((await client(primary).info()).halted);
   const [p1] = await fetchProofs(r1.rpcUrl);
   const [p2] = await fetchProofs(r2.rpcUrl);
   assert.equal(p1.kind, 'conflict');
@@ -106,4 +115,34 @@ test('conflicting batches published to two replicas are caught by both, proven, 
   assert.equal((await submitProof(reporterBond, p2)).status, 'skipped');
   const again = await slash(reporterBond, p2, { preflight: false }).catch((e) => e);
   assert.ok(['ProofAlreadyUsed', 'AlreadySlashed', 'NotBonded'].includes(decodeBondError(again)?.name ?? ''), `refused: ${decodeBondError(again)?.name}`);
+});
+
+test('a proof travels on its own topic: nodes that never saw the headers adopt a valid one, and refuse a forged one', async (t) => {
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'p'));
+  const r1 = await startReplica(join(dir.path, 'r1'), primary.multiaddrs());
+  const r2 = await startReplica(join(dir.path, 'r2'), primary.multiaddrs());
+  const rogue = await createHost({ privateKey: await loadOrCreatePeerKey(join(dir.path, 't')), listenPort: 0, bootstrapPeers: r1.multiaddrs(), maxMessageBytes: 3_500_000, log: () => {} });
+  t.after(async () => { await Promise.all([rogue.stop(), r1.stop(), r2.stop(), primary.stop()]); await dir.remove(); });
+  const topic = proofTopic(LOG_ID);
+  rogue.subscribe(topic, async () => 'ignore');
+  const r1Peer = (await client(r1).info()).peerId as string;
+  await waitFor(() => rogue.subscribers(topic).includes(r1Peer), 10_000, 'r1 subscribed to proofs');
+
+  const [a, b] = conflictingBatches(await tipOf(client(primary))).map(decodeBatch);
+  const proof = judgePair(SEPARATOR, CHAIN_ID, addressFromPrivateKey(PRIMARY_KEY), a, b)!;
+  // The same two headers re-signed by another key: a well-formed proof against someone who is not the primary.
+  const forged = { ...proof, signer: addressFromPrivateKey(OUTSIDER_KEY), a: signHeader(SEPARATOR, proof.a.header, OUTSIDER_KEY), b: signHeader(SEPARATOR, proof.b.header, OUTSIDER_KEY) };
+  await rogue.publish(topic, encodeJson(proofToJson(forged)));
+  await rogue.publish(topic, new TextEncoder().encode('{"kind":"conflict"'));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await client(r1).info()).equivocations, 0, 'a proof against another signer is refused');
+  assert.ok(rogue.peerScore(r1Peer) <= 0);
+
+  await rogue.publish(topic, encodeJson(proofToJson(proof)));
+  for (const node of [r1, primary, r2]) {
+    await waitFor(async () => (await client(node).info()).equivocations === 1, 10_000, 'proof adopted');
+  }
+  assert.ok((await client(r2).info()).halted, 'a node that never saw either header stops following the primary');
+  assert.ok((await client(primary).info()).halted);
 });

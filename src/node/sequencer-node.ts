@@ -21,6 +21,7 @@ import { startRpcServer, type RpcServer } from '../rpc/server.ts';
 import { HeaderWatch } from '../sequencer/header-watch.ts';
 import { LogReader, type Entry, type EntryProof, type ExpandedBatch } from '../sequencer/log-reader.ts';
 import { PrimaryLink, serveAppends, serveLog } from '../sequencer/peer-services.ts';
+import { shareProofs } from '../sequencer/proof-gossip.ts';
 import { Primary } from '../sequencer/primary.ts';
 import { Replica } from '../sequencer/replica.ts';
 import { LogStore } from '../storage/log-store.ts';
@@ -105,6 +106,7 @@ export class SequencerNode implements NodeApi {
     const { host, store, rules, config, log, watch } = this;
     const topic = batchTopic(rules.logId);
     await serveLog(host, store, rules, () => this.status());
+    shareProofs(host, rules.logId, watch, log);
 
     if (config.mode === 'primary') {
       const primary = new Primary({

@@ -10,6 +10,11 @@ export function batchTopic(logId: Uint8Array): string {
   return `/sequencer/1/${toHex(logId).slice(2)}/batches`;
 }
 
+/** Equivocation proofs, as their JSON (docs/protocol.md §Equivocation proofs), so every node learns of one. */
+export function proofTopic(logId: Uint8Array): string {
+  return `/sequencer/1/${toHex(logId).slice(2)}/equivocations`;
+}
+
 export const SYNC_PROTOCOL = '/sequencer/sync/1.0.0';
 export const STATUS_PROTOCOL = '/sequencer/status/1.0.0';
 export const APPEND_PROTOCOL = '/sequencer/append/1.0.0';

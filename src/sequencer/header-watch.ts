@@ -7,7 +7,7 @@
  */
 import { Writer, equalBytes, toHex, type Bytes } from '../core/bytes.ts';
 import { peekSignedHeader, type LogRules } from '../core/batch.ts';
-import { judgePair, proofId, type EquivocationProof } from '../core/equivocation.ts';
+import { checkProof, judgePair, proofId, type EquivocationProof } from '../core/equivocation.ts';
 import { decodeSignedHeader, encodeSignedHeader, type SignedHeader } from '../core/header.ts';
 import { parseProof, proofToJson } from '../rpc/codec.ts';
 import { decodeJson, encodeJson } from '../p2p/protocols.ts';
@@ -114,14 +114,27 @@ export class HeaderWatch {
     if (this.seen.delete(height)) await this.opts.store.deleteRecord(seenKey(height));
   }
 
-  private async record(proof: EquivocationProof, origin: string): Promise<void> {
+  /**
+   * Takes a proof found by another node: adopted (stored, and the primary no longer followed) only if it
+   * checks out on its own against this log's primary, log id and chain id. Returns 'new', 'known' or 'invalid'.
+   */
+  async adopt(proof: EquivocationProof, origin: string): Promise<'new' | 'known' | 'invalid'> {
+    const { rules, chainId } = this.opts;
+    if (!equalBytes(proof.signer, rules.primary) || !equalBytes(proof.logId, rules.logId) || proof.chainId !== chainId) return 'invalid';
+    if (checkProof(rules.separator, proof) !== null) return 'invalid';
+    return (await this.record(proof, origin)) ? 'new' : 'known';
+  }
+
+  /** Stores a proof unless already held; returns whether it was new. */
+  private async record(proof: EquivocationProof, origin: string): Promise<boolean> {
     const id = proofId(this.opts.rules.separator, proof);
-    if (this.proofList.some((p) => equalBytes(proofId(this.opts.rules.separator, p), id))) return;
+    if (this.proofList.some((p) => equalBytes(proofId(this.opts.rules.separator, p), id))) return false;
     await this.opts.store.putRecord(Uint8Array.of(PROOF_RECORD, ...id), encodeJson(proofToJson(proof)));
     this.proofList.push(proof);
     this.opts.log.error('EQUIVOCATION: the primary signed conflicting headers; no longer following it', {
       kind: proof.kind, heightA: proof.a.header.height, heightB: proof.b.header.height, primary: toHex(proof.signer), origin, proofId: toHex(id),
     });
     for (const l of this.listeners) l(proof);
+    return true;
   }
 }
