@@ -13,7 +13,7 @@ import {
   encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type LogRules, type SealedBatch,
 } from '../core/batch.ts';
 import {
-  BadSignatureError, BatchRejectedError, ExpiredError, HaltedError, NonceReplayedError, NotAllowedError, OverloadedError, TooLargeError,
+  BadSignatureError, BatchRejectedError, ExpiredError, HaltedError, InvalidParamsError, NonceReplayedError, NotAllowedError, OverloadedError, TooLargeError,
 } from '../core/errors.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_SUBMISSION_BYTES, MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
@@ -47,7 +47,7 @@ interface Pending {
 }
 
 function validateLimits(s: Submission): number {
-  if (s.transactions.length === 0) throw new TooLargeError('a submission needs at least one transaction; count', 0);
+  if (s.transactions.length === 0) throw new InvalidParamsError('a submission needs at least one transaction');
   if (s.transactions.length > MAX_TXS_PER_SUBMISSION) throw new TooLargeError('transactions per submission', MAX_TXS_PER_SUBMISSION);
   for (const tx of s.transactions) if (tx.byteLength > MAX_TX_BYTES) throw new TooLargeError('transaction size in bytes', MAX_TX_BYTES);
   const size = submissionSize(s);
