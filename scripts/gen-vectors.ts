@@ -15,7 +15,7 @@ import {
 } from '../src/core/eip712.ts';
 import { ENTRY_TAG, entryHash } from '../src/core/entry.ts';
 import { keccak256 } from '../src/core/hash.ts';
-import { encodeSignedHeader, HEADER_BYTES, type Header } from '../src/core/header.ts';
+import { encodeSignedHeader, HEADER_BYTES } from '../src/core/header.ts';
 import { buildReceipt } from '../src/core/receipt.ts';
 import { headerToJson, receiptToJson } from '../src/rpc/codec.ts';
 import { addressFromPrivateKey, sign } from '../src/core/signature.ts';

@@ -34,23 +34,11 @@ import {
   slashedEvents,
   withdraw,
 } from '../src/chain/bond-contract.ts';
-import type { EquivocationKind, EquivocationProof, HeaderJson, SignedHeaderJson } from '../src/chain/proof-types.ts';
+import { BATCH_HEADER_TYPES, type EquivocationKind, type EquivocationProof, type HeaderJson, type SignedHeaderJson } from '../src/chain/proof-types.ts';
 import { staleArtifacts } from '../scripts/compile-contracts.ts';
 
-/** Exactly the EIP-712 types the sequencer signs with. */
-const TYPES = {
-  BatchHeader: [
-    { name: 'logId', type: 'bytes32' },
-    { name: 'height', type: 'uint64' },
-    { name: 'view', type: 'uint64' },
-    { name: 'firstSeq', type: 'uint64' },
-    { name: 'count', type: 'uint32' },
-    { name: 'prevHeaderHash', type: 'bytes32' },
-    { name: 'headHash', type: 'bytes32' },
-    { name: 'entriesRoot', type: 'bytes32' },
-    { name: 'timestamp', type: 'uint64' },
-  ],
-};
+/** The EIP-712 types the sequencer signs with (checked against the type strings by test/core/vectors.test.ts). */
+const TYPES = BATCH_HEADER_TYPES;
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const MIN_BOND = parseEther('1');

@@ -168,7 +168,7 @@ export class Cluster {
     ];
     try {
       cluster.nodeArgs = opts.nodeArgs ?? (() => []);
-      const primary = await cluster.spawnNode('primary', 'primary', common, toHex(PRIMARY_KEY));
+      await cluster.spawnNode('primary', 'primary', common, toHex(PRIMARY_KEY));
       const replicas = await Promise.all(Array.from({ length: opts.replicas }, (_, i) => cluster.spawnReplica(`replica${i + 1}`)));
       cluster.nodes.splice(1, replicas.length, ...replicas);
     } catch (e) {

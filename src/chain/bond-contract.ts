@@ -7,15 +7,15 @@ import {
   Contract,
   ContractFactory,
   Interface,
-  Signature,
   TypedDataEncoder,
-  getAddress,
   isHexString,
-  recoverAddress,
   type ContractRunner,
   type Signer,
   type TransactionReceipt,
 } from 'ethers';
+import { DOMAIN_NAME, DOMAIN_VERSION, domainSeparator } from '../core/eip712.ts';
+import { checkProof as checkCoreProof, type EquivocationProof as CoreProof } from '../core/equivocation.ts';
+import { parseProof } from '../rpc/codec.ts';
 import {
   BATCH_HEADER_TYPES,
   PROOF_KIND_CODE,
@@ -142,54 +142,24 @@ export function encodeSlashCalldata(proof: EquivocationProof): string {
 }
 
 /**
- * Off-chain sanity check of a proof against what the contract will require on `chainId`. Returns a list
- * of problems (empty = the contract should accept it, provided the signer is bonded and not yet slashed).
+ * Off-chain check of a proof against what the contract will require on `chainId`: the domain must be this
+ * chain's, then the same rules the nodes apply (core/equivocation.ts checkProof). Returns a list of problems
+ * (empty = the contract should accept it, provided the signer is bonded and not yet slashed).
  */
 export function checkProof(proof: EquivocationProof, chainId: number): string[] {
-  const problems: string[] = [];
-  const { a, b, domain } = proof;
-  if (domain.name !== 'Sequencer' || domain.version !== '1') problems.push('wrong domain: name/version');
-  if (domain.chainId !== chainId) problems.push(`wrong domain: proof is for chain ${domain.chainId}, contract is on chain ${chainId}`);
-  if (domain.salt.toLowerCase() !== a.header.logId.toLowerCase()) problems.push('wrong domain: salt != header logId');
-  if (a.header.logId.toLowerCase() !== b.header.logId.toLowerCase()) problems.push('log mismatch');
-  if (a.header.view !== b.header.view) problems.push('view mismatch');
-  const digestA = headerDigest(a.header, chainId);
-  const digestB = headerDigest(b.header, chainId);
-  if (proof.kind === 'conflict') {
-    if (a.header.height !== b.header.height || digestA === digestB) problems.push('not conflicting');
-  } else if (proof.kind === 'fork') {
-    if (b.header.height !== a.header.height + 1 || b.header.prevHeaderHash.toLowerCase() === digestA) problems.push('not conflicting');
-  } else {
-    problems.push(`unknown kind ${String(proof.kind)}`);
+  const { domain } = proof;
+  if (domain?.name !== DOMAIN_NAME || domain.version !== DOMAIN_VERSION) return ['wrong domain: name/version'];
+  if (domain.chainId !== chainId) return [`wrong domain: proof is for chain ${domain.chainId}, contract is on chain ${chainId}`];
+  if (typeof domain.salt !== 'string' || domain.salt.toLowerCase() !== proof.a?.header?.logId?.toLowerCase()) return ['wrong domain: salt != header logId'];
+  let parsed: CoreProof;
+  try {
+    parsed = parseProof(proof);
+  } catch (e) {
+    return [`malformed proof: ${(e as Error).message}`];
   }
-  for (const [name, sh, digest] of [['a', a, digestA], ['b', b, digestB]] as const) {
-    if (!isHexString(sh.signature, 65)) {
-      problems.push(`signature ${name}: not 65 bytes`);
-      continue;
-    }
-    const v = Number.parseInt(sh.signature.slice(130, 132), 16);
-    if (v !== 27 && v !== 28) {
-      problems.push(`signature ${name}: v = ${v}, want 27 or 28`);
-      continue;
-    }
-    const s = BigInt('0x' + sh.signature.slice(66, 130));
-    if (s > SECP256K1_HALF_N) {
-      problems.push(`signature ${name}: malleable (high s)`);
-      continue;
-    }
-    let signer: string;
-    try {
-      signer = recoverAddress(digest, Signature.from(sh.signature));
-    } catch {
-      problems.push(`signature ${name}: does not recover`);
-      continue;
-    }
-    if (signer !== getAddress(proof.signer)) problems.push(`signature ${name}: signed by ${signer}, not ${proof.signer}`);
-  }
-  return problems;
+  const problem = checkCoreProof(domainSeparator({ chainId, logId: parsed.logId }), parsed);
+  return problem ? [problem] : [];
 }
-
-const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 
 export interface SlashedEvent {
   sequencer: string;
