@@ -5,7 +5,7 @@
  */
 import { equalBytes, toHex, type Bytes } from '../core/bytes.ts';
 import type { LogRules } from '../core/batch.ts';
-import { PrimaryUnavailableError, SequencerError } from '../core/errors.ts';
+import { InvalidParamsError, PrimaryUnavailableError, SequencerError } from '../core/errors.ts';
 import { headerHash } from '../core/header.ts';
 import { checkReceipt, type Receipt } from '../core/receipt.ts';
 import { decodeSubmission, encodeSubmission, type Submission } from '../core/submission.ts';
@@ -36,7 +36,13 @@ export async function serveLog(host: Host, store: LogStore, rules: LogRules, sta
 export async function serveAppends(host: Host, separator: Bytes, append: (s: Submission) => Promise<Receipt>, log: Logger): Promise<void> {
   await host.handleRequests(APPEND_PROTOCOL, async (request) => {
     try {
-      const receipt = await append(decodeSubmission(request));
+      let submission: Submission;
+      try {
+        submission = decodeSubmission(request);
+      } catch (e) {
+        throw new InvalidParamsError(`malformed submission: ${(e as Error).message}`);
+      }
+      const receipt = await append(submission);
       return [encodeJson({ result: receiptToJson(receipt, headerHash(separator, receipt.header)) })];
     } catch (e) {
       if (e instanceof SequencerError) return [encodeJson({ error: { code: e.code, message: e.message, data: e.data } })];
