@@ -113,6 +113,16 @@ test('a restarted primary resumes from its stored tip without re-signing any hei
   assert.equal(replay.code, ErrorCode.NonceReplayed);
 });
 
+test('a replica that cannot reach the primary answers "primary unavailable" and keeps serving', async (t) => {
+  const dir = await tempDir();
+  const replica = await startReplica(join(dir.path, 'alone'), []);
+  t.after(async () => { await replica.stop(); await dir.remove(); });
+  const err = await client(replica).append(signer.sign({ nonce: nonce++, transactions: [tx('nowhere')] })).catch((e) => e);
+  assert.ok(err instanceof RpcError);
+  assert.equal(err.code, ErrorCode.PrimaryUnavailable);
+  assert.equal((await client(replica).info()).entries, 0);
+});
+
 test('overload: a primary with a small queue answers "overloaded" instead of queueing without bound', async (t) => {
   const dir = await tempDir();
   const primary = await startPrimary(join(dir.path, 'p'), { maxPendingTxs: 20 });

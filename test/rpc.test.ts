@@ -147,3 +147,24 @@ test('read, getBatch and getProof agree with the receipts', async () => {
   assert.equal(proof.entry.entryHash, r.entryHashes[1]);
   assert.equal(proof.signature, r.signature);
 });
+
+test('random and malformed requests never crash the node nor change the store', async () => {
+  const before = await entries();
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 0x1_0000_0000);
+  const values: unknown[] = [null, true, 0, -1, 1e308, '', 'x', [], {}, [[]], { a: 1 }, '0x', '0xzz', 2 ** 64, -0.5];
+  const pick = () => values[Math.floor(rnd() * values.length)];
+  const methods = ['sequencer_append', 'sequencer_read', 'sequencer_getBatch', 'sequencer_getProof', 'sequencer_verifyReceipt', 'sequencer_info', 'nope'];
+  const good = submissionToJson(signer.sign({ nonce: 1n, transactions: [tx('x')] }));
+  for (let i = 0; i < 300; i++) {
+    const method = methods[Math.floor(rnd() * methods.length)];
+    const field = Object.keys(good)[Math.floor(rnd() * Object.keys(good).length)];
+    const params = rnd() < 0.5 ? [pick()] : [{ ...good, [field]: pick() }];
+    const body = rnd() < 0.1 ? JSON.stringify({ jsonrpc: '2.0', id: i, method, params }).slice(0, Math.floor(rnd() * 60)) : JSON.stringify({ jsonrpc: rnd() < 0.9 ? '2.0' : '1.0', id: i, method, params });
+    const res = await post(body);
+    assert.equal(res.status, 200);
+    if (res.json.error) assert.equal(typeof res.json.error.code, 'number');
+  }
+  assert.equal(await entries(), before, 'nothing malformed was sequenced');
+  assert.equal((await client(node).info()).mode, 'primary');
+});
