@@ -234,19 +234,23 @@ export async function run(argv: string[]): Promise<number> {
     watch(primary);
     const startedPrimary = await Promise.race([waitStarted(primary), stopped.then(() => undefined)]);
     if (startedPrimary) {
-      const bootstrap = startedPrimary.multiaddrs.find((m) => m.includes('/p2p/')) ?? startedPrimary.multiaddrs[0];
-      const reps: DevNode[] = [];
-      for (let i = 1; i <= replicas; i++) {
+      // Replicas start one after another, each given the primary and the replicas before it, so the devnet is
+      // a full mesh: batches, sync and equivocation proofs do not all have to pass through the primary.
+      const addressOf = (started: { multiaddrs: string[] }) => started.multiaddrs.find((m) => m.includes('/p2p/')) ?? started.multiaddrs[0];
+      const known = [addressOf(startedPrimary)];
+      let all = true;
+      for (let i = 1; i <= replicas && all; i++) {
         const r = spawnNode(dir, `replica-${i}`, 'replica', [
           '--mode', 'replica', '--db', join(dir, `replica-${i}`),
           '--rpc-port', String(basePort + i), '--p2p-port', String(basePort + P2P_OFFSET + i),
-          '--peers', bootstrap, '--primary', primaryAddress, ...common,
+          '--peers', known.join(','), '--primary', primaryAddress, ...common,
         ]);
         nodes.push(r);
-        reps.push(r);
         watch(r);
+        const started = await Promise.race([waitStarted(r), stopped.then(() => undefined)]);
+        if (started) known.push(addressOf(started));
+        else all = false;
       }
-      const all = await Promise.race([Promise.all(reps.map(waitStarted)), stopped.then(() => undefined)]);
       if (all && !stopping) {
         await writeFile(join(dir, 'devnet.json'), JSON.stringify({
           logId, chainId: Number(chainId), primaryAddress, clientAddress, clientKeyFile,
