@@ -97,6 +97,8 @@ test('a restarted primary resumes from its stored tip without re-signing any hei
   let primary = await startPrimary(join(dir.path, 'p'));
   t.after(async () => { await primary.stop(); await dir.remove(); });
   const first = await appendMany(primary, 5, 1);
+  const retried = signer.sign({ nonce: nonce++, transactions: [tx('retried after restart')] });
+  const original = await client(primary).append(retried);
   const before = await client(primary).info();
   await primary.stop();
   primary = await startPrimary(join(dir.path, 'p'));
@@ -104,6 +106,9 @@ test('a restarted primary resumes from its stored tip without re-signing any hei
   assert.equal(after.height, before.height);
   assert.equal(after.headerHash, before.headerHash);
   for (const r of first) assert.equal((await client(primary).getBatch(r.height)).headerHash, r.headerHash);
+  // A client that never got its answer retries the same submission after the restart: same receipt, no new entry.
+  assert.deepEqual(await client(primary).append(retried), original);
+  assert.equal((await client(primary).info()).entries, before.entries);
   const next = await client(primary).append(signer.sign({ nonce: nonce++, transactions: [tx('after restart')] }));
   assert.equal(next.height, before.height + 1);
   assert.equal(next.header.prevHeaderHash, before.headerHash);

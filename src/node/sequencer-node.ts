@@ -111,6 +111,7 @@ export class SequencerNode implements NodeApi {
     if (config.mode === 'primary') {
       const primary = new Primary({
         store, rules, log, watch,
+        reader: this.reader,
         privateKey: config.privateKey!,
         maxPendingTxs: config.maxPendingTxs,
         publish: (bytes) => host.publish(topic, bytes),

@@ -20,11 +20,14 @@ import { buildReceipt, type Receipt } from '../core/receipt.ts';
 import { recoverAddress, SignatureError } from '../core/signature.ts';
 import { submissionDigest, submissionSize, type Submission } from '../core/submission.ts';
 import type { LogStore } from '../storage/log-store.ts';
+import type { LogReader } from './log-reader.ts';
 import type { Logger } from '../node/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 
 export interface PrimaryOptions {
   readonly store: LogStore;
+  /** Reads stored batches back, to answer a retried submission with its receipt. */
+  readonly reader: LogReader;
   readonly rules: LogRules;
   readonly privateKey: Bytes;
   /** Sees every header this key signs or that gossip shows; a conflict halts the primary. */
@@ -61,8 +64,11 @@ export class Primary {
   private readonly maxPendingTxs: number;
   private readonly maxPendingBytes: number;
   private queue: Pending[] = [];
-  /** Nonce keys admitted but not yet durable: closes the window between the store lookup and the write. */
-  private readonly inflightNonces = new Set<string>();
+  /**
+   * Submissions admitted but not yet durable, by nonce key: closes the window between the store lookup and the
+   * write, and lets a retry of the same submission share the first one's receipt.
+   */
+  private readonly inflight = new Map<string, { digest: Bytes; receipt: Promise<Receipt> }>();
   private pendingTxs = 0;
   private pendingBytes = 0;
   /** The running group-commit loop, if any. */
@@ -121,8 +127,18 @@ export class Primary {
 
     const key = nonceKey(s.sender, s.nonce);
     const k = Buffer.from(key).toString('latin1');
-    if (this.inflightNonces.has(k)) throw new NonceReplayedError(sender, s.nonce);
-    this.inflightNonces.add(k);
+    const inflight = this.inflight.get(k);
+    if (inflight) {
+      // The same submission sent again while it is being sequenced (a client retry) shares its receipt.
+      if (equalBytes(inflight.digest, digest)) return inflight.receipt;
+      throw new NonceReplayedError(sender, s.nonce);
+    }
+    const receipt = this.admit(s, digest, key, k, size);
+    this.inflight.set(k, { digest, receipt });
+    return receipt;
+  }
+
+  private async admit(s: Submission, digest: Bytes, key: Bytes, k: string, size: number): Promise<Receipt> {
     this.pendingTxs += s.transactions.length;
     this.pendingBytes += size;
     let used: number | undefined;
@@ -134,12 +150,34 @@ export class Primary {
     }
     if (used !== undefined) {
       this.release(k, s.transactions.length, size);
-      throw new NonceReplayedError(sender, s.nonce);
+      const again = await this.receiptFromLog(used, s, digest);
+      if (again) return again;
+      throw new NonceReplayedError(toHex(s.sender), s.nonce);
     }
     return new Promise<Receipt>((resolve, reject) => {
       this.queue.push({ admitted: { submission: s, digest }, size, nonceKey: k, resolve, reject });
       void this.drain();
     });
+  }
+
+  /**
+   * The receipt of a submission already in the log at `height`, if the one presented is the very same
+   * (same digest): a client that retries after a lost answer or a primary restart gets its receipt again.
+   */
+  private async receiptFromLog(height: number, s: Submission, digest: Bytes): Promise<Receipt | undefined> {
+    const b = await this.opts.reader.batch(height);
+    if (!b) return undefined;
+    let firstSeq = b.batch.header.firstSeq;
+    for (const [i, stored] of b.batch.submissions.entries()) {
+      if (equalBytes(stored.sender, s.sender) && stored.nonce === s.nonce) {
+        if (!equalBytes(b.entries[firstSeq - b.batch.header.firstSeq].submissionDigest, digest)) return undefined;
+        return buildReceipt(b.batch, b.tree, (j) => b.tree.leaf(j), b.prevEntryHash, {
+          digest, sender: s.sender, nonce: s.nonce, firstSeq, count: b.batch.submissions[i].transactions.length,
+        });
+      }
+      firstSeq += stored.transactions.length;
+    }
+    return undefined;
   }
 
   /** Nonce lookups of the submissions admitted in one turn of the event loop share one LevelDB getMany. */
@@ -161,7 +199,7 @@ export class Primary {
   }
 
   private release(nonce: string, txs: number, bytes: number): void {
-    this.inflightNonces.delete(nonce);
+    this.inflight.delete(nonce);
     this.pendingTxs -= txs;
     this.pendingBytes -= bytes;
   }
