@@ -150,10 +150,13 @@ test('start a primary and a replica; append, read, info, batch and proof through
   assert.equal(a2.code, 0, a2.stderr);
   assert.equal(JSON.parse(a2.stdout).firstSeq, 2);
 
-  // An RPC error: the same nonce twice.
+  // The same signed submission twice is an idempotent retry; the same nonce for other data is an RPC error.
   const n1 = await runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--nonce', '42', 'x']);
   assert.equal(n1.code, 0, n1.stderr);
-  const n2 = await runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--nonce', '42', 'x']);
+  const again = await runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--nonce', '42', 'x']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout), JSON.parse(n1.stdout));
+  const n2 = await runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--nonce', '42', 'y']);
   assert.equal(n2.code, 1);
   assert.match(n2.stderr, /^error -32003: nonce 42 was already used/);
   assert.equal(n2.stdout, '');
