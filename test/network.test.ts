@@ -57,6 +57,7 @@ test('a primary and two replicas: append, replicate, read identical logs from th
   assert.equal(i1.headHash, ip.headHash);
   assert.equal(i1.headerHash, ip.headerHash);
   assert.equal(i1.mode, 'replica');
+  assert.ok(i1.process.rssBytes > 0 && i1.process.heapUsedBytes > 0 && i1.process.eventLoopDelayP99Ms >= 0);
   assert.equal(i1.primary, toHex(addressFromPrivateKey(PRIMARY_KEY)));
 
   // A replica forwards appends to the primary and returns the primary's receipt.

@@ -26,6 +26,7 @@ import { Primary } from '../sequencer/primary.ts';
 import { Replica } from '../sequencer/replica.ts';
 import { LogStore } from '../storage/log-store.ts';
 import type { NodeConfig } from './config.ts';
+import { ProcessMonitor } from './process-stats.ts';
 import type { Logger } from './logger.ts';
 
 export const VERSION: string = pkg.version;
@@ -44,6 +45,7 @@ export class SequencerNode implements NodeApi {
   private replica: Replica | undefined;
   private link: PrimaryLink | undefined;
   private rpc: RpcServer | undefined;
+  private readonly monitor = new ProcessMonitor();
 
   private constructor(config: NodeConfig, rules: LogRules, store: LogStore, watch: HeaderWatch, host: Host, log: Logger) {
     this.config = config;
@@ -194,6 +196,7 @@ export class SequencerNode implements NodeApi {
       connectedPeers: this.host.connectedPeers(),
       halted: this.primary?.halted ?? (this.watch.equivocated ? 'the primary equivocated; no longer following it' : null),
       equivocations: this.watch.proofs.length,
+      process: this.monitor.sample(),
       version: VERSION,
     };
   }
@@ -221,5 +224,6 @@ export class SequencerNode implements NodeApi {
     await this.replica?.stop();
     await this.host.stop();
     await this.store.close();
+    this.monitor.stop();
   }
 }
