@@ -132,6 +132,19 @@ test('a primary-signed batch that reuses a nonce from an earlier batch is reject
   assert.equal(n.store.tip.height, 0);
 });
 
+test('a header remembered for a height that the node then stores differently is a proof (the write race)', async (t) => {
+  const dir = await tempDir();
+  const n = await open(join(dir.path, 'db'));
+  t.after(async () => { await n.close(); await dir.remove(); });
+  const a = decodeBatch(batchOnTip(GENESIS_TIP, 'met while writing'));
+  const b = decodeBatch(batchOnTip(GENESIS_TIP, 'stored'));
+  await n.watch.remember(a);
+  await n.watch.stored(b, 'own batch');
+  assert.equal(n.watch.proofs[0]?.kind, 'conflict');
+  await n.watch.stored(b, 'own batch');
+  assert.equal(n.watch.proofs.length, 1, 'the seen header is consumed once');
+});
+
 test('judgePair: identical, unrelated, other-view and honest-parent pairs are not equivocations', () => {
   const [b0, b1, b2] = chain(3).map((b) => decodeBatch(b));
   const signer = PRIMARY_RULES.primary;

@@ -109,9 +109,18 @@ export class HeaderWatch {
     await this.opts.store.putRecord(seenKey(h), encodeSignedHeader(signed));
   }
 
-  /** Called after a batch is stored: its header is now part of the log, no longer a seen-ahead header. */
-  async stored(height: number): Promise<void> {
-    if (this.seen.delete(height)) await this.opts.store.deleteRecord(seenKey(height));
+  /**
+   * Called after a batch is stored: its header is now part of the log, no longer a seen-ahead header. A
+   * different header remembered for that height (met while the batch was on its way to the disk) is a proof.
+   */
+  async stored(signed: SignedHeader, origin: string): Promise<void> {
+    const h = signed.header.height;
+    const seen = this.seen.get(h);
+    if (!seen) return;
+    this.seen.delete(h);
+    await this.opts.store.deleteRecord(seenKey(h));
+    const proof = judgePair(this.opts.rules.separator, this.opts.chainId, this.opts.rules.primary, signed, seen);
+    if (proof) await this.record(proof, origin);
   }
 
   /**

@@ -270,6 +270,9 @@ export class Primary {
       this.halt(`storage write failed: ${(e as Error).message}`, [...batch, ...this.queue]);
       return;
     }
+    // A header signed with this key for the same height, met while the batch was being written, is a proof.
+    // The batch is durable whatever happens here, so its receipts are answered regardless.
+    await this.opts.watch.stored(sealed.batch, 'own batch').catch((e: Error) => this.opts.log.error('equivocation check failed', { error: e.message }));
     this.opts.publish(bytes).catch((e: Error) => this.opts.log.warn('publish failed; replicas will sync', { height: sealed.tip.height, error: e.message }));
 
     let seq = sealed.batch.header.firstSeq;

@@ -109,7 +109,7 @@ export class Replica {
           await watch.remember(signed); // the primary did sign this header, whatever the relay did to the body
           throw e;
         }
-        await watch.stored(height);
+        await watch.stored(signed, origin);
         return { verdict: 'accept', stored: true };
       } catch (e) {
         if (e instanceof BatchNotYetValidError) {
