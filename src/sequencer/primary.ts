@@ -233,7 +233,9 @@ export class Primary {
   /** Group commit: one batch is being written at a time; whatever arrives meanwhile forms the next batch. */
   private drain(): Promise<void> {
     // `finally` runs as a microtask, after the assignment, even when the loop finishes without awaiting.
-    this.sealing ??= this.sealLoop().finally(() => { this.sealing = undefined; });
+    this.sealing ??= this.sealLoop()
+      .catch((e: Error) => this.halt(`internal error while sealing: ${e.message}`))
+      .finally(() => { this.sealing = undefined; });
     return this.sealing;
   }
 
