@@ -44,7 +44,9 @@ export interface PrimaryOptions {
 interface Pending {
   readonly admitted: AdmittedSubmission;
   readonly size: number;
-  readonly nonceKey: string;
+  /** nonceKey of the submission, as stored, and as a string for the in-flight map. */
+  readonly nonceKey: Bytes;
+  readonly nonceId: string;
   readonly resolve: (r: Receipt) => void;
   readonly reject: (e: Error) => void;
 }
@@ -155,7 +157,7 @@ export class Primary {
       throw new NonceReplayedError(toHex(s.sender), s.nonce);
     }
     return new Promise<Receipt>((resolve, reject) => {
-      this.queue.push({ admitted: { submission: s, digest }, size, nonceKey: k, resolve, reject });
+      this.queue.push({ admitted: { submission: s, digest }, size, nonceKey: key, nonceId: k, resolve, reject });
       void this.drain();
     });
   }
@@ -218,7 +220,7 @@ export class Primary {
       const s = p.admitted.submission;
       if (taken.length > 0 && (txs + s.transactions.length > MAX_BATCH_TXS || bytes + p.size > MAX_BATCH_BYTES - 1024)) break;
       if (s.expiry !== 0 && s.expiry * 1000 < now) {
-        this.release(p.nonceKey, s.transactions.length, p.size);
+        this.release(p.nonceId, s.transactions.length, p.size);
         p.reject(new ExpiredError(s.expiry, Math.floor(now / 1000)));
         continue;
       }
@@ -266,7 +268,7 @@ export class Primary {
         return;
       }
       bytes = encodeBatch(sealed.batch);
-      await store.append({ bytes, prevTip, tip: sealed.tip, nonceKeys: batch.map((p) => nonceKey(p.admitted.submission.sender, p.admitted.submission.nonce)) });
+      await store.append({ bytes, prevTip, tip: sealed.tip, nonceKeys: batch.map((p) => p.nonceKey) });
     } catch (e) {
       // The signed header never left the process; stop here rather than risk signing this height again.
       this.halt(`storage write failed: ${(e as Error).message}`, [...batch, ...this.queue]);
@@ -280,7 +282,7 @@ export class Primary {
     let seq = sealed.batch.header.firstSeq;
     for (const p of batch) {
       const s = p.admitted.submission;
-      this.release(p.nonceKey, s.transactions.length, p.size);
+      this.release(p.nonceId, s.transactions.length, p.size);
       p.resolve(buildReceipt(sealed.batch, sealed.tree, (i) => sealed.tree.leaf(i), prevTip.headHash, {
         digest: p.admitted.digest, sender: s.sender, nonce: s.nonce, firstSeq: seq, count: s.transactions.length,
       }));
@@ -294,7 +296,7 @@ export class Primary {
     this.haltReason ??= reason;
     const error = new HaltedError(this.haltReason);
     for (const p of pending) {
-      this.release(p.nonceKey, p.admitted.submission.transactions.length, p.size);
+      this.release(p.nonceId, p.admitted.submission.transactions.length, p.size);
       p.reject(error);
     }
     this.queue = [];
