@@ -72,6 +72,10 @@ class Poller {
   polls = 0;
   errors = 0;
   rttTotal = 0;
+  /** Largest event-loop delay p99 the node reported (sequencer_info.process), in the measured window. */
+  loopDelayMaxMs = 0;
+  gcPauseMaxMs = 0;
+  measuring = false;
 
   constructor(node: NodeProc, intervalMs: number) {
     this.node = node;
@@ -83,8 +87,12 @@ class Poller {
     while (this.running) {
       const sent = nowMs();
       try {
-        const info = await this.http.call('sequencer_info') as { entries: number };
+        const info = await this.http.call('sequencer_info') as { entries: number; process?: { eventLoopDelayP99Ms: number; gcPauseMaxMs: number } };
         const at = nowMs();
+        if (this.measuring && info.process) {
+          this.loopDelayMaxMs = Math.max(this.loopDelayMaxMs, info.process.eventLoopDelayP99Ms);
+          this.gcPauseMaxMs = Math.max(this.gcPauseMaxMs, info.process.gcPauseMaxMs);
+        }
         this.rttTotal += at - sent;
         this.polls++;
         if (info.entries !== this.entries.last || this.entries.t.length === 0) this.entries.add(at, info.entries);
@@ -212,6 +220,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
     const inflight = progress.reduce((s, p) => s + (p?.inflight ?? 0), 0);
     const reps = pollers.slice(1).map((p) => p.entries.last);
     const phase = t < startAt ? 'start' : t < tW0 ? 'warmup' : t < tW1 ? 'measure' : 'drain';
+    for (const p of pollers) p.measuring = phase === 'measure';
     series.push({ t: Math.round((t - startAt) / 100) / 10, phase, primaryTxPerS: Math.round(rate), primaryEntries: e, replicaEntries: reps, inflight, errors });
     const errText = Object.keys(errors).length ? Object.entries(errors).map(([k, v]) => `${k}:${v}`).join(' ') : '0';
     log(`[${((t - startAt) / 1000).toFixed(0).padStart(3)}s ${phase.padEnd(7)}] primary ${fmt.int(rate).padStart(9)} tx/s  entries ${fmt.int(e).padStart(11)} | replicas ${reps.map((r) => fmt.int(r)).join(' ')} | in flight ${inflight} | errors ${errText}`);
@@ -303,6 +312,10 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
       })(),
       rssKiB: { start: procStart.get(n.name)?.rssKiB, end: procEnd.get(n.name)?.rssKiB, peakSampled: rssPeak.get(n.name), peakHwm: procEnd.get(n.name)?.hwmKiB },
       polls: { count: p.polls, errors: p.errors, meanRttMs: p.polls ? Math.round((p.rttTotal / p.polls) * 100) / 100 : null },
+      /** Worst p99 event-loop delay the node reported over one poll interval during the window (ms). */
+      eventLoopDelayP99MaxMs: p.loopDelayMaxMs,
+      /** Longest GC pause the node reported during the window (ms). */
+      gcPauseMaxMs: p.gcPauseMaxMs,
     };
   });
 
@@ -357,10 +370,10 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
 
   // ---- report ------------------------------------------------------------------------------------------
   const lat = (p: Percentiles | null) => p ? [fmt.ms(p.p50), fmt.ms(p.p90), fmt.ms(p.p99), fmt.ms(p.max)] : ['-', '-', '-', '-'];
-  const rows: string[][] = [['node', 'tx/s stored', 'lat p50 ms', 'p90', 'p99', 'max', 'final +ms', 'cpu %', 'cpu us/tx', 'rss MiB start', 'end', 'peak']];
+  const rows: string[][] = [['node', 'tx/s stored', 'lat p50 ms', 'p90', 'p99', 'max', 'final +ms', 'cpu %', 'cpu us/tx', 'loop delay ms', 'gc max ms', 'rss MiB start', 'end', 'peak']];
   for (const n of nodes) {
     rows.push([n.name, fmt.int(n.txPerSecStored), ...lat(n.latency), n.msToFinalAfterLastReceipt === null ? 'never' : String(n.msToFinalAfterLastReceipt),
-      n.cpuPercentInWindow === undefined ? '-' : n.cpuPercentInWindow.toFixed(0), n.cpuMicrosPerTx === null ? '-' : String(n.cpuMicrosPerTx), fmt.mib(n.rssKiB.start), fmt.mib(n.rssKiB.end), fmt.mib(n.rssKiB.peakHwm)]);
+      n.cpuPercentInWindow === undefined ? '-' : n.cpuPercentInWindow.toFixed(0), n.cpuMicrosPerTx === null ? '-' : String(n.cpuMicrosPerTx), String(n.eventLoopDelayP99MaxMs), String(n.gcPauseMaxMs), fmt.mib(n.rssKiB.start), fmt.mib(n.rssKiB.end), fmt.mib(n.rssKiB.peakHwm)]);
   }
   const r = result.results;
   process.stdout.write([
