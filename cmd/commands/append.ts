@@ -4,7 +4,7 @@ import { domainSeparator } from '../../src/core/eip712.ts';
 import { checkReceipt } from '../../src/core/receipt.ts';
 import { submissionDigest } from '../../src/core/submission.ts';
 import { SubmissionSigner, timeNonces } from '../../src/client/submission-signer.ts';
-import { parseReceipt } from '../../src/rpc/codec.ts';
+import { parseReceipt, parseU64 } from '../../src/rpc/codec.ts';
 import { CliError, UsageError, integer, parseCommand, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
 import { KEY_ENV, loadKey, parseAddress } from '../../src/cli/keys.ts';
 import { printJson, rpcClient } from '../../src/cli/output.ts';
@@ -18,7 +18,8 @@ entries in the signed batch, entry hashes over the given data.
 Options:
   --rpc URL              the node's JSON-RPC URL (a primary, or a replica, which forwards to the primary)
   --key-file FILE        file holding the sender's 0x-hex private key, mode 0600 (else the ${KEY_ENV} env variable)
-  --nonce N              submission nonce, decimal or 0x-hex uint64 (default: microseconds since the epoch)
+  --nonce N              submission nonce, decimal or 0x-hex uint64 (default: microseconds since the epoch);
+                         the same nonce, data and expiry again returns the original receipt
   --expiry T             refuse the submission after unix time T (seconds); +S means S seconds from now (default: none)
   --hex                  each DATA is 0x-hex bytes (default: UTF-8 text)
   --primary ADDRESS      expected primary address for the receipt check (default: what the node reports)
@@ -42,13 +43,12 @@ const SPEC = {
   positionals: { min: 1, max: Infinity, what: 'DATA (one or more transactions)' },
 } as const satisfies CommandSpec<any>;
 
-const MAX_U64 = (1n << 64n) - 1n;
-
 function parseNonce(v: string): bigint {
-  if (!/^(0|[1-9][0-9]*|0x[0-9a-fA-F]+)$/.test(v)) throw new UsageError(`--nonce: expected a decimal or 0x-hex integer, got '${v}'`);
-  const n = BigInt(v);
-  if (n > MAX_U64) throw new UsageError('--nonce: larger than a uint64');
-  return n;
+  try {
+    return parseU64(v, '--nonce');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function parseExpiry(v: string): number {

@@ -5,7 +5,8 @@ import { printJson, rpcClient } from '../../src/cli/output.ts';
 export const USAGE = `Usage: sequencer info --rpc URL
 
 Prints the node's status as JSON: mode, addresses, peer id and multiaddrs, log id, chain id, entry count,
-height, head hashes, connected peers, version.
+height, head hashes, connected peers, halted state and equivocation proofs held, process health (memory,
+event-loop delay, GC pauses), version.
 
 Options:
   --rpc URL     the node's JSON-RPC URL

@@ -7,7 +7,7 @@ import { parseAddress } from '../../src/cli/keys.ts';
 import { printJson } from '../../src/cli/output.ts';
 import { toHex } from '../../src/core/bytes.ts';
 import { connectBond } from '../../src/chain/bond-contract.ts';
-import { fetchProofs, submitProof, watchNodes, type SubmitOutcome } from '../../src/chain/slasher.ts';
+import { fetchProofs, proofKey, submitProof, watchNodes, type SubmitOutcome } from '../../src/chain/slasher.ts';
 import type { EquivocationProof } from '../../src/chain/proof-types.ts';
 
 export const USAGE = `Usage: sequencer slash --rpc ETH_URL --contract ADDRESS [--key-file FILE]
@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const seen = new Set<string>();
     for (const proof of proofs) {
-      const key = `${proof.a?.signature}:${proof.b?.signature}`;
+      const key = proofKey(proof);
       if (seen.has(key)) continue;
       seen.add(key);
       const outcome = await submitProof(contract, proof);

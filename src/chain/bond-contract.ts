@@ -7,7 +7,6 @@ import {
   Contract,
   ContractFactory,
   Interface,
-  TypedDataEncoder,
   isHexString,
   type ContractRunner,
   type Signer,
@@ -15,11 +14,11 @@ import {
 } from 'ethers';
 import { DOMAIN_NAME, DOMAIN_VERSION, domainSeparator } from '../core/eip712.ts';
 import { checkProof as checkCoreProof, type EquivocationProof as CoreProof } from '../core/equivocation.ts';
-import { parseProof } from '../rpc/codec.ts';
+import { parseHeader, parseProof } from '../rpc/codec.ts';
+import { toHex } from '../core/bytes.ts';
+import { headerHash } from '../core/header.ts';
 import {
-  BATCH_HEADER_TYPES,
   PROOF_KIND_CODE,
-  logDomain,
   type EquivocationProof,
   type HeaderJson,
 } from './proof-types.ts';
@@ -127,7 +126,8 @@ export function headerToStruct(h: HeaderJson) {
 
 /** headerHash (the EIP-712 digest the sequencer signs) of `h` on `chainId`, domain salt = h.logId. */
 export function headerDigest(h: HeaderJson, chainId: number): string {
-  return TypedDataEncoder.hash(logDomain(chainId, h.logId), BATCH_HEADER_TYPES, h);
+  const header = parseHeader(h);
+  return toHex(headerHash(domainSeparator({ chainId, logId: header.logId }), header));
 }
 
 function slashArgs(proof: EquivocationProof): unknown[] {

@@ -2,7 +2,7 @@
  * The JSON shapes the chain tooling consumes. They are the protocol's own JSON forms (src/rpc/codec.ts,
  * docs/protocol.md §Equivocation proofs), re-exported here under the names the contract wrapper uses.
  */
-import { TYPED_DATA_TYPES, DOMAIN_NAME, DOMAIN_VERSION } from '../core/eip712.ts';
+import { TYPED_DATA_TYPES } from '../core/eip712.ts';
 import { KIND_CODE } from '../core/equivocation.ts';
 
 export type { EquivocationKind } from '../core/equivocation.ts';
@@ -13,10 +13,3 @@ export const PROOF_KIND_CODE = KIND_CODE;
 
 /** EIP-712 types of a batch header, in the shape ethers' signTypedData / TypedDataEncoder take. */
 export const BATCH_HEADER_TYPES = { BatchHeader: [...TYPED_DATA_TYPES.BatchHeader] };
-
-export interface Eip712DomainJson { name: 'Sequencer'; version: '1'; chainId: number; salt: string }
-
-/** The EIP-712 domain of `logId` on `chainId`. */
-export function logDomain(chainId: number, logId: string): Eip712DomainJson {
-  return { name: DOMAIN_NAME, version: DOMAIN_VERSION, chainId, salt: logId };
-}

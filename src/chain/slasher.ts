@@ -38,7 +38,8 @@ export async function fetchProofs(nodeUrl: string): Promise<EquivocationProof[]>
   return new RpcClient(nodeUrl).call<EquivocationProof[]>('sequencer_getEquivocations', []);
 }
 
-function key(p: EquivocationProof): string {
+/** Identity of a proof for de-duplication: its two signatures. */
+export function proofKey(p: EquivocationProof): string {
   return `${p.a.signature}:${p.b.signature}`;
 }
 
@@ -64,9 +65,9 @@ export async function watchNodes(opts: WatchOptions): Promise<void> {
         continue;
       }
       for (const proof of proofs) {
-        if (done.has(key(proof))) continue;
+        if (done.has(proofKey(proof))) continue;
         const outcome = await submitProof(opts.contract, proof);
-        if (outcome.status !== 'failed') done.add(key(proof));
+        if (outcome.status !== 'failed') done.add(proofKey(proof));
         opts.onOutcome(proof, outcome, node);
       }
     }

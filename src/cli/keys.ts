@@ -2,10 +2,11 @@
  * Keys and identifiers given on the command line. A private key comes from a key file (0x-hex, not readable by
  * group or others) or from the PRIVATE_KEY environment variable; it never appears in an error message or log.
  */
+import { getAddress } from 'ethers';
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import secp from 'secp256k1';
-import { fromHex, toHex, type Bytes } from '../core/bytes.ts';
+import { fromHex, type Bytes } from '../core/bytes.ts';
 import { keccak256 } from '../core/hash.ts';
 import { CliError, UsageError } from './args.ts';
 
@@ -78,19 +79,10 @@ export function parseAddress(value: string, flag: string): Bytes {
   const v = value.trim();
   if (!ADDRESS_HEX.test(v)) throw new UsageError(`--${flag}: expected an address (0x followed by 40 hex digits), got '${value}'`);
   const body = v.slice(2);
-  if (body !== body.toLowerCase() && body !== body.toUpperCase() && v !== checksumAddress(v)) {
+  if (body !== body.toLowerCase() && body !== body.toUpperCase() && v !== getAddress(v.toLowerCase())) {
     throw new UsageError(`--${flag}: address ${v} has a bad EIP-55 checksum (mistyped?)`);
   }
   return fromHex(v.toLowerCase(), 20);
-}
-
-/** EIP-55 mixed-case form of an address. */
-export function checksumAddress(address: string | Bytes): string {
-  const lower = (typeof address === 'string' ? address : toHex(address)).slice(2).toLowerCase();
-  const hash = Buffer.from(keccak256(new TextEncoder().encode(lower))).toString('hex');
-  let out = '0x';
-  for (let i = 0; i < lower.length; i++) out += parseInt(hash[i], 16) >= 8 ? lower[i].toUpperCase() : lower[i];
-  return out;
 }
 
 /** --log-id: a 0x-prefixed 32-byte hex log id, or a name whose keccak256(utf8) is the id. */

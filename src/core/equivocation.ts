@@ -8,7 +8,6 @@
  * (contracts/SequencerBond.sol) applies the same rules.
  */
 import { equalBytes, type Bytes } from './bytes.ts';
-import { DOMAIN_NAME, DOMAIN_VERSION } from './eip712.ts';
 import { headerHash, type SignedHeader } from './header.ts';
 import { keccak256 } from './hash.ts';
 import { recoverAddress } from './signature.ts';
@@ -85,5 +84,3 @@ export function checkProof(separator: Bytes, p: EquivocationProof): string | nul
   if (judged.kind !== p.kind) return `the headers are a ${judged.kind}, not a ${p.kind}`;
   return null;
 }
-
-export const PROOF_DOMAIN = { name: DOMAIN_NAME, version: DOMAIN_VERSION } as const;

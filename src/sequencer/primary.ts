@@ -116,8 +116,7 @@ export class Primary {
     }
     const now = this.now();
     if (s.expiry !== 0 && s.expiry * 1000 < now) throw new ExpiredError(s.expiry, Math.floor(now / 1000));
-    const sender = toHex(s.sender);
-    if (!this.opts.rules.isAllowed(s.sender)) throw new NotAllowedError(sender);
+    if (!this.opts.rules.isAllowed(s.sender)) throw new NotAllowedError(toHex(s.sender));
     const digest = submissionDigest(this.opts.rules.separator, s);
     let signer: Bytes;
     try {
@@ -125,7 +124,7 @@ export class Primary {
     } catch (e) {
       throw new BadSignatureError((e as SignatureError).message);
     }
-    if (!equalBytes(signer, s.sender)) throw new BadSignatureError(`signed by ${toHex(signer)}, not by the sender ${sender}`);
+    if (!equalBytes(signer, s.sender)) throw new BadSignatureError(`signed by ${toHex(signer)}, not by the sender ${toHex(s.sender)}`);
 
     const key = nonceKey(s.sender, s.nonce);
     const k = Buffer.from(key).toString('latin1');
@@ -133,7 +132,7 @@ export class Primary {
     if (inflight) {
       // The same submission sent again while it is being sequenced (a client retry) shares its receipt.
       if (equalBytes(inflight.digest, digest)) return inflight.receipt;
-      throw new NonceReplayedError(sender, s.nonce);
+      throw new NonceReplayedError(toHex(s.sender), s.nonce);
     }
     const receipt = this.admit(s, digest, key, k, size);
     this.inflight.set(k, { digest, receipt });
