@@ -26,6 +26,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   proofs: { summary: 'list the equivocation proofs a node holds', load: () => import('./commands/proofs.ts') },
   'deploy-slashing': { summary: 'deploy the bond contract and post a bond', load: () => import('./commands/deploy-slashing.ts') },
   slash: { summary: 'submit equivocation proofs to the bond contract', load: () => import('./commands/slash.ts') },
+  bond: { summary: "read a sequencer's bond, manage its withdrawal, list slashes", load: () => import('./commands/bond.ts') },
 };
 
 const USAGE = `Usage: sequencer <command> [options]

@@ -18,7 +18,12 @@ pragma solidity ^0.8.24;
 ///   kind 2 (fork):     same logId and view, b.height == a.height + 1, b.prevHeaderHash != digest(a).
 /// Anyone may submit one. The bond of the signer for that log is confiscated: `rewardBps` of it goes to
 /// the reporter (msg.sender), the rest is BURNED BY LOCKING: it stays in this contract forever (there is
-/// no owner and no function that can move it; `totalBurned` counts it).
+/// no owner and no function that can move it; `totalBurned` counts it). `rewardBps` is at most
+/// MAX_REWARD_BPS, so a sequencer that reports itself from another address still loses at least half.
+///
+/// A withdrawal waits at least MIN_WITHDRAWAL_DELAY after it is requested, and the bond stays slashable
+/// until `withdraw` runs. Nodes stop trusting a sequencer's headers once a withdrawal is requested, so the
+/// delay is the window in which every equivocation anyone could have acted on can still be reported.
 ///
 /// The domain is rebuilt on chain from block.chainid and the header's own logId, so a header signed for
 /// another chain or another log recovers to some unrelated address and the proof fails (SignerMismatch
@@ -55,6 +60,11 @@ contract SequencerBond {
     uint8 public constant KIND_CONFLICT = 1;
     uint8 public constant KIND_FORK = 2;
     uint16 public constant BPS = 10_000;
+    /// Largest reporter share: a self-report (from another address) always costs the sequencer half its bond.
+    uint16 public constant MAX_REWARD_BPS = 5_000;
+    /// Shortest withdrawal delay. It must outlast detection, gossip and getting a slash mined even while the
+    /// L2's sequencer censors it (forced inclusion through L1 takes up to 24 h on Arbitrum, 12 h on OP Stack).
+    uint256 public constant MIN_WITHDRAWAL_DELAY = 2 days;
 
     bytes32 public constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,bytes32 salt)");
@@ -73,9 +83,9 @@ contract SequencerBond {
     uint256 public immutable withdrawalDelay;
     uint256 public immutable rewardBps;
 
+    /// A slashed bond stays flagged for good, so one (sequencer, log) is paid for at most once: no per-proof
+    /// record is needed (any proof names its signer and log, whose flag then refuses it).
     mapping(address sequencer => mapping(bytes32 logId => Bond)) private _bonds;
-    /// proofId = keccak256(min(digestA, digestB), max(digestA, digestB)) of every proof that was paid.
-    mapping(bytes32 proofId => bool) public usedProofs;
     /// Wei confiscated and not paid out as rewards; locked in this contract forever.
     uint256 public totalBurned;
 
@@ -91,7 +101,7 @@ contract SequencerBond {
         uint8 kind,
         bytes32 digestA,
         bytes32 digestB,
-        address reporter,
+        address indexed reporter,
         uint256 reward,
         uint256 burned
     );
@@ -117,17 +127,19 @@ contract SequencerBond {
     error SignerMismatch(address signerA, address signerB);
     error NotBonded(address sequencer, bytes32 logId);
     error AlreadySlashed(address sequencer, bytes32 logId);
-    error ProofAlreadyUsed(bytes32 proofId);
 
     // ----------------------------------------------------------------------------------- constructor
 
     /// @param minBond_ minimum total bond (wei) of a registered sequencer
-    /// @param withdrawalDelay_ seconds between requestWithdrawal and withdraw (< 2^32); the bond stays slashable
-    /// @param rewardBps_ share of a slashed bond paid to the reporter, in basis points (<= 10000)
+    /// @param withdrawalDelay_ seconds between requestWithdrawal and withdraw, in [MIN_WITHDRAWAL_DELAY, 2^32);
+    ///        the bond stays slashable until withdraw
+    /// @param rewardBps_ share of a slashed bond paid to the reporter, in basis points (<= MAX_REWARD_BPS)
     constructor(uint256 minBond_, uint256 withdrawalDelay_, uint256 rewardBps_) {
-        if (rewardBps_ > BPS) revert InvalidRewardBps(rewardBps_);
-        // keeps block.timestamp + withdrawalDelay far inside the uint64 `withdrawableAt` slot
-        if (withdrawalDelay_ > type(uint32).max) revert InvalidWithdrawalDelay(withdrawalDelay_);
+        if (rewardBps_ > MAX_REWARD_BPS) revert InvalidRewardBps(rewardBps_);
+        // the upper bound keeps block.timestamp + withdrawalDelay far inside the uint64 `withdrawableAt` slot
+        if (withdrawalDelay_ < MIN_WITHDRAWAL_DELAY || withdrawalDelay_ > type(uint32).max) {
+            revert InvalidWithdrawalDelay(withdrawalDelay_);
+        }
         minBond = minBond_;
         withdrawalDelay = withdrawalDelay_;
         rewardBps = rewardBps_;
@@ -216,14 +228,12 @@ contract SequencerBond {
         if (signer != signerB) revert SignerMismatch(signer, signerB);
     }
 
-    /// Zeroes the bond, marks it and the proof as used, pays the reporter, locks the rest.
+    /// Zeroes the bond and flags it slashed for good, pays the reporter, locks the rest.
     function _confiscate(address sequencer, bytes32 logId, uint8 kind, bytes32 digestA, bytes32 digestB) private {
         Bond storage bond = _bonds[sequencer][logId];
         if (bond.slashed) revert AlreadySlashed(sequencer, logId);
         uint256 amount = bond.amount;
         if (amount == 0) revert NotBonded(sequencer, logId);
-        bytes32 proofId = proofIdOf(digestA, digestB);
-        if (usedProofs[proofId]) revert ProofAlreadyUsed(proofId);
 
         uint256 reward = amount * rewardBps / BPS;
         uint256 burned = amount - reward;
@@ -232,7 +242,6 @@ contract SequencerBond {
         bond.amount = 0;
         bond.withdrawableAt = 0;
         bond.slashed = true;
-        usedProofs[proofId] = true;
         totalBurned += burned;
         emit Slashed(sequencer, logId, kind, digestA, digestB, msg.sender, reward, burned);
 
@@ -241,13 +250,6 @@ contract SequencerBond {
             (bool ok,) = msg.sender.call{value: reward}("");
             if (!ok) revert TransferFailed();
         }
-    }
-
-    /// @notice Order-independent id of a proof: keccak256(min(digestA, digestB) || max(digestA, digestB)).
-    function proofIdOf(bytes32 digestA, bytes32 digestB) public pure returns (bytes32) {
-        return digestA < digestB
-            ? keccak256(abi.encodePacked(digestA, digestB))
-            : keccak256(abi.encodePacked(digestB, digestA));
     }
 
     // ----------------------------------------------------------------------------------------- views

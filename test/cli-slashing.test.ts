@@ -1,16 +1,22 @@
 /**
  * The accountability commands as separate processes against a real anvil: deploy-slashing posts a bond,
  * verify-receipt turns a conflicting receipt into a proof, proofs lists it, slash submits it once, and the
- * watch mode skips what is already paid.
+ * watch mode skips what is already paid and survives a node serving malformed proofs; the bond commands read
+ * a bond, manage its withdrawal, list slashes and name the contract's errors; deploy-slashing refuses another
+ * chain than the log's and parameters outside the contract's bounds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chmod, writeFile } from 'node:fs/promises';
 import { JsonRpcProvider, Wallet, parseEther } from 'ethers';
 import { GENESIS_TIP } from '../src/core/batch.ts';
 import { ZERO32, toHex } from '../src/core/bytes.ts';
-import { bondInfo, connectBond } from '../src/chain/bond-contract.ts';
+import { MAX_REWARD_BPS, MIN_WITHDRAWAL_DELAY, bondInfo, connectBond } from '../src/chain/bond-contract.ts';
 import { ANVIL_KEYS, startAnvil } from './helpers/anvil.ts';
 import { cliEnv, runCli, spawnCli } from './helpers/cli.ts';
 import { batchOnTip, receiptOf } from './helpers/equivocator.ts';
@@ -18,6 +24,21 @@ import { LOG_ID, PRIMARY_KEY, client, startReplica, tempDir, waitFor } from './h
 import { createHost } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
 import { batchTopic } from '../src/p2p/protocols.ts';
+
+/** A node that answers every JSON-RPC call with `result` (e.g. a malformed proof list). */
+async function fakeNode(t: TestContext, result: unknown): Promise<string> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (d: string) => { body += d; });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: (JSON.parse(body) as { id: unknown }).id, result }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
 
 test('deploy-slashing, verify-receipt, proofs, slash and slash --watch', { timeout: 120_000 }, async (t) => {
   const dir = await tempDir();
@@ -90,9 +111,105 @@ test('deploy-slashing, verify-receipt, proofs, slash and slash --watch', { timeo
   assert.equal(again.code, 0, again.stderr);
   assert.equal(JSON.parse(again.stdout).status, 'skipped');
 
-  const watcher = spawnCli(t, ['slash', '--rpc', anvil.url, '--contract', contract, '--from', replica.rpcUrl, '--watch', '--interval', '1'], { env: reporterEnv });
+  // A node serving malformed proofs is reported (stderr, one line per proof) and skipped; the real node's
+  // proof, listed after it, is still handled, once and in watch mode alike.
+  const bogus = await fakeNode(t, [{ kind: 'conflict', a: null }, { kind: 'fork', domain: { name: 'Sequencer', version: '1', chainId: 31337, salt: '0x12' } }]);
+  const mixed = await runCli(['slash', '--rpc', anvil.url, '--contract', contract, '--from', bogus, '--from', replica.rpcUrl], { env: reporterEnv, timeoutMs: 60_000 });
+  assert.equal(mixed.code, 1, 'skipping counts as a failure of the run');
+  assert.equal(JSON.parse(mixed.stdout).status, 'skipped');
+  assert.match(mixed.stderr, /skipping malformed proof #0: proof\.domain/);
+  assert.match(mixed.stderr, /skipping malformed proof #1: proof\.domain\.salt/);
+
+  // ... and a node that never answers only costs --node-timeout per round.
+  const hung = createServer(() => {});
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => { hung.closeAllConnections(); hung.close(() => resolve()); }));
+  const hungUrl = `http://127.0.0.1:${(hung.address() as AddressInfo).port}/`;
+  const watcher = spawnCli(t, ['slash', '--rpc', anvil.url, '--contract', contract, '--from', hungUrl, '--from', bogus, '--from', replica.rpcUrl, '--watch', '--interval', '1', '--node-timeout', '1'], { env: reporterEnv });
   const seen = JSON.parse(await watcher.waitForLine((l) => l.includes('"status"'), 30_000));
   assert.equal(seen.status, 'skipped');
+  assert.equal(seen.from, new URL(replica.rpcUrl).href);
+  assert.match(watcher.stderr(), new RegExp(`${hungUrl}: .*time`));
+  assert.match(watcher.stderr(), new RegExp(`${bogus}: skipping malformed proof #0`));
   watcher.child.kill('SIGTERM');
   assert.equal((await watcher.exited).code, 0);
+
+  // Slashes are listed from the contract's events.
+  const slashes = await runCli(['bond', 'slashes', '--rpc', anvil.url, '--contract', contract]);
+  assert.equal(slashes.code, 0, slashes.stderr);
+  const [event] = JSON.parse(slashes.stdout);
+  assert.equal(event.sequencer, primaryAddress);
+  assert.equal(event.logId, toHex(LOG_ID));
+  assert.equal(event.reporter, reporter.address);
+  assert.equal(event.reward, '0.5');
+  assert.equal(event.tx, line.tx);
+  const none = await runCli(['bond', 'slashes', '--rpc', anvil.url, '--contract', contract, '--sequencer', reporter.address]);
+  assert.deepEqual(JSON.parse(none.stdout), []);
+  const slashedInfo = await runCli(['bond', 'info', '--rpc', anvil.url, '--contract', contract, '--log-id', toHex(LOG_ID), '--sequencer', primaryAddress]);
+  assert.equal(JSON.parse(slashedInfo.stdout).status, 'slashed');
+
+  // Another sequencer bonds on the same deployment, then manages its withdrawal with `sequencer bond`.
+  const operatorEnv = cliEnv({ PRIVATE_KEY: ANVIL_KEYS[3] });
+  const operator = new Wallet(ANVIL_KEYS[3]).address;
+  const posted = await runCli(['deploy-slashing', '--rpc', anvil.url, '--contract', contract, '--log-id', 'another-log', '--bond', '1'], { env: operatorEnv, timeoutMs: 60_000 });
+  assert.equal(posted.code, 0, posted.stderr);
+  const bondCmd = (action: string) => runCli(['bond', action, '--rpc', anvil.url, '--contract', contract, '--log-id', 'another-log'], { env: operatorEnv, timeoutMs: 60_000 });
+  const active = await bondCmd('info');
+  assert.equal(active.code, 0, active.stderr);
+  assert.deepEqual(JSON.parse(active.stdout), {
+    contract, chainId: anvil.chainId, sequencer: operator, logId: JSON.parse(posted.stdout).logId, status: 'active', amount: '1.0',
+    withdrawableAt: 0, slashed: false, minBond: '1.0', withdrawalDelay: 604800, rewardBps: 2500,
+  });
+  const early = await bondCmd('withdraw');
+  assert.equal(early.code, 1);
+  assert.match(early.stderr, /^error: withdraw: NoWithdrawalRequested\(\)$/m, 'the contract error by name');
+  const requested = await bondCmd('request-withdrawal');
+  assert.equal(requested.code, 0, requested.stderr);
+  const leaving = JSON.parse(requested.stdout);
+  assert.equal(leaving.action, 'request-withdrawal');
+  assert.equal(leaving.bond.status, 'leaving');
+  assert.ok(leaving.bond.withdrawableAt > Date.now() / 1000 + 604800 - 600);
+  const notReady = await bondCmd('withdraw');
+  assert.equal(notReady.code, 1);
+  assert.match(notReady.stderr, new RegExp(`withdraw: WithdrawalNotReady\\(${leaving.bond.withdrawableAt}\\)`));
+  const cancelled = await bondCmd('cancel-withdrawal');
+  assert.equal(cancelled.code, 0, cancelled.stderr);
+  assert.equal(JSON.parse(cancelled.stdout).bond.status, 'active');
+  const twice = await bondCmd('cancel-withdrawal');
+  assert.match(twice.stderr, /cancel-withdrawal: NoWithdrawalRequested\(\)/);
+});
+
+test('deploy-slashing and start --bond-contract refuse a chain other than the log\'s; deploy-slashing refuses parameters outside the contract\'s bounds', { timeout: 60_000 }, async (t) => {
+  const anvil = await startAnvil({ chainId: 777 });
+  t.after(() => anvil.stop());
+  const env = cliEnv({ PRIVATE_KEY: ANVIL_KEYS[0] });
+  const provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  t.after(() => provider.destroy());
+  const account = new Wallet(ANVIL_KEYS[0]).address;
+
+  const wrongChain = await runCli(['deploy-slashing', '--rpc', anvil.url], { env, timeoutMs: 30_000 });
+  assert.equal(wrongChain.code, 1);
+  assert.match(wrongChain.stderr, /is chain 777, but the log's headers are signed for chain 31337 \(--chain-id\)/);
+  for (const [flag, value] of [['--reward-bps', '10000'], ['--reward-bps', String(MAX_REWARD_BPS + 1)], ['--withdrawal-delay', '0'], ['--withdrawal-delay', String(MIN_WITHDRAWAL_DELAY - 1)]]) {
+    const refused = await runCli(['deploy-slashing', '--rpc', anvil.url, '--chain-id', '777', flag!, value!], { env, timeoutMs: 30_000 });
+    assert.equal(refused.code, 2, `${flag} ${value}: ${refused.stderr}`);
+    assert.match(refused.stderr, new RegExp(`${flag}: must be between`));
+  }
+  assert.equal(await provider.getTransactionCount(account), 0, 'nothing was sent');
+
+  const ok = await runCli(['deploy-slashing', '--rpc', anvil.url, '--chain-id', '777', '--withdrawal-delay', String(MIN_WITHDRAWAL_DELAY), '--reward-bps', String(MAX_REWARD_BPS)], { env, timeoutMs: 30_000 });
+  assert.equal(ok.code, 0, ok.stderr);
+  const { contract, chainId } = JSON.parse(ok.stdout);
+  assert.equal(chainId, 777);
+
+  // A node given that bond but signing for another chain id refuses to start; the two flags go together.
+  const replicaArgs = ['start', '--mode', 'replica', '--rpc-port', '0', '--p2p-port', '0', '--primary', account];
+  const alone = await runCli([...replicaArgs, '--db', join(tmpdir(), 'never-created'), '--bond-contract', contract]);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /--bond-contract and --chain-rpc go together/);
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const misfit = await runCli([...replicaArgs, '--db', dir.path, '--chain-id', '31337', '--bond-contract', contract, '--chain-rpc', anvil.url], { timeoutMs: 30_000 });
+  assert.equal(misfit.code, 1);
+  assert.match(misfit.stderr, /cannot start the replica: bond contract .* the chain RPC is chain 777, but the log's headers are signed for chain 31337/);
 });

@@ -5,23 +5,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { JsonRpcProvider, Wallet, parseEther } from 'ethers';
 import { toHex } from '../src/core/bytes.ts';
 import { createHost, type Host } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
 import { batchTopic, encodeJson, proofTopic } from '../src/p2p/protocols.ts';
-import { decodeBatch } from '../src/core/batch.ts';
+import { GENESIS_TIP, decodeBatch } from '../src/core/batch.ts';
 import { judgePair } from '../src/core/equivocation.ts';
-import { signHeader } from '../src/core/header.ts';
+import { headerHash, signHeader, type Header } from '../src/core/header.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
-import { proofToJson } from '../src/rpc/codec.ts';
-import { bondInfo, deployBond, register, slash, decodeBondError } from '../src/chain/bond-contract.ts';
+import { parseReceipt, proofToJson, receiptToJson } from '../src/rpc/codec.ts';
+import { bondInfo, deployBond, register, slash, decodeBondError, MIN_WITHDRAWAL_DELAY } from '../src/chain/bond-contract.ts';
 import { fetchProofs, submitProof } from '../src/chain/slasher.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
 import { ANVIL_KEYS, startAnvil } from './helpers/anvil.ts';
-import { conflictingBatches, tipOf } from './helpers/equivocator.ts';
-import { CHAIN_ID, LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
+import { batchOnTip, conflictingBatches, receiptOf, tipOf } from './helpers/equivocator.ts';
+import { CHAIN_ID, LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, peerScoreAt, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
 
 async function attacker(dir: string, target: SequencerNode): Promise<Host> {
   const host = await createHost({ privateKey: await loadOrCreatePeerKey(dir), listenPort: 0, bootstrapPeers: target.multiaddrs(), maxMessageBytes: 3_500_000, log: () => {} });
@@ -52,7 +53,7 @@ test('conflicting batches published to two replicas are caught by both, proven, 
   const deployer = new Wallet(ANVIL_KEYS[0], provider);
   const reporter = new Wallet(ANVIL_KEYS[1], provider);
   const primaryWallet = new Wallet(toHex(PRIMARY_KEY), provider);
-  const bond = await deployBond(deployer, { minBond: parseEther('1'), withdrawalDelay: 3600, rewardBps: 5000 });
+  const bond = await deployBond(deployer, { minBond: parseEther('1'), withdrawalDelay: MIN_WITHDRAWAL_DELAY, rewardBps: 5000 });
   await (await deployer.sendTransaction({ to: primaryWallet.address, value: parseEther('10') })).wait();
   await register(bond.connect(primaryWallet) as typeof bond, toHex(LOG_ID), parseEther('4'));
   assert.equal((await bondInfo(bond, primaryWallet.address, toHex(LOG_ID))).amount, parseEther('4'));
@@ -84,19 +85,27 @@ test('conflicting batches published to two replicas are caught by both, proven, 
   const info = await client(r1).info();
   assert.ok(info.halted, 'the replica reports it stopped following the primary');
 
-  // Nothing more from that primary is stored; what the replica had is still served.
-  const before = (await client(r1).info()).entries;
-  await client(primary).append(signer.sign({ nonce: 2n, transactions: [new TextEncoder().encode('after')] })).catch(() => {});
-  await new Promise((r) => setTimeout(r, 1500));
-  assert.equal((await client(r1).info()).entries, before);
-  assert.equal((await client(r1).read(0, 10))[0].payload, toHex(new TextEncoder().encode('honest')));
-
   // Detection survives a restart.
   await r2.stop();
   r2 = await startReplica(join(dir.path, 'r2'), primary.multiaddrs(), { chainId: anvil.chainId });
   assert.equal((await client(r2).info()).equivocations, 1);
   const forwarded = await client(r2).append(signer.sign({ nonce: 3n, transactions: [new TextEncoder().encode('x')] })).catch((e) => e);
   assert.ok(forwarded instanceof Error);
+
+  // Nothing more from that primary is stored: a valid successor of r1's tip, signed with its key, is not taken.
+  // r1 judges one peer's messages in order, so once a new proof sent after it is adopted, it has been judged.
+  const r1Tip = await tipOf(client(r1));
+  await toR1.publish(batchTopic(LOG_ID), batchOnTip(r1Tip, 'after the equivocation'));
+  const r1Peer = (await client(r1).info()).peerId as string;
+  await waitFor(() => toR1.subscribers(proofTopic(LOG_ID)).includes(r1Peer), 10_000, 'r1 subscribed to proofs');
+  const [c, d] = conflictingBatches({ ...r1Tip, height: r1Tip.height + 10 }).map(decodeBatch);
+  await toR1.publish(proofTopic(LOG_ID), encodeJson(proofToJson(judgePair(SEPARATOR, anvil.chainId, addressFromPrivateKey(PRIMARY_KEY), c, d)!)));
+  await waitFor(async () => (await client(r1).info()).equivocations === 2, 10_000, 'the later proof adopted');
+  const after = await client(r1).info();
+  assert.equal(after.height, r1Tip.height, 'the successor was not stored');
+  assert.equal(after.entries, r1Tip.nextSeq);
+  // What the replica had is still served.
+  assert.equal((await client(r1).read(0, 10))[0].payload, toHex(new TextEncoder().encode('honest')));
 
   // The slasher submits the proof: the bond is slashed and the reporter paid half of it.
   const reporterBond = bond.connect(reporter) as typeof bond;
@@ -135,14 +144,90 @@ test('a proof travels on its own topic: nodes that never saw the headers adopt a
   const forged = { ...proof, signer: addressFromPrivateKey(OUTSIDER_KEY), a: signHeader(SEPARATOR, proof.a.header, OUTSIDER_KEY), b: signHeader(SEPARATOR, proof.b.header, OUTSIDER_KEY) };
   await rogue.publish(topic, encodeJson(proofToJson(forged)));
   await rogue.publish(topic, new TextEncoder().encode('{"kind":"conflict"'));
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal((await client(r1).info()).equivocations, 0, 'a proof against another signer is refused');
-  assert.ok(rogue.peerScore(r1Peer) <= 0);
-
+  // Then the valid proof: r1 judges one peer's messages in order, so once it holds this one it has judged the two before.
   await rogue.publish(topic, encodeJson(proofToJson(proof)));
+  await waitFor(async () => (await client(r1).info()).equivocations >= 1, 10_000, 'r1 adopts the valid proof');
+  const held = await fetchProofs(r1.rpcUrl);
+  assert.equal(held.length, 1, 'a proof against another signer is refused');
+  assert.equal(held[0].signer.toLowerCase(), toHex(addressFromPrivateKey(PRIMARY_KEY)));
+  // Both refusals cost the peer that sent them (one reject alone scores -10 at most, and decays toward 0).
+  await waitFor(() => peerScoreAt(r1, rogue.peerId) < -10, 5_000, 'r1 penalised the sender of the forged and the malformed proof');
+
   for (const node of [r1, primary, r2]) {
     await waitFor(async () => (await client(node).info()).equivocations === 1, 10_000, 'proof adopted');
   }
   assert.ok((await client(r2).info()).halted, 'a node that never saw either header stops following the primary');
   assert.ok((await client(primary).info()).halted);
+});
+
+type Verdict = { valid: boolean; reason: string | null; status: string; proof: Record<string, unknown> | null };
+
+/** The receipt JSON with its header patched and re-signed with the primary's key (the key really signs it). */
+function resignedReceipt(json: Record<string, unknown>, patch: Partial<Header>): Record<string, unknown> {
+  const r = parseReceipt(json);
+  const signed = signHeader(SEPARATOR, { ...r.header, ...patch }, PRIMARY_KEY);
+  return receiptToJson({ ...r, ...signed }, headerHash(SEPARATOR, signed.header));
+}
+
+test('sequencer_verifyReceipt answers each status: consistent, invalid (tampered, another log, another view), mismatch, pending then judged when the height arrives', async (t) => {
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'p'));
+  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
+  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  const verify = (receipt: unknown) => client(replica).call<Verdict>('sequencer_verifyReceipt', [receipt]);
+  const signer = clientSigner();
+  const tx = (s: string) => new TextEncoder().encode(s);
+  const honest = await client(primary).append(signer.sign({ nonce: 1n, transactions: [tx('honest'), tx('two')] })) as Record<string, any>;
+  await waitFor(async () => (await client(replica).info()).entries === 2, 10_000, 'replication');
+
+  assert.deepEqual(await verify(honest), { valid: true, reason: null, status: 'consistent', proof: null });
+
+  // A tampered receipt of a height the node holds is invalid, and says nothing about the log.
+  const tampered = { ...honest, entryHashes: [toHex(randomBytes(32)), honest.entryHashes[1]] };
+  assert.deepEqual(await verify(tampered), { valid: false, reason: 'Merkle proof does not match the entries root', status: 'invalid', proof: null });
+  // Headers the primary's key signed for another log or another view: refused, never 'consistent'.
+  const otherLog = await verify(resignedReceipt(honest, { logId: randomBytes(32) }));
+  assert.deepEqual(otherLog, { valid: false, reason: 'header of another log', status: 'invalid', proof: null });
+  const otherView = await verify(resignedReceipt(honest, { view: 1 }));
+  assert.deepEqual(otherView, { valid: false, reason: 'header of view 1, which the log does not allow', status: 'invalid', proof: null });
+
+  // The stored header and entries, claimed as another sender's submission: named, not 'consistent'.
+  const misattributed = { ...honest, sender: toHex(addressFromPrivateKey(OUTSIDER_KEY)), submissionDigest: toHex(randomBytes(32)) };
+  const mismatch = await verify(misattributed);
+  assert.equal(mismatch.valid, true);
+  assert.equal(mismatch.status, 'mismatch');
+  assert.match(mismatch.reason ?? '', /from another sender/);
+  assert.equal((await client(replica).info()).equivocations, 0, 'none of these is an equivocation');
+
+  // A receipt for the next height, signed with the primary's key for a batch the primary never sequences.
+  const tip = await tipOf(client(primary));
+  const phantom = receiptOf(batchOnTip(tip, 'never sequenced'), tip.headHash);
+  assert.deepEqual(await verify(phantom), { valid: true, reason: null, status: 'pending', proof: null });
+  // The real batch for that height arrives: the remembered header is judged against it.
+  await client(primary).append(signer.sign({ nonce: 2n, transactions: [tx('the real height 1')] }));
+  await waitFor(async () => (await client(replica).info()).equivocations === 1, 10_000, 'the pending receipt is judged when its height arrives');
+  const [proof] = await fetchProofs(replica.rpcUrl);
+  assert.equal(proof.kind, 'conflict');
+  assert.deepEqual([proof.a.header.height, proof.b.header.height], [1, 1]);
+  assert.ok([proof.a.signature, proof.b.signature].includes(phantom.signature as string), 'the proof holds the receipt\'s header');
+});
+
+test('one equivocation, one proof: many concurrent checks of one conflicting receipt list and store a single proof, also after a restart', async (t) => {
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'p'));
+  let replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
+  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  await client(primary).append(clientSigner().sign({ nonce: 1n, transactions: [new TextEncoder().encode('honest')] }));
+  await waitFor(async () => (await client(replica).info()).entries === 1, 10_000, 'replication');
+  // Another batch for height 0, signed with the primary's key.
+  const conflicting = receiptOf(batchOnTip(GENESIS_TIP, 'conflicting height 0'), new Uint8Array(32));
+  const direct = Array.from({ length: 20 }, () => replica.verifyReceipt(parseReceipt(conflicting)));
+  const overRpc = Array.from({ length: 10 }, () => client(replica).call<Verdict>('sequencer_verifyReceipt', [conflicting]));
+  const verdicts = await Promise.all([...direct, ...overRpc]);
+  for (const v of verdicts) assert.equal(v.status, 'conflict');
+  assert.equal(replica.equivocations().length, 1, 'listed once');
+  assert.equal((await fetchProofs(replica.rpcUrl)).length, 1);
+  await replica.stop();
+  replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
+  assert.equal((await fetchProofs(replica.rpcUrl)).length, 1, 'stored once');
 });

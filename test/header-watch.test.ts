@@ -145,6 +145,65 @@ test('a header remembered for a height that the node then stores differently is 
   assert.equal(n.watch.proofs.length, 1, 'the seen header is consumed once');
 });
 
+/** Proof records in the store (keys 'P' + proof id). */
+async function storedProofCount(store: LogStore): Promise<number> {
+  let n = 0;
+  for await (const [name] of store.records()) if (name[0] === 0x50) n++;
+  return n;
+}
+
+test('one equivocation, one proof: concurrent detections and adoptions of it store and list it once, also after a restart', async (t) => {
+  const dir = await tempDir();
+  const genuine = chain(2);
+  let n = await open(join(dir.path, 'db'));
+  t.after(async () => { await n.close(); await dir.remove(); });
+  for (const b of genuine) await n.replica.handle(b, 'gossip');
+  const other = decodeBatch(batchOnTip(tipAfter(genuine[0]), 'other 1'));
+  const proof = judgePair(SEPARATOR, CHAIN_ID, PRIMARY_RULES.primary, decodeBatch(genuine[1]), other)!;
+  // The conflicting header met from several sides at once (gossip, receipts) while the proof arrives by gossip.
+  const outcomes = await Promise.all([
+    ...Array.from({ length: 10 }, () => n.watch.observe(other, 'receipt check')),
+    ...Array.from({ length: 10 }, () => n.watch.adopt(proof, 'proof gossip')),
+  ]);
+  for (const o of outcomes.slice(0, 10)) assert.equal((o as { kind: string } | null)?.kind, 'conflict');
+  assert.ok(outcomes.slice(10).every((o) => o === 'new' || o === 'known'));
+  assert.ok(outcomes.slice(10).filter((o) => o === 'new').length <= 1, 'at most one caller records it');
+  assert.equal(n.watch.proofs.length, 1, 'listed once');
+  assert.equal(await storedProofCount(n.store), 1, 'stored once');
+  await n.close();
+  n = await open(join(dir.path, 'db'));
+  assert.equal(n.watch.proofs.length, 1, 'still one after a restart');
+  assert.equal(await n.watch.adopt(proof, 'proof gossip'), 'known');
+  assert.equal(n.watch.proofs.length, 1);
+});
+
+test('two different headers for a height not yet held, checked concurrently, are a proof', async (t) => {
+  const dir = await tempDir();
+  const n = await open(join(dir.path, 'db'));
+  t.after(async () => { await n.close(); await dir.remove(); });
+  const tip = tipAfter(chain(1)[0]);
+  const [a, b] = [batchOnTip(tip, 'a'), batchOnTip(tip, 'b')].map((x) => decodeBatch(x));
+  // Each check is observe (nothing held yet at height 1), then remember: the second must not be dropped.
+  const results = await Promise.all([n.watch.check(a, 'receipt check'), n.watch.check(b, 'receipt check')]);
+  assert.equal(results.filter((r) => r !== null).length, 1, 'the second header is judged against the first');
+  assert.equal(n.watch.proofs.length, 1);
+  assert.equal(n.watch.proofs[0].kind, 'conflict');
+});
+
+test('a header remembered after its height was stored is judged against the log (observe and remember race the write)', async (t) => {
+  const dir = await tempDir();
+  const n = await open(join(dir.path, 'db'));
+  t.after(async () => { await n.close(); await dir.remove(); });
+  const genuine = chain(1);
+  const other = decodeBatch(batchOnTip(GENESIS_TIP, 'met while the genuine batch was written'));
+  assert.equal(await n.watch.observe(other, 'receipt check'), null, 'nothing held at height 0 yet');
+  await n.replica.handle(genuine[0], 'gossip'); // stored between the caller's observe and remember
+  const proof = await n.watch.remember(other, 'receipt check');
+  assert.equal(proof?.kind, 'conflict');
+  assert.equal(n.watch.proofs.length, 1);
+  assert.equal(await n.watch.remember(decodeBatch(genuine[0]), 'receipt check'), null, 'the stored header itself is no proof');
+});
+
 test('judgePair: identical, unrelated, other-view and honest-parent pairs are not equivocations', () => {
   const [b0, b1, b2] = chain(3).map((b) => decodeBatch(b));
   const signer = PRIMARY_RULES.primary;

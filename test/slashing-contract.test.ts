@@ -1,6 +1,8 @@
 /**
  * contracts/SequencerBond.sol against a real anvil: bonding, kind 1 / kind 2 slashing with exact balance
- * accounting, forged and replayed proofs, signature malleability, and the withdrawal delay.
+ * accounting, forged and replayed proofs, signature malleability, the withdrawal delay (its enforced minimum,
+ * and a slash racing a withdraw in one block), the bounded reward (self-reports cost half), Slashed event
+ * queries, and the gas of every call (docs/slashing.md §Gas).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,10 +24,16 @@ import { ANVIL_KEYS, anvilRpc, startAnvil } from './helpers/anvil.ts';
 import {
   bondInfo,
   bondOf,
+  bondStatus,
   connectBond,
   decodeBondError,
+  bondInterface,
+  cancelWithdrawal,
   deployBond,
   encodeSlashCalldata,
+  listSlashes,
+  MAX_REWARD_BPS,
+  MIN_WITHDRAWAL_DELAY,
   headerDigest,
   headerToStruct,
   register,
@@ -44,7 +52,7 @@ const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0
 const MIN_BOND = parseEther('1');
 const BOND = parseEther('2');
 const REWARD_BPS = 5000;
-const WITHDRAWAL_DELAY = 3600;
+const WITHDRAWAL_DELAY = MIN_WITHDRAWAL_DELAY;
 
 const rand32 = (): string => hexlify(randomBytes(32));
 
@@ -151,6 +159,8 @@ test('SequencerBond on anvil', async (t) => {
   });
 
   let slashGas = 0n;
+  /** Gas of each call, for docs/slashing.md §Gas (printed by the last subtest). */
+  const gas: Record<string, bigint> = {};
 
   await t.test('kind 1 conflict: reporter gets the reward, the rest is locked, replays fail', async () => {
     const { seq, logId } = await bondedSequencer();
@@ -163,7 +173,7 @@ test('SequencerBond on anvil', async (t) => {
     const { receipt, event } = await slash(as(reporter), proof);
     assert.equal(receipt.status, 1);
     slashGas = receipt.gasUsed;
-    console.log(`slash gas: ${receipt.gasUsed} (kind 1, first slash on a fresh contract slot)`);
+    gas['slash (kind 1, first on the deployment)'] = receipt.gasUsed;
     t.diagnostic(`slash gas: ${receipt.gasUsed}`);
 
     const reward = (BOND * BigInt(REWARD_BPS)) / 10_000n;
@@ -177,13 +187,20 @@ test('SequencerBond on anvil', async (t) => {
       reporter: reporter.address,
       reward,
       burned,
+      blockNumber: receipt.blockNumber,
+      tx: receipt.hash,
     });
     assert.equal(await balance(reporter.address), reporterBefore - fee(receipt) + reward, 'reporter: +reward - gas');
     assert.equal(await balance(address), contractBefore - reward, 'burned part stays locked in the contract');
     assert.equal(await bond.getFunction('totalBurned')(), burnedBefore + burned);
     assert.deepEqual(await bondInfo(bond, seq.address, logId), { amount: 0n, withdrawableAt: 0n, slashed: true });
-    const proofId = await bond.getFunction('proofIdOf')(event.digestA, event.digestB);
-    assert.equal(await bond.getFunction('usedProofs')(proofId), true);
+    // the Slashed event is found by sequencer, by log, and by reporter (an indexed topic)
+    assert.deepEqual(await listSlashes(bond, { sequencer: seq.address }), [event]);
+    assert.deepEqual(await listSlashes(bond, { logId }), [event]);
+    const byReporter = await provider.getLogs({ address, fromBlock: receipt.blockNumber, toBlock: receipt.blockNumber, topics: bondInterface().encodeFilterTopics('Slashed', [null, null, null, null, null, reporter.address]) });
+    assert.equal(byReporter.length, 1);
+    const byOther = await provider.getLogs({ address, fromBlock: receipt.blockNumber, toBlock: receipt.blockNumber, topics: bondInterface().encodeFilterTopics('Slashed', [null, null, null, null, null, deployer.address]) });
+    assert.equal(byOther.length, 0);
 
     // the same proof again, and with a/b swapped
     await expectRevert(slash(as(reporter), proof), 'AlreadySlashed');
@@ -203,7 +220,7 @@ test('SequencerBond on anvil', async (t) => {
     const tx = await reporter.sendTransaction({ to: address, data: encodeSlashCalldata(proof) });
     const receipt = (await tx.wait())!;
     assert.equal(receipt.status, 1);
-    console.log(`slash gas: ${receipt.gasUsed} (kind 2)`);
+    gas['slash (kind 2)'] = receipt.gasUsed;
     const [event] = slashedEvents(receipt);
     assert.equal(event?.kind, 2);
     assert.equal(event?.sequencer, seq.address);
@@ -269,7 +286,7 @@ test('SequencerBond on anvil', async (t) => {
     // and the untampered proof still goes through
     const { event, receipt } = await slash(r, good);
     assert.equal(event.reward, BOND / 2n);
-    console.log(`slash gas: ${receipt.gasUsed} (kind 1, steady state: totalBurned already nonzero)`);
+    gas['slash (kind 1, steady state)'] = receipt.gasUsed;
   });
 
   await t.test('withdrawal delay: slashable while pending, gone after withdraw', async () => {
@@ -311,6 +328,94 @@ test('SequencerBond on anvil', async (t) => {
     // every bond created above was either slashed (reward paid, rest locked) or withdrawn, except the
     // MIN_BOND + 5 one from the register test
     assert.equal(await balance(address), (await bond.getFunction('totalBurned')()) + MIN_BOND + 5n);
+  });
+
+  await t.test('constructor: withdrawal delay at least MIN_WITHDRAWAL_DELAY, reward at most MAX_REWARD_BPS', async () => {
+    assert.equal(await bond.getFunction('MIN_WITHDRAWAL_DELAY')(), BigInt(MIN_WITHDRAWAL_DELAY), 'TS mirror of the constant');
+    assert.equal(await bond.getFunction('MAX_REWARD_BPS')(), BigInt(MAX_REWARD_BPS), 'TS mirror of the constant');
+    const params = { minBond: MIN_BOND, withdrawalDelay: MIN_WITHDRAWAL_DELAY, rewardBps: MAX_REWARD_BPS };
+    await expectRevert(deployBond(deployer, { ...params, withdrawalDelay: 0 }), 'InvalidWithdrawalDelay');
+    await expectRevert(deployBond(deployer, { ...params, withdrawalDelay: MIN_WITHDRAWAL_DELAY - 1 }), 'InvalidWithdrawalDelay');
+    await expectRevert(deployBond(deployer, { ...params, withdrawalDelay: 2 ** 32 }), 'InvalidWithdrawalDelay');
+    await expectRevert(deployBond(deployer, { ...params, rewardBps: MAX_REWARD_BPS + 1 }), 'InvalidRewardBps');
+    await expectRevert(deployBond(deployer, { ...params, rewardBps: 10_000 }), 'InvalidRewardBps');
+    const edge = await deployBond(deployer, params);
+    assert.equal(await edge.getFunction('withdrawalDelay')(), BigInt(MIN_WITHDRAWAL_DELAY));
+    assert.equal(await edge.getFunction('rewardBps')(), BigInt(MAX_REWARD_BPS));
+    // no per-proof storage any more: the permanent `slashed` flag of the bond is what refuses a second payment
+    assert.equal(bondInterface().getFunction('usedProofs'), null);
+  });
+
+  await t.test('a self-report from another address costs the sequencer at least half its bond', async () => {
+    const seq = new Wallet(rand32(), provider);
+    const accomplice = new Wallet(rand32(), provider);
+    await anvilRpc(anvil, 'anvil_setBalance', [seq.address, toQuantity(parseEther('100'))]);
+    await anvilRpc(anvil, 'anvil_setBalance', [accomplice.address, toQuantity(parseEther('1'))]);
+    const logId = rand32();
+    const before = (await balance(seq.address)) + (await balance(accomplice.address));
+    const registered = await register(as(seq), logId, BOND);
+    const { receipt, event } = await slash(as(accomplice), await conflictProof(seq, logId));
+    const after = (await balance(seq.address)) + (await balance(accomplice.address));
+    assert.equal(event.reward, (BOND * BigInt(REWARD_BPS)) / 10_000n);
+    assert.equal(before - after - fee(registered) - fee(receipt), BOND - event.reward, 'the burned share is lost whoever reports');
+    assert.ok(BOND - event.reward >= BOND / 2n);
+  });
+
+  await t.test('slash and withdraw in one block: before withdrawableAt the slash wins even ordered second', async () => {
+    const gwei = (n: number): bigint => BigInt(n) * 1_000_000_000n;
+    /** Sends without estimating gas (estimation would run against the pre-block state), at a chosen priority. */
+    const sendRaw = (from: Wallet, data: string, priority: number) =>
+      from.sendTransaction({ to: address, data, gasLimit: 300_000n, maxPriorityFeePerGas: gwei(priority), maxFeePerGas: gwei(1000) });
+    const leaving = async () => {
+      const { seq, logId } = await bondedSequencer();
+      const r = await requestWithdrawal(as(seq), logId);
+      assert.equal(bondStatus(await bondInfo(bond, seq.address, logId)), 'leaving');
+      const at = Number((await bondInfo(bond, seq.address, logId)).withdrawableAt);
+      assert.equal(at, (await provider.getBlock(r.blockNumber))!.timestamp + WITHDRAWAL_DELAY);
+      return { seq, logId, at, proof: await conflictProof(seq, logId) };
+    };
+    /** withdraw (ordered first: higher tip) and slash in one block mined at `timestamp`. */
+    const race = async (seq: Wallet, logId: string, proof: EquivocationProof, timestamp: number) => {
+      await anvilRpc(anvil, 'evm_setAutomine', [false]);
+      try {
+        const w = await sendRaw(seq, bondInterface().encodeFunctionData('withdraw', [logId]), 50);
+        const s = await sendRaw(reporter, encodeSlashCalldata(proof), 1);
+        await anvilRpc(anvil, 'evm_setNextBlockTimestamp', [timestamp]);
+        await anvilRpc(anvil, 'evm_mine');
+        const [wr, sr] = [(await provider.getTransactionReceipt(w.hash))!, (await provider.getTransactionReceipt(s.hash))!];
+        assert.equal(wr.blockNumber, sr.blockNumber, 'one block');
+        assert.ok(wr.index < sr.index, 'the withdraw is ordered first');
+        return { withdrawOk: wr.status === 1, slashOk: sr.status === 1 };
+      } finally {
+        await anvilRpc(anvil, 'evm_setAutomine', [true]);
+      }
+    };
+    const early = await leaving();
+    const late = await leaving();
+    // One second before withdrawableAt: the withdraw reverts (WithdrawalNotReady), the slash takes the bond.
+    assert.deepEqual(await race(early.seq, early.logId, early.proof, early.at - 1), { withdrawOk: false, slashOk: true });
+    assert.deepEqual(await bondInfo(bond, early.seq.address, early.logId), { amount: 0n, withdrawableAt: 0n, slashed: true });
+    // From withdrawableAt on, the reporting window is over (docs/slashing.md §Withdrawal delay): the first mined wins.
+    assert.ok(late.at >= early.at - 1);
+    assert.deepEqual(await race(late.seq, late.logId, late.proof, late.at), { withdrawOk: true, slashOk: false });
+    assert.deepEqual(await bondInfo(bond, late.seq.address, late.logId), { amount: 0n, withdrawableAt: 0n, slashed: false });
+  });
+
+  await t.test('gas of every call', async () => {
+    const { seq, logId } = await bondedSequencer(); // measured again below on a second log of the same account
+    const log2 = rand32();
+    gas.register = (await register(as(seq), log2, BOND)).gasUsed;
+    gas.requestWithdrawal = (await requestWithdrawal(as(seq), log2)).gasUsed;
+    gas.cancelWithdrawal = (await cancelWithdrawal(as(seq), log2)).gasUsed;
+    await requestWithdrawal(as(seq), log2);
+    await anvilRpc(anvil, 'evm_increaseTime', [WITHDRAWAL_DELAY + 1]);
+    await anvilRpc(anvil, 'evm_mine');
+    gas.withdraw = (await withdraw(as(seq), log2)).gasUsed;
+    await slash(as(reporter), await conflictProof(seq, logId));
+    for (const [call, used] of Object.entries(gas)) {
+      console.log(`gas ${call}: ${used}`);
+      assert.ok(used > 21_000n && used < 150_000n, `${call}: ${used}`);
+    }
   });
 
   assert.ok(slashGas > 0n);

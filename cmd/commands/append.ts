@@ -23,6 +23,9 @@ Options:
   --expiry T             refuse the submission after unix time T (seconds); +S means S seconds from now (default: none)
   --hex                  each DATA is 0x-hex bytes (default: UTF-8 text)
   --primary ADDRESS      expected primary address for the receipt check (default: what the node reports)
+  --bond-contract ADDRESS  with --chain-rpc: refuse (exit 1, nothing sent) unless the primary's bond on this
+                         SequencerBond deployment is active (not leaving, slashed or missing); see docs/slashing.md
+  --chain-rpc URL        Ethereum JSON-RPC URL of the log's chain (the node's chainId), for --bond-contract
   -h, --help             show this help
 
 Example:
@@ -39,6 +42,8 @@ const SPEC = {
     expiry: { type: 'string' },
     hex: { type: 'boolean', default: false },
     primary: { type: 'string' },
+    'bond-contract': { type: 'string' },
+    'chain-rpc': { type: 'string' },
   },
   positionals: { min: 1, max: Infinity, what: 'DATA (one or more transactions)' },
 } as const satisfies CommandSpec<any>;
@@ -89,6 +94,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const chainId = Number(info.chainId);
   if (!Number.isSafeInteger(chainId) || chainId < 0) throw new CliError(`${url} answered sequencer_info without a valid chainId`);
+  if ((values['bond-contract'] === undefined) !== (values['chain-rpc'] === undefined)) throw new UsageError('--bond-contract and --chain-rpc go together');
+  if (values['bond-contract'] !== undefined) {
+    const { requireActiveBond } = await import('../../src/cli/chain.ts');
+    const contract = toHex(parseAddress(values['bond-contract'], 'bond-contract'));
+    await requireActiveBond(rpcUrl(values['chain-rpc']!, 'chain-rpc'), contract, toHex(primary), toHex(logId), chainId);
+  }
   const separator = domainSeparator({ chainId, logId });
   const submission = new SubmissionSigner(key, separator).sign({ nonce, expiry, transactions });
 
@@ -96,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   let problem: string | null;
   try {
     const receipt = parseReceipt(result);
-    problem = checkReceipt(separator, primary, receipt, transactions);
+    problem = checkReceipt({ logId, separator, primary }, receipt, transactions);
     if (!problem && toHex(receipt.submissionDigest) !== toHex(submissionDigest(separator, submission))) problem = 'the receipt is for another submission';
   } catch (e) {
     problem = `malformed receipt: ${(e as Error).message}`;

@@ -4,7 +4,8 @@ import { printJson, rpcClient } from '../../src/cli/output.ts';
 
 export const USAGE = `Usage: sequencer batch --rpc URL HEIGHT
 
-Prints the batch at HEIGHT (0 is the first batch): header, header hash, the primary's signature and entries.
+Prints the batch at HEIGHT (0 is the first batch): header, header hash, the primary's signature, the
+submissions in full (sender, nonce, expiry, transactions, signature) and the entries.
 
 Options:
   --rpc URL     the node's JSON-RPC URL

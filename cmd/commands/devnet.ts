@@ -10,10 +10,13 @@ import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promise
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { RpcClient } from '../../src/client/rpc-client.ts';
 import { toHex, type Bytes } from '../../src/core/bytes.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import { CliError, UsageError, integer, oneOf, parseCommand, type CommandSpec } from '../../src/cli/args.ts';
 import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, generatePrivateKey, parseLogId, readKeyFile } from '../../src/cli/keys.ts';
+import { loadOrCreatePeerKey } from '../../src/p2p/identity.ts';
 
 const CLI = fileURLToPath(new URL('../sequencer.ts', import.meta.url));
 const MARKER = '.sequencer-devnet';
@@ -26,7 +29,9 @@ export const USAGE = `Usage: sequencer devnet [--dir DIR] [--replicas N] [--base
 
 Runs a local devnet in the foreground: one primary and N replicas, each a separate process, until Ctrl-C.
 Keys (primary.key, client.key), data (DIR/<node>/) and logs (DIR/<node>.log) stay in DIR, so a restart keeps
-the same identities and log. Only the client key's address may append.
+the same identities and log. Only the client key's address may append. The primary is given the replicas as
+--peers, so it catches up from them before signing (a lost DIR/primary/ is recovered, not re-signed); the summary
+is printed once it sequences.
 
 Options:
   --dir DIR           devnet directory (default .devnet)
@@ -167,6 +172,33 @@ function waitStarted(node: DevNode): Promise<Started> {
   });
 }
 
+/**
+ * The replicas' multiaddrs before any of them runs: their libp2p identities are created here (each node keeps
+ * its own in its data directory) and their ports are fixed, so the primary can be given them as --peers.
+ */
+async function replicaAddresses(dir: string, replicas: number, basePort: number): Promise<string[]> {
+  return Promise.all(Array.from({ length: replicas }, async (_, k) => {
+    const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(join(dir, `replica-${k + 1}`))).toString();
+    return `/ip4/127.0.0.1/tcp/${basePort + P2P_OFFSET + k + 1}/p2p/${peerId}`;
+  }));
+}
+
+/** Resolves once the primary sequences: it has heard from every replica (docs/protocol.md §Primary start-up). */
+async function waitReady(node: DevNode, stopped: Promise<unknown>): Promise<boolean> {
+  const rpc = new RpcClient(node.started!.rpc);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let done = false;
+  void stopped.then(() => { done = true; });
+  let reason: unknown;
+  while (!done) {
+    reason = await rpc.info().then((i) => i.notReady, (e: Error) => e.message);
+    if (reason === null) return true;
+    if (Date.now() > deadline) throw new CliError(`the primary is not ready after ${START_TIMEOUT_MS / 1000} s (${String(reason)}); see ${display(node.logFile)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 function running(n: DevNode): boolean {
   return n.child.exitCode === null && n.child.signalCode === null;
 }
@@ -225,10 +257,13 @@ export async function run(argv: string[]): Promise<number> {
   };
 
   try {
+    // The primary signs nothing before its replicas told it how far its key has signed, so a devnet restarted
+    // after the primary's directory was lost resumes from the replicas instead of equivocating.
+    const replicaPeers = await replicaAddresses(dir, replicas, basePort);
     const primary = spawnNode(dir, 'primary', 'primary', [
       '--mode', 'primary', '--db', join(dir, 'primary'),
       '--rpc-port', String(basePort), '--p2p-port', String(basePort + P2P_OFFSET),
-      '--key-file', primaryKeyFile, ...common,
+      '--key-file', primaryKeyFile, ...(replicas > 0 ? ['--peers', replicaPeers.join(',')] : []), ...common,
     ]);
     nodes.push(primary);
     watch(primary);
@@ -251,7 +286,7 @@ export async function run(argv: string[]): Promise<number> {
         if (started) known.push(addressOf(started));
         else all = false;
       }
-      if (all && !stopping) {
+      if (all && !stopping && await waitReady(primary, stopped)) {
         await writeFile(join(dir, 'devnet.json'), JSON.stringify({
           logId, chainId: Number(chainId), primaryAddress, clientAddress, clientKeyFile,
           nodes: nodes.map((n) => ({ name: n.name, role: n.role, pid: n.child.pid, rpc: n.started!.rpc, multiaddrs: n.started!.multiaddrs, peerId: n.started!.peerId, log: n.logFile })),

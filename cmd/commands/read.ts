@@ -4,7 +4,8 @@ import { printJson, rpcClient } from '../../src/cli/output.ts';
 
 export const USAGE = `Usage: sequencer read --rpc URL [--from N] [--limit N] [--text]
 
-Prints the entries [from, from + limit) that the node holds, as a JSON array.
+Prints the entries [from, from + limit) that the node holds, as a JSON array: fewer at the end of the log, or
+when they would exceed the node's response budget (64 MiB of JSON); then continue from the last seq + 1.
 
 Options:
   --rpc URL     the node's JSON-RPC URL

@@ -7,11 +7,11 @@ import { parseAddress } from '../../src/cli/keys.ts';
 import { printJson } from '../../src/cli/output.ts';
 import { toHex } from '../../src/core/bytes.ts';
 import { connectBond } from '../../src/chain/bond-contract.ts';
-import { fetchProofs, proofKey, submitProof, watchNodes, type SubmitOutcome } from '../../src/chain/slasher.ts';
+import { NODE_TIMEOUT_MS, fetchCheckedProofs, proofKey, submitProof, watchNodes, wellFormedProof, type SubmitOutcome } from '../../src/chain/slasher.ts';
 import type { EquivocationProof } from '../../src/chain/proof-types.ts';
 
 export const USAGE = `Usage: sequencer slash --rpc ETH_URL --contract ADDRESS [--key-file FILE]
-                       (--proof FILE | --from NODE_RPC ... [--watch] [--interval SECONDS])
+                       (--proof FILE | --from NODE_RPC ... [--watch] [--interval SECONDS] [--node-timeout SECONDS])
 
 Submits equivocation proofs to the SequencerBond contract; the key's account (PRIVATE_KEY or --key-file) is
 the reporter and receives the reward. A proof already paid, or against a sequencer with no bond left, is
@@ -19,14 +19,19 @@ skipped without sending a transaction.
   --proof FILE      one proof (JSON as printed by 'sequencer proofs'; an array of proofs also works)
   --from NODE_RPC   take the proofs a node holds (repeatable, or comma-separated)
   --watch           keep polling the --from nodes and submit each new proof once (Ctrl-C stops)
-Prints one JSON line per proof: {status: slashed|skipped|failed, ...}. Exit code 1 if any submission failed.
+Prints one JSON line per proof: {status: slashed|skipped|failed, ...}. A node that cannot be reached, or a
+malformed proof (from a node or the file), is reported on stderr, one line each, and skipped: the other nodes
+and proofs still go through (with --watch, polling goes on). Exit code 1 if a submission failed or anything
+was skipped that way.
 
 Options:
-  --rpc ETH_URL       Ethereum JSON-RPC URL
-  --contract ADDRESS  the SequencerBond deployment
-  --key-file FILE     key file (else PRIVATE_KEY)
-  --interval SECONDS  polling interval of --watch (default 5)
-  -h, --help          show this help
+  --rpc ETH_URL           Ethereum JSON-RPC URL
+  --contract ADDRESS      the SequencerBond deployment
+  --key-file FILE         key file (else PRIVATE_KEY)
+  --interval SECONDS      polling interval of --watch (default 5)
+  --node-timeout SECONDS  give up on a --from node that has not answered after this long, for this round
+                          (default 10), so that a hung node cannot stall the others
+  -h, --help              show this help
 `;
 
 const SPEC = {
@@ -35,6 +40,7 @@ const SPEC = {
   options: {
     rpc: { type: 'string' }, contract: { type: 'string' }, 'key-file': { type: 'string' }, proof: { type: 'string' },
     from: { type: 'string', multiple: true }, watch: { type: 'boolean' }, interval: { type: 'string' },
+    'node-timeout': { type: 'string' },
   },
 } as const satisfies CommandSpec<any>;
 
@@ -55,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.watch && nodes.length === 0) throw new UsageError('--watch needs --from NODE_RPC');
   const address = getAddress(toHex(parseAddress(required(values.contract, 'contract'), 'contract')));
   const intervalMs = integer(values.interval ?? '5', 'interval', 1) * 1000;
+  const nodeTimeoutMs = integer(values['node-timeout'] ?? String(NODE_TIMEOUT_MS / 1000), 'node-timeout', 1) * 1000;
   const wallet = await chainWallet(rpcUrl(required(values.rpc, 'rpc')), values['key-file']);
   const contract = connectBond(address, wallet);
   let failed = 0;
@@ -65,13 +72,17 @@ export async function run(argv: string[]): Promise<number> {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       await watchNodes({
-        contract, nodes, intervalMs, signal: stop.signal,
+        contract, nodes, intervalMs, nodeTimeoutMs, signal: stop.signal,
         onOutcome: (p, o, node) => report(p, o, node),
         onError: (node, e) => process.stderr.write(`warning: ${node}: ${e.message}\n`),
       });
       return 0;
     }
-    let proofs: EquivocationProof[];
+    const proofs: EquivocationProof[] = [];
+    const skipMalformed = (source: string, index: number, reason: string): void => {
+      failed++;
+      process.stderr.write(`warning: ${source}: skipping malformed proof #${index}: ${reason}\n`);
+    };
     if (values.proof !== undefined) {
       let parsed: unknown;
       try {
@@ -79,9 +90,25 @@ export async function run(argv: string[]): Promise<number> {
       } catch (e) {
         throw new CliError(`cannot read a proof from ${values.proof}: ${(e as Error).message}`);
       }
-      proofs = Array.isArray(parsed) ? parsed : [parsed as EquivocationProof];
+      (Array.isArray(parsed) ? parsed : [parsed]).forEach((value: unknown, index) => {
+        try {
+          proofs.push(wellFormedProof(value));
+        } catch (e) {
+          skipMalformed(values.proof!, index, (e as Error).message);
+        }
+      });
     } else {
-      proofs = (await Promise.all(nodes.map(fetchProofs))).flat();
+      for (const node of nodes) {
+        try {
+          for (const item of await fetchCheckedProofs(node, nodeTimeoutMs)) {
+            if ('malformed' in item) skipMalformed(node, item.index, item.malformed);
+            else proofs.push(item.proof);
+          }
+        } catch (e) {
+          failed++;
+          process.stderr.write(`warning: ${node}: ${(e as Error).message}\n`);
+        }
+      }
     }
     const seen = new Set<string>();
     for (const proof of proofs) {

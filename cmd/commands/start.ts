@@ -1,7 +1,7 @@
 /** `sequencer start`: runs one node (primary or replica) in the foreground until SIGINT/SIGTERM. */
 import { multiaddr } from '@multiformats/multiaddr';
 import { toHex } from '../../src/core/bytes.ts';
-import { CliError, UsageError, integer, list, oneOf, parseCommand, port, required, type CommandSpec } from '../../src/cli/args.ts';
+import { CliError, UsageError, integer, list, oneOf, parseCommand, port, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
 import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, loadKey, parseAddress, parseLogId } from '../../src/cli/keys.ts';
 import type { Mode, NodeConfig } from '../../src/node/config.ts';
 import { createLogger, type Level } from '../../src/node/logger.ts';
@@ -23,14 +23,34 @@ Required:
 
 Options:
   --rpc-host H            JSON-RPC listen address (default 127.0.0.1)
+  --rpc-max-connections N concurrent JSON-RPC connections (default 256): past it, a new connection evicts the one
+                          idle the longest, or is closed if all are busy. Keep it well below the process's open-file
+                          limit (ulimit -n): the store and libp2p need descriptors too
   --p2p-host H            libp2p listen address (default 127.0.0.1)
-  --peers MULTIADDR       peer to connect to, e.g. /ip4/127.0.0.1/tcp/7645/p2p/12D3...; repeatable or comma-separated
+  --peers MULTIADDR       peer to connect to, e.g. /ip4/127.0.0.1/tcp/7645/p2p/12D3...; repeatable or comma-separated.
+                          A primary signs nothing until every one of them has told it the highest header signed with
+                          its key and it has synced up to it (until then appends get -32010 not ready); so give a
+                          primary its replicas, each with its /p2p/<peer id>. Without --peers a primary starts at
+                          once and trusts its own store: after a lost disk it would re-sign what replicas hold
   --allow ADDRESS         address allowed to append; repeatable or comma-separated (use the same list on every node)
   --primary ADDRESS       the primary's address (required for a replica; a primary derives it from its key)
   --log-id ID             0x + 64 hex digits, or a name whose keccak256 is the id (default "${DEFAULT_LOG_NAME}")
   --chain-id N            EIP-712 chain id (default ${DEFAULT_CHAIN_ID})
   --key-file FILE         file holding the node's 0x-hex private key, mode 0600 (wins over the ${KEY_ENV} env variable)
-  --max-pending N         primary back-pressure bound, in transactions admitted but not yet durable
+  --max-pending N         primary back-pressure bound, in transactions admitted but not yet durable (beyond it:
+                          -32006 overloaded, retry later; one submission larger than N: -32005 too large)
+  --bond-contract ADDRESS the SequencerBond deployment holding the primary's bond (with --chain-rpc): the node
+                          trusts the primary only while that bond is active. Once a withdrawal is requested, or the
+                          bond is slashed or gone, a replica stops following and a primary stops sequencing (appends
+                          get -32009 node halted); a replica also waits while the bond cannot be read. The node
+                          refuses to start if --chain-rpc cannot be reached, is not chain --chain-id, or holds no
+                          contract there
+  --chain-rpc URL         Ethereum JSON-RPC URL of the chain --chain-id (for --bond-contract)
+  --unsafe-skip-recovery  primary: sign at once on top of the local store, without asking --peers for the highest
+                          header signed with this key. RISK: if the store lost batches its peers hold (lost or
+                          restored disk, another data directory), the primary signs those heights again: that is
+                          equivocation, and anyone holding both headers can slash its bond. Use only when the
+                          store is known to be complete, or the log is new and no peer holds anything
   --log-level LEVEL       debug, info, warn or error (default info)
   -h, --help              show this help
 
@@ -46,6 +66,7 @@ const SPEC = {
     'rpc-port': { type: 'string' },
     'p2p-port': { type: 'string' },
     'rpc-host': { type: 'string', default: '127.0.0.1' },
+    'rpc-max-connections': { type: 'string' },
     'p2p-host': { type: 'string', default: '127.0.0.1' },
     peers: { type: 'string', multiple: true },
     allow: { type: 'string', multiple: true },
@@ -54,6 +75,9 @@ const SPEC = {
     'chain-id': { type: 'string', default: String(DEFAULT_CHAIN_ID) },
     'key-file': { type: 'string' },
     'max-pending': { type: 'string' },
+    'bond-contract': { type: 'string' },
+    'chain-rpc': { type: 'string' },
+    'unsafe-skip-recovery': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
   },
 } as const satisfies CommandSpec<any>;
@@ -69,9 +93,10 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   const rpcHost = required(values['rpc-host'], 'rpc-host');
   const p2pHost = required(values['p2p-host'], 'p2p-host');
   const peers = list(values.peers);
+  const anonymousPeers: string[] = [];
   for (const p of peers) {
     try {
-      multiaddr(p);
+      if (!multiaddr(p).getComponents().some((c) => c.name === 'p2p')) anonymousPeers.push(p);
     } catch (e) {
       throw new UsageError(`--peers: '${p}' is not a valid multiaddr (${(e as Error).message})`);
     }
@@ -82,9 +107,21 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   const logId = parseLogId(values['log-id'] ?? DEFAULT_LOG_NAME);
   const chainId = integer(values['chain-id'] ?? String(DEFAULT_CHAIN_ID), 'chain-id', 1);
   const maxPendingTxs = values['max-pending'] !== undefined ? integer(values['max-pending'], 'max-pending', 1) : undefined;
+  const rpcMaxConnections = values['rpc-max-connections'] !== undefined ? integer(values['rpc-max-connections'], 'rpc-max-connections', 1) : undefined;
+  const unsafeSkipRecovery = values['unsafe-skip-recovery'] ?? false;
+  if (unsafeSkipRecovery && mode !== 'primary') throw new UsageError('--unsafe-skip-recovery is for a primary only');
+  if (mode === 'primary' && !unsafeSkipRecovery) {
+    if (anonymousPeers.length > 0) {
+      throw new UsageError(`--peers: '${anonymousPeers[0]}' has no /p2p/<peer id>; a primary waits for each of its peers at start-up and must know who they are`);
+    }
+  }
   const privateKey = await loadKey(values['key-file'], env);
   if (mode === 'primary' && !privateKey) throw new UsageError(`a primary needs a private key: set ${KEY_ENV}=0x... or pass --key-file FILE`);
-  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, privateKey, logId, chainId, maxPendingTxs };
+  if ((values['bond-contract'] === undefined) !== (values['chain-rpc'] === undefined)) throw new UsageError('--bond-contract and --chain-rpc go together');
+  const bond = values['bond-contract'] !== undefined
+    ? { contract: parseAddress(values['bond-contract'], 'bond-contract'), chainRpc: rpcUrl(values['chain-rpc']!, 'chain-rpc') }
+    : undefined;
+  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, privateKey, logId, chainId, maxPendingTxs, rpcMaxConnections, unsafeSkipRecovery, bond };
 }
 
 /** One line out of an error and its causes (LevelDB and libp2p wrap the useful part). */

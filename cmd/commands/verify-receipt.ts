@@ -5,11 +5,18 @@ import { printJson, rpcClient } from '../../src/cli/output.ts';
 
 export const USAGE = `Usage: sequencer verify-receipt --rpc URL --receipt FILE
 
-Checks a receipt (the JSON that 'sequencer append' printed) against a node: the primary's signature, the
-Merkle proof of its entries, and its header against the node's own log. Prints
-{valid, reason, status, proof}; status is 'consistent' (the node holds exactly this header), 'pending' (the
-node has not reached that height) or 'conflict' (the primary signed something else for that position: 'proof'
-is the equivocation proof, which the node also keeps). Exit code 1 when invalid or in conflict.
+Checks a receipt (the JSON that 'sequencer append' printed) against a node: that it is for the node's log and
+a view the log allows, the primary's signature, the Merkle proof of its entries, then its header, entries,
+sender, nonce and digest against the node's own log. Prints {valid, reason, status, proof}; status is
+  consistent  the node stores exactly this header, with these entries, sender, nonce and digest
+  pending     the node has not reached that height; it keeps the header and, if the batch that arrives
+              there differs, records the equivocation proof then (ask again later)
+  invalid     the receipt does not check on its own; 'reason' says why (valid=false)
+  mismatch    the node stores this header, but not with these entries, sender, nonce or digest; 'reason'
+              names what differs
+  conflict    the primary signed something else for that position: 'proof' is the equivocation proof,
+              which the node also keeps
+Exit code 0 when consistent or pending, 1 otherwise.
 
 Options:
   --rpc URL        the node's JSON-RPC URL
@@ -41,5 +48,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   const result = await rpcClient(rpcUrl(required(values.rpc, 'rpc'))).call<{ valid: boolean; status: string }>('sequencer_verifyReceipt', [receipt]);
   printJson(result);
-  return result.valid && result.status !== 'conflict' ? 0 : 1;
+  // Anything but these two means the receipt cannot be relied on as it stands (or the primary equivocated).
+  return result.valid && (result.status === 'consistent' || result.status === 'pending') ? 0 : 1;
 }

@@ -9,6 +9,7 @@ import {
   Interface,
   isHexString,
   type ContractRunner,
+  type Log,
   type Signer,
   type TransactionReceipt,
 } from 'ethers';
@@ -45,12 +46,20 @@ export function bondInterface(): Interface {
   return (iface ??= new Interface(bondArtifact().abi as never));
 }
 
+/**
+ * The contract's bounds on its constructor arguments (SequencerBond.MIN_WITHDRAWAL_DELAY, MAX_REWARD_BPS;
+ * test/slashing-contract.test.ts checks they agree). docs/slashing.md explains both.
+ */
+export const MIN_WITHDRAWAL_DELAY = 2 * 24 * 3600;
+export const MAX_WITHDRAWAL_DELAY = 2 ** 32 - 1;
+export const MAX_REWARD_BPS = 5000;
+
 export interface BondParams {
   /** Minimum total bond, wei. */
   minBond: bigint;
-  /** Seconds between requestWithdrawal and withdraw (< 2^32). */
+  /** Seconds between requestWithdrawal and withdraw, MIN_WITHDRAWAL_DELAY..MAX_WITHDRAWAL_DELAY. */
   withdrawalDelay: number | bigint;
-  /** Share of a slashed bond paid to the reporter, basis points (0..10000). The rest stays locked. */
+  /** Share of a slashed bond paid to the reporter, basis points (0..MAX_REWARD_BPS). The rest stays locked. */
   rewardBps: number;
 }
 
@@ -101,9 +110,28 @@ export interface BondInfo {
   slashed: boolean;
 }
 
+/**
+ * What a bond means for trusting its sequencer: only an `active` bond (posted, no withdrawal requested, never
+ * slashed) backs new headers. `leaving` = a withdrawal was requested (still slashable until `withdraw` runs).
+ */
+export type BondStatus = 'active' | 'leaving' | 'slashed' | 'unbonded';
+
+export function bondStatus(info: BondInfo): BondStatus {
+  if (info.slashed) return 'slashed';
+  if (info.amount === 0n) return 'unbonded';
+  return info.withdrawableAt !== 0n ? 'leaving' : 'active';
+}
+
 export async function bondInfo(contract: Contract, sequencer: string, logId: string): Promise<BondInfo> {
   const [amount, withdrawableAt, slashed] = (await contract.getFunction('bondInfo')(sequencer, logId)) as [bigint, bigint, boolean];
   return { amount, withdrawableAt, slashed };
+}
+
+/** The deployment's immutable parameters. */
+export async function bondParams(contract: Contract): Promise<{ minBond: bigint; withdrawalDelay: bigint; rewardBps: bigint }> {
+  const read = (name: string): Promise<bigint> => contract.getFunction(name)() as Promise<bigint>;
+  const [minBond, withdrawalDelay, rewardBps] = await Promise.all([read('minBond'), read('withdrawalDelay'), read('rewardBps')]);
+  return { minBond, withdrawalDelay, rewardBps };
 }
 
 /**
@@ -177,9 +205,12 @@ export interface SlashResult {
   event: SlashedEvent;
 }
 
-/** The Slashed events in a receipt of this contract. */
-export function slashedEvents(receipt: TransactionReceipt): SlashedEvent[] {
-  const out: SlashedEvent[] = [];
+/** A Slashed event with where it was emitted. */
+export type SlashedLog = SlashedEvent & { blockNumber: number; tx: string };
+
+/** The Slashed events among `logs` (a receipt's, or a log query's). */
+export function slashedEvents(receipt: { readonly logs: readonly Log[] }): SlashedLog[] {
+  const out: SlashedLog[] = [];
   const i = bondInterface();
   for (const log of receipt.logs) {
     let parsed;
@@ -190,9 +221,18 @@ export function slashedEvents(receipt: TransactionReceipt): SlashedEvent[] {
     }
     if (parsed?.name !== 'Slashed') continue;
     const [sequencer, logId, kind, digestA, digestB, reporter, reward, burned] = parsed.args;
-    out.push({ sequencer, logId, kind: Number(kind), digestA, digestB, reporter, reward, burned });
+    out.push({ sequencer, logId, kind: Number(kind), digestA, digestB, reporter, reward, burned, blockNumber: log.blockNumber, tx: log.transactionHash });
   }
   return out;
+}
+
+/** Every Slashed event of the deployment, oldest first, optionally only those of one sequencer and/or log. */
+export async function listSlashes(contract: Contract, filter: { sequencer?: string; logId?: string; fromBlock?: number } = {}): Promise<SlashedLog[]> {
+  const provider = contract.runner?.provider;
+  if (!provider) throw new Error('contract runner has no provider');
+  const topics = bondInterface().encodeFilterTopics('Slashed', [filter.sequencer ?? null, filter.logId ?? null]);
+  const logs = await provider.getLogs({ address: await contract.getAddress(), topics, fromBlock: filter.fromBlock ?? 0, toBlock: 'latest' });
+  return slashedEvents({ logs });
 }
 
 /**
@@ -228,4 +268,12 @@ export function decodeBondError(err: unknown): { name: string; args: unknown[] }
     }
   }
   return null;
+}
+
+/** One line for an error from a contract call: the custom error's name and arguments when it is one of ours. */
+export function describeBondError(err: unknown): string {
+  const decoded = decodeBondError(err);
+  if (decoded) return `${decoded.name}(${decoded.args.map(String).join(', ')})`;
+  const e = err as { shortMessage?: string; message?: string } | null;
+  return e?.shortMessage ?? e?.message ?? String(err);
 }

@@ -1,11 +1,13 @@
 /**
  * The slasher: collects equivocation proofs from nodes (sequencer_getEquivocations) and submits each one to
- * the SequencerBond contract once. Proofs already paid, or against a signer with nothing left to slash, are
- * skipped after a read-only check, so watching many nodes that report the same proof costs one transaction.
+ * the SequencerBond contract once. Proofs against a signer with nothing left to slash (already slashed, or no
+ * bond) are skipped after a read-only check, so watching many nodes that report the same proof costs one
+ * transaction. What a node sends is untrusted: a malformed proof is reported and skipped, never fatal.
  */
 import type { Contract } from 'ethers';
 import { RpcClient } from '../client/rpc-client.ts';
-import { bondInfo, checkProof, decodeBondError, headerDigest, slash, type SlashResult } from './bond-contract.ts';
+import { parseProof, proofToJson } from '../rpc/codec.ts';
+import { bondInfo, checkProof, describeBondError, slash, type SlashResult } from './bond-contract.ts';
 import type { EquivocationProof } from './proof-types.ts';
 
 export type SubmitOutcome =
@@ -13,29 +15,55 @@ export type SubmitOutcome =
   | { status: 'skipped'; reason: string }
   | { status: 'failed'; reason: string };
 
-/** Submits one proof, unless the chain already shows it (or the bond) used up. Never throws for a refused proof. */
+/**
+ * Submits one proof, unless the chain already shows its signer's bond used up. Never throws: a refused proof,
+ * a revert or an unreachable chain is a 'failed' outcome (the watch retries it on its next poll).
+ */
 export async function submitProof(contract: Contract, proof: EquivocationProof): Promise<SubmitOutcome> {
-  const provider = contract.runner?.provider;
-  if (!provider) throw new Error('contract runner has no provider');
-  const chainId = Number((await provider.getNetwork()).chainId);
-  const problems = checkProof(proof, chainId);
-  if (problems.length > 0) return { status: 'failed', reason: `invalid proof: ${problems.join('; ')}` };
-  const id = (await contract.getFunction('proofIdOf')(headerDigest(proof.a.header, chainId), headerDigest(proof.b.header, chainId))) as string;
-  if ((await contract.getFunction('usedProofs')(id)) as boolean) return { status: 'skipped', reason: 'proof already paid' };
-  const bond = await bondInfo(contract, proof.signer, proof.domain.salt);
-  if (bond.slashed) return { status: 'skipped', reason: 'signer already slashed for this log' };
-  if (bond.amount === 0n) return { status: 'skipped', reason: 'signer has no bond for this log' };
   try {
+    const provider = contract.runner?.provider;
+    if (!provider) throw new Error('contract runner has no provider');
+    const chainId = Number((await provider.getNetwork()).chainId);
+    const problems = checkProof(proof, chainId);
+    if (problems.length > 0) return { status: 'failed', reason: `invalid proof: ${problems.join('; ')}` };
+    const bond = await bondInfo(contract, proof.signer, proof.domain.salt);
+    if (bond.slashed) return { status: 'skipped', reason: 'signer already slashed for this log' };
+    if (bond.amount === 0n) return { status: 'skipped', reason: 'signer has no bond for this log' };
     return { status: 'slashed', result: await slash(contract, proof, { preflight: false }) };
   } catch (e) {
-    const decoded = decodeBondError(e);
-    return { status: 'failed', reason: decoded ? `${decoded.name}(${decoded.args.join(', ')})` : (e as Error).message };
+    return { status: 'failed', reason: describeBondError(e) };
   }
 }
 
-/** Fetches the proofs a node holds. */
-export async function fetchProofs(nodeUrl: string): Promise<EquivocationProof[]> {
-  return new RpcClient(nodeUrl).call<EquivocationProof[]>('sequencer_getEquivocations', []);
+/** The proof in its canonical JSON form, or throws (InvalidParamsError) saying what is malformed. */
+export function wellFormedProof(value: unknown): EquivocationProof {
+  return proofToJson(parseProof(value));
+}
+
+/** How long a node may take to answer before the slasher gives up on it for this round. */
+export const NODE_TIMEOUT_MS = 10_000;
+
+/** The proofs a node holds, as it sends them (each also carries `calldata`); unchecked. */
+export async function fetchProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS): Promise<EquivocationProof[]> {
+  return new RpcClient(nodeUrl, { timeoutMs }).call<EquivocationProof[]>('sequencer_getEquivocations', []);
+}
+
+export type FetchedProof = { proof: EquivocationProof } | { malformed: string; index: number };
+
+/**
+ * The proofs a node holds, each checked for shape: a malformed one comes back as `{malformed, index}` so the
+ * caller can report it and go on. Throws only when the node cannot be asked or does not answer a list.
+ */
+export async function fetchCheckedProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS): Promise<FetchedProof[]> {
+  const result: unknown = await fetchProofs(nodeUrl, timeoutMs);
+  if (!Array.isArray(result)) throw new Error('sequencer_getEquivocations did not return an array');
+  return result.map((value: unknown, index) => {
+    try {
+      return { proof: wellFormedProof(value) };
+    } catch (e) {
+      return { malformed: (e as Error).message, index };
+    }
+  });
 }
 
 /** Identity of a proof for de-duplication: its two signatures. */
@@ -47,8 +75,11 @@ export interface WatchOptions {
   readonly contract: Contract;
   readonly nodes: readonly string[];
   readonly intervalMs: number;
+  /** Per node and poll (default NODE_TIMEOUT_MS): a node that hangs must not stall the others. */
+  readonly nodeTimeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly onOutcome: (proof: EquivocationProof, outcome: SubmitOutcome, node: string) => void;
+  /** A node that could not be polled, or one malformed proof it served: that node's other proofs still count. */
   readonly onError: (node: string, error: Error) => void;
 }
 
@@ -57,14 +88,19 @@ export async function watchNodes(opts: WatchOptions): Promise<void> {
   const done = new Set<string>();
   while (!opts.signal?.aborted) {
     for (const node of opts.nodes) {
-      let proofs: EquivocationProof[];
+      let fetched: FetchedProof[];
       try {
-        proofs = await fetchProofs(node);
+        fetched = await fetchCheckedProofs(node, opts.nodeTimeoutMs);
       } catch (e) {
         opts.onError(node, e as Error);
         continue;
       }
-      for (const proof of proofs) {
+      for (const item of fetched) {
+        if ('malformed' in item) {
+          opts.onError(node, new Error(`skipping malformed proof #${item.index}: ${item.malformed}`));
+          continue;
+        }
+        const { proof } = item;
         if (done.has(proofKey(proof))) continue;
         const outcome = await submitProof(opts.contract, proof);
         if (outcome.status !== 'failed') done.add(proofKey(proof));

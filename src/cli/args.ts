@@ -124,7 +124,7 @@ export function port(value: string, flag: string): number {
 }
 
 export function oneOf<T extends string>(value: string, flag: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${flag}: expected one of ${choices.join(', ')}, got '${value}'`);
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${label(flag)}: expected one of ${choices.join(', ')}, got '${value}'`);
   return value as T;
 }
 

@@ -1,20 +1,44 @@
-/** Shared by the on-chain commands: an ethers wallet on an Ethereum JSON-RPC endpoint, from the CLI key. */
+/** Shared by the on-chain commands: an ethers provider or wallet on an Ethereum JSON-RPC endpoint, from the CLI key. */
 import { JsonRpcProvider, Wallet, formatEther, parseEther } from 'ethers';
 import { toHex } from '../core/bytes.ts';
+import { describeBondError } from '../chain/bond-contract.ts';
 import { CliError, UsageError } from './args.ts';
 import { loadKey } from './keys.ts';
 
-export async function chainWallet(url: string, keyFile: string | undefined): Promise<Wallet> {
-  const key = await loadKey(keyFile);
-  if (!key) throw new UsageError('a key is needed to send transactions: set PRIVATE_KEY or pass --key-file');
+/** A provider on `url`, checked to answer (and, with `expectedChainId`, to be that chain). */
+export async function chainProvider(url: string, expectedChainId?: number): Promise<JsonRpcProvider> {
   const provider = new JsonRpcProvider(url, undefined, { pollingInterval: 200, cacheTimeout: -1 });
+  let chainId: number;
   try {
-    await provider.getNetwork();
+    chainId = Number((await provider.getNetwork()).chainId);
   } catch (e) {
     provider.destroy();
     throw new CliError(`cannot reach the Ethereum node at ${url}: ${(e as Error).message}`);
   }
-  return new Wallet(toHex(key), provider);
+  if (expectedChainId !== undefined && chainId !== expectedChainId) {
+    provider.destroy();
+    throw new CliError(
+      `the Ethereum node at ${url} is chain ${chainId}, but the log's headers are signed for chain ${expectedChainId} ` +
+      '(--chain-id): the contract rebuilds the EIP-712 domain from its own chain id, so no proof against this log could ever be slashed there',
+    );
+  }
+  return provider;
+}
+
+export async function chainWallet(url: string, keyFile: string | undefined, expectedChainId?: number): Promise<Wallet> {
+  const key = await loadKey(keyFile);
+  if (!key) throw new UsageError('a key is needed to send transactions: set PRIVATE_KEY or pass --key-file');
+  return new Wallet(toHex(key), await chainProvider(url, expectedChainId));
+}
+
+/** Runs a contract call or transaction; a failure becomes a CliError naming the contract's custom error. */
+export async function contractCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (e instanceof CliError || e instanceof UsageError) throw e;
+    throw new CliError(`${what}: ${describeBondError(e)}`);
+  }
 }
 
 /** An amount of ETH written in decimal ("1", "0.5"). */
@@ -29,3 +53,23 @@ export function ether(value: string, flag: string): bigint {
 }
 
 export { formatEther };
+
+/**
+ * Refuses (CliError) unless `sequencer`'s bond for `logId` on the SequencerBond at `contract` is active: a
+ * client must not take headers from a primary whose bond is leaving, slashed or gone, since an equivocation
+ * it signs then may not be slashable (docs/slashing.md §Withdrawal delay).
+ */
+export async function requireActiveBond(chainRpc: string, contract: string, sequencer: string, logId: string, chainId: number): Promise<void> {
+  const { bondInfo, bondStatus, connectBond } = await import('../chain/bond-contract.ts');
+  const provider = await chainProvider(chainRpc, chainId);
+  try {
+    const info = await contractCall(`reading the bond at ${contract}`, () => bondInfo(connectBond(contract, provider), sequencer, logId));
+    const status = bondStatus(info);
+    if (status !== 'active') {
+      const detail = status === 'leaving' ? ` (withdrawal requested, withdrawable at ${info.withdrawableAt})` : '';
+      throw new CliError(`the primary's bond is not active: ${status}${detail}; refusing to append (its headers may not be slashable)`);
+    }
+  } finally {
+    provider.destroy();
+  }
+}

@@ -17,14 +17,18 @@ interface JsonRpcResponse { id: unknown; result?: unknown; error?: { code: numbe
 
 export class RpcClient {
   readonly url: string;
+  /** Each request (and reading its answer) fails after this long; none by default. */
+  readonly timeoutMs: number | undefined;
   private nextId = 1;
 
-  constructor(url: string) {
+  constructor(url: string, opts: { timeoutMs?: number } = {}) {
     this.url = url;
+    this.timeoutMs = opts.timeoutMs;
   }
 
   private async post(body: unknown): Promise<unknown> {
-    const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const signal = this.timeoutMs !== undefined ? AbortSignal.timeout(this.timeoutMs) : undefined;
+    const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
     const text = await res.text();
     try {
       return JSON.parse(text);

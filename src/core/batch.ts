@@ -6,7 +6,7 @@
  */
 import { DecodeError, Reader, Writer, ZERO32, equalBytes, toHex, type Bytes } from './bytes.ts';
 import { EntryChain } from './entry.ts';
-import { HEADER_BYTES, headerHash, readHeader, signHeader, writeHeader, type Header, type SignedHeader } from './header.ts';
+import { HEADER_BYTES, headerHash, isAllowedView, readHeader, signHeader, writeHeader, type Header, type SignedHeader } from './header.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_CLOCK_SKEW_MS } from './limits.ts';
 import { MerkleTree } from './merkle.ts';
 import { recoverAddress, SIGNATURE_BYTES, SignatureError } from './signature.ts';
@@ -169,7 +169,7 @@ function reject(reason: string): never {
   throw new BatchRejectedError(reason);
 }
 
-/** Checks the header's signature is the primary's; returns the header hash. Throws BatchRejectedError. */
+/** Checks the header is of this log, signed by the primary, in a view the log allows; returns the header hash. Throws BatchRejectedError. */
 export function verifyHeaderSignature(rules: LogRules, signed: SignedHeader): Bytes {
   if (!equalBytes(signed.header.logId, rules.logId)) reject('batch for another log');
   const hash = headerHash(rules.separator, signed.header);
@@ -180,6 +180,8 @@ export function verifyHeaderSignature(rules: LogRules, signed: SignedHeader): By
     reject(`header signature: ${(e as SignatureError).message}`);
   }
   if (!equalBytes(signer, rules.primary)) reject(`header signed by ${toHex(signer)}, not by the primary`);
+  // Checked here, before any caller keeps or judges the header, so a header of another view is never held.
+  if (!isAllowedView(signed.header.view)) reject(`unknown view ${signed.header.view}`);
   return hash;
 }
 
@@ -198,7 +200,6 @@ export function verifyBatch(rules: LogRules, tip: Tip, batch: DecodedBatch, now:
  */
 export function verifyBatchBody(rules: LogRules, tip: Tip, batch: DecodedBatch, hash: Bytes, now: number): VerifiedBatch {
   const h = batch.header;
-  if (h.view !== 0) reject(`unknown view ${h.view}`);
   if (h.height !== tip.height + 1) reject(`height ${h.height} does not follow ${tip.height}`);
   if (!equalBytes(h.prevHeaderHash, tip.headerHash)) reject('previous header hash does not match');
   if (h.firstSeq !== tip.nextSeq) reject(`first sequence number ${h.firstSeq}, expected ${tip.nextSeq}`);

@@ -1,5 +1,5 @@
 /**
- * EIP-712 hashing for the two signed types, written out by hand: these run once per submission on the hot
+ * EIP-712 hashing for the signed types, written out by hand: submissions and headers are hashed on the hot
  * path, and ethers' generic TypedDataEncoder is an order of magnitude slower. test/core/eip712.test.ts checks
  * every function here against ethers on fixed vectors.
  */
@@ -13,6 +13,8 @@ export const DOMAIN_TYPE = 'EIP712Domain(string name,string version,uint256 chai
 export const SUBMISSION_TYPE = 'Submission(address sender,uint64 nonce,uint64 expiry,bytes32 transactionsHash)';
 export const HEADER_TYPE =
   'BatchHeader(bytes32 logId,uint64 height,uint64 view,uint64 firstSeq,uint32 count,bytes32 prevHeaderHash,bytes32 headHash,bytes32 entriesRoot,uint64 timestamp)';
+/** The primary's statement "this libp2p peer id is mine" (docs/protocol.md §Status); never a header or submission. */
+export const PEER_RECORD_TYPE = 'PeerRecord(bytes32 logId,string peerId,uint64 issuedAt)';
 
 /** The same types in the shape ethers' signTypedData and wallets take. */
 export const TYPED_DATA_TYPES = {
@@ -33,12 +35,18 @@ export const TYPED_DATA_TYPES = {
     { name: 'entriesRoot', type: 'bytes32' },
     { name: 'timestamp', type: 'uint64' },
   ],
+  PeerRecord: [
+    { name: 'logId', type: 'bytes32' },
+    { name: 'peerId', type: 'string' },
+    { name: 'issuedAt', type: 'uint64' },
+  ],
 } as const;
 
 const utf8 = (s: string): Bytes => new TextEncoder().encode(s);
 const DOMAIN_TYPEHASH = keccak256(utf8(DOMAIN_TYPE));
 const SUBMISSION_TYPEHASH = keccak256(utf8(SUBMISSION_TYPE));
 const HEADER_TYPEHASH = keccak256(utf8(HEADER_TYPE));
+const PEER_RECORD_TYPEHASH = keccak256(utf8(PEER_RECORD_TYPE));
 const NAME_HASH = keccak256(utf8(DOMAIN_NAME));
 const VERSION_HASH = keccak256(utf8(DOMAIN_VERSION));
 const EIP191_PREFIX = Uint8Array.of(0x19, 0x01);
@@ -114,4 +122,9 @@ export interface HeaderFields {
 export function headerStructHash(h: HeaderFields): Bytes {
   return headerEncoder.start().raw(HEADER_TYPEHASH).raw(h.logId).word(h.height).word(h.view).word(h.firstSeq).word(h.count)
     .raw(h.prevHeaderHash).raw(h.headHash).raw(h.entriesRoot).word(h.timestamp).hash();
+}
+
+/** EIP-712 encodes a `string` field as the keccak256 of its UTF-8 bytes. Off the hot path: plain allocation. */
+export function peerRecordStructHash(logId: Uint8Array, peerId: string, issuedAt: number): Bytes {
+  return new Encoder(32 * 4).start().raw(PEER_RECORD_TYPEHASH).raw(logId).raw(keccak256(utf8(peerId))).word(issuedAt).hash();
 }

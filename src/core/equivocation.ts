@@ -43,6 +43,9 @@ export function judgePair(
 ): EquivocationProof | null {
   const h = held.header;
   const s = seen.header;
+  // Headers of different logs or views never pair (nor does the contract pair them). That is safe only because
+  // no such header is accepted in the first place: batches and receipts must be of this log and of a view it
+  // allows (verifyHeaderSignature, checkReceipt: isAllowedView), so every header a node holds pairs with every other.
   if (!equalBytes(h.logId, s.logId) || h.view !== s.view) return null;
   const base = { chainId, logId: h.logId, signer };
   if (h.height === s.height) {

@@ -24,6 +24,9 @@ export const ErrorCode = {
   NotFound: -32007,
   PrimaryUnavailable: -32008,
   Halted: -32009,
+  NotReady: -32010,
+  BudgetExceeded: -32011,
+  StorageUnavailable: -32012,
 } as const;
 
 export class InvalidParamsError extends SequencerError {
@@ -67,6 +70,32 @@ export class PrimaryUnavailableError extends SequencerError {
 export class HaltedError extends SequencerError {
   override name = 'HaltedError';
   constructor(reason: string) { super(ErrorCode.Halted, `node halted: ${reason}`); }
+}
+/** A primary that has not yet learnt from its peers where its log stands (docs/protocol.md §Primary start-up): retry later. */
+export class NotReadyError extends SequencerError {
+  override name = 'NotReadyError';
+  constructor(reason: string) { super(ErrorCode.NotReady, `not ready: ${reason}`); }
+}
+
+/**
+ * One HTTP request asked for more than its response budget (docs/protocol.md §JSON-RPC API, limits): the call was not
+ * run, or its result was dropped; nothing changed. Send it again in a request of its own, or ask for less.
+ */
+export class BudgetExceededError extends SequencerError {
+  override name = 'BudgetExceededError';
+  constructor(what: string, limit: number) {
+    super(ErrorCode.BudgetExceeded, `response budget of this HTTP request exceeded: ${what} (limit ${limit})`, { limit });
+  }
+}
+
+/**
+ * The primary's store cannot take writes (disk full, too many open files, an I/O error: docs/protocol.md
+ * §Storage layout): transient, the node recovers by itself; retry later. Sending the very same signed
+ * submission again is always safe, and also tells whether one whose batch failed to be written got sequenced.
+ */
+export class StorageUnavailableError extends SequencerError {
+  override name = 'StorageUnavailableError';
+  constructor(message: string, reason: string) { super(ErrorCode.StorageUnavailable, `storage unavailable, retry later: ${message}`, { reason }); }
 }
 
 /** Why a replica refused a batch. Never sent over RPC; it decides the GossipSub verdict and is logged. */

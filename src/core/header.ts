@@ -13,6 +13,16 @@ export type Header = HeaderFields;
 export const HEADER_BYTES = 32 + 8 + 8 + 8 + 4 + 32 + 32 + 32 + 8;
 export const SIGNED_HEADER_BYTES = HEADER_BYTES + SIGNATURE_BYTES;
 
+/**
+ * The views a header may carry: the one place that says which. Only view 0 exists today; other values are
+ * reserved for the primary change protocol (docs/protocol.md §Header), which will widen this rule. Every
+ * header a node or client accepts (batches, receipts) must pass it: a header of a view no one allows proves
+ * nothing, since equivocation is judged, and slashed, only between headers of the same view.
+ */
+export function isAllowedView(view: number): boolean {
+  return view === 0;
+}
+
 export interface SignedHeader {
   readonly header: Header;
   readonly signature: Bytes;

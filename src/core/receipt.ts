@@ -3,11 +3,14 @@
  * of the batch that holds the submission, the entry hashes of its transactions, the entry hash just before
  * them, and a Merkle range proof from those entries to the header's entries root (docs/protocol.md §Receipt).
  */
-import { equalBytes, type Bytes } from './bytes.ts';
+import type { DecodedBatch, LogRules } from './batch.ts';
+import { equalBytes, toHex, type Bytes } from './bytes.ts';
 import { EntryChain } from './entry.ts';
-import { headerHash, type SignedHeader } from './header.ts';
+import { sha256 } from './hash.ts';
+import { headerHash, isAllowedView, type SignedHeader } from './header.ts';
 import { verifyRangeProof, type MerkleTree } from './merkle.ts';
 import { recoverAddress } from './signature.ts';
+import { submissionDigest } from './submission.ts';
 
 export interface Receipt extends SignedHeader {
   readonly submissionDigest: Bytes;
@@ -44,22 +47,29 @@ export function buildReceipt(
   };
 }
 
+/** What a receipt is checked against: the log's id, its EIP-712 domain separator and its primary's address. */
+export type ReceiptRules = Pick<LogRules, 'logId' | 'separator' | 'primary'>;
+
 /**
- * Checks a receipt: the header is signed by `primary`, the entries are in the header's tree at the stated
- * positions, and (when the payloads are given) the entry hashes are the chain over those payloads.
- * Returns null when valid, else the reason.
+ * Checks a receipt: the header is of this log and of a view the log allows, signed by the primary; the entries
+ * are in the header's tree at the stated positions; and (when the payloads are given) the entry hashes are the
+ * chain over those payloads. Returns null when valid, else the reason.
  */
-export function checkReceipt(separator: Bytes, primary: Bytes, r: Receipt, payloads?: readonly Uint8Array[]): string | null {
+export function checkReceipt(rules: ReceiptRules, r: Receipt, payloads?: readonly Uint8Array[]): string | null {
   const h = r.header;
   // EntryChain copies fields into a scratch buffer, so a short field would hash like a canonical one: refuse it.
   if (r.sender.byteLength !== 20 || r.submissionDigest.byteLength !== 32 || r.prevEntryHash.byteLength !== 32) return 'malformed receipt field';
+  // A header of another log or view can never be paired with this log's headers into a proof: refuse it, or
+  // the primary could hand out receipts nobody can hold against it.
+  if (!equalBytes(h.logId, rules.logId)) return 'header of another log';
+  if (!isAllowedView(h.view)) return `header of view ${h.view}, which the log does not allow`;
   let signer: Bytes;
   try {
-    signer = recoverAddress(headerHash(separator, h), r.signature);
+    signer = recoverAddress(headerHash(rules.separator, h), r.signature);
   } catch (e) {
     return `header signature: ${(e as Error).message}`;
   }
-  if (!equalBytes(signer, primary)) return 'header not signed by the primary';
+  if (!equalBytes(signer, rules.primary)) return 'header not signed by the primary';
   const lo = r.firstSeq - h.firstSeq;
   if (r.entryHashes.length === 0 || lo < 0 || lo + r.entryHashes.length > h.count) return 'entries outside the batch';
   if (!verifyRangeProof(h.entriesRoot, h.count, lo, r.entryHashes, r.proof)) return 'Merkle proof does not match the entries root';
@@ -72,4 +82,33 @@ export function checkReceipt(separator: Bytes, primary: Bytes, r: Receipt, paylo
     }
   }
   return null;
+}
+
+/**
+ * Compares a receipt that checks (checkReceipt) and whose header is the one of `batch` with what the batch
+ * holds: one submission must start at `firstSeq`, from `sender`, with `nonce`, digest `submissionDigest` and
+ * one transaction per entry hash, and its entries chained from `prevEntryHash` must be the receipt's entry
+ * hashes. The header alone does not bind sender, digest or prevEntryHash, so a receipt can carry a stored
+ * header and stored entries and still misstate whose they are. Returns null when it matches, else what differs.
+ */
+export function receiptMismatch(separator: Bytes, r: Receipt, batch: DecodedBatch): string | null {
+  let seq = batch.header.firstSeq;
+  for (const s of batch.submissions) {
+    if (seq > r.firstSeq) break;
+    if (seq === r.firstSeq) {
+      if (!equalBytes(s.sender, r.sender)) return `the log holds seq ${seq} from another sender (${toHex(s.sender)})`;
+      if (s.nonce !== r.nonce) return `the log holds seq ${seq} under nonce ${s.nonce}, not ${r.nonce}`;
+      if (s.transactions.length !== r.entryHashes.length) return `the log holds ${s.transactions.length} transactions from seq ${seq}, not ${r.entryHashes.length}`;
+      if (!equalBytes(submissionDigest(separator, s, sha256(s.txList)), r.submissionDigest)) return `the log holds seq ${seq} under another submission digest`;
+      const chain = new EntryChain(r.prevEntryHash, r.firstSeq);
+      for (let i = 0; i < s.transactions.length; i++) {
+        if (!equalBytes(chain.append(s.sender, r.submissionDigest, s.transactions[i]), r.entryHashes[i])) {
+          return `entry ${r.firstSeq + i} of the log does not hash to the receipt (prevEntryHash is not the log's)`;
+        }
+      }
+      return null;
+    }
+    seq += s.transactions.length;
+  }
+  return `no submission of the log starts at seq ${r.firstSeq}`;
 }

@@ -11,7 +11,7 @@ export interface NodeConfig {
   readonly rpcPort: number;
   readonly p2pHost: string;
   readonly p2pPort: number;
-  /** Multiaddrs of peers to connect to (with /p2p/<peer id>). */
+  /** Multiaddrs of peers to connect to (with /p2p/<peer id>; a primary waits for each at start-up). */
   readonly peers: readonly string[];
   /** Addresses allowed to append (20 bytes each). Replicas must use the same list as the primary. */
   readonly allow: readonly Bytes[];
@@ -23,4 +23,18 @@ export interface NodeConfig {
   readonly chainId: number;
   /** Back-pressure bound of the primary, in transactions admitted but not yet durable. */
   readonly maxPendingTxs?: number;
+  /** Concurrent JSON-RPC connections (default in src/rpc/server.ts); keep it well below `ulimit -n`. */
+  readonly rpcMaxConnections?: number;
+  /**
+   * A primary normally signs nothing until every configured peer has told it the highest header signed with its
+   * key and it has synced up to it (docs/protocol.md §Primary start-up). True skips that: it signs on top of its
+   * own store at once, and re-signs (equivocates, is slashable for) any height its peers hold that it lacks.
+   */
+  readonly unsafeSkipRecovery?: boolean;
+  /**
+   * The SequencerBond deployment backing the primary, and an Ethereum JSON-RPC URL of the log's chain. When set,
+   * the node trusts the primary only while its bond is active (docs/slashing.md §Withdrawal delay): a replica
+   * stops following, a primary stops sequencing, once a withdrawal is requested or the bond is gone.
+   */
+  readonly bond?: { readonly contract: Bytes; readonly chainRpc: string; readonly pollMs?: number };
 }

@@ -346,6 +346,11 @@ function peerIdOf(ma: Multiaddr): string | undefined {
   return ma.getComponents().findLast((c) => c.name === 'p2p')?.value;
 }
 
+/** The peer id a multiaddr names (its last /p2p/ component), if any. Throws on a malformed multiaddr. */
+export function peerIdOfAddress(addr: string): string | undefined {
+  return peerIdOf(multiaddr(addr));
+}
+
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }

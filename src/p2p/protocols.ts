@@ -3,7 +3,7 @@
  * §Append forwarding, §Status). Request/response protocols exchange unsigned-varint length-prefixed frames:
  * one request frame, then zero or more response frames, then the responder closes the stream.
  */
-import { Reader, Writer, toHex, type Bytes } from '../core/bytes.ts';
+import { DecodeError, Reader, Writer, toHex, type Bytes } from '../core/bytes.ts';
 import { MAX_BATCH_BYTES } from '../core/limits.ts';
 
 export function batchTopic(logId: Uint8Array): string {
@@ -37,20 +37,33 @@ export function encodeSyncRequest(r: SyncRequest): Bytes {
   return new Writer(44).raw(r.logId).u64(r.fromHeight).u32(r.maxBatches).finish();
 }
 
+/**
+ * Decodes and validates a sync request; throws DecodeError unless it is exactly 44 bytes, `fromHeight` is at
+ * most 2^53-1 and `maxBatches` is within 1..SYNC_MAX_BATCHES (the responder then refuses the stream).
+ */
 export function decodeSyncRequest(bytes: Uint8Array): SyncRequest {
   const r = new Reader(bytes);
   const req = { logId: r.raw(32), fromHeight: r.u64(), maxBatches: r.u32() };
   r.end();
+  if (req.maxBatches < 1 || req.maxBatches > SYNC_MAX_BATCHES) throw new DecodeError(`maxBatches ${req.maxBatches} is outside 1..${SYNC_MAX_BATCHES}`);
   return req;
 }
 
-/** Status: UTF-8 JSON {mode, address, primary, logId, height}; unauthenticated, used only as a hint. */
+/**
+ * Status: UTF-8 JSON. The plain fields are unauthenticated hints; what a peer acts on carries the primary's
+ * signature: `peerRecord` (a primary proving that its peer id is the key's) and `highestHeader` (what a
+ * restarting primary must not sign again; docs/protocol.md §Status, §Primary start-up).
+ */
 export interface Status {
   readonly mode: 'primary' | 'replica';
   readonly address: string | null;
   readonly primary: string;
   readonly logId: string;
   readonly height: number;
+  /** The highest primary-signed header the node holds (its tip's, or one seen ahead): signed header wire form, hex. */
+  readonly highestHeader: string | null;
+  /** A primary's PeerRecord for the peer id it answers from (signature hex); null on replicas. */
+  readonly peerRecord: { readonly peerId: string; readonly issuedAt: number; readonly signature: string } | null;
 }
 
 export function encodeJson(value: unknown): Bytes {

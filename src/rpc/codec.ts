@@ -151,12 +151,16 @@ export function parseReceipt(v: unknown): Receipt {
   };
 }
 
+/** An entry with what a reader needs to re-verify its submission: the digest recomputes from sender, nonce, expiry and transactionsHash, and the signature recovers to sender. */
 export function entryToJson(e: Entry): Record<string, unknown> {
   return {
     seq: e.seq,
     height: e.height,
     sender: toHex(e.sender),
     nonce: e.nonce.toString(),
+    expiry: e.expiry,
+    transactionsHash: toHex(e.transactionsHash),
+    signature: toHex(e.signature),
     submissionDigest: toHex(e.submissionDigest),
     payload: toHex(e.payload),
     entryHash: toHex(e.entryHash),

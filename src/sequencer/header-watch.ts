@@ -35,6 +35,11 @@ export class HeaderWatch {
   private readonly opts: HeaderWatchOptions;
   private readonly seen = new Map<number, SignedHeader>();
   private readonly proofList: EquivocationProof[] = [];
+  /**
+   * Proof id (hex) -> its durable write, for every proof held or being recorded. Claimed synchronously before
+   * the write is awaited, so concurrent detections of one equivocation store and list one proof.
+   */
+  private readonly recorded = new Map<string, Promise<void>>();
   private readonly listeners: ((p: EquivocationProof) => void)[] = [];
 
   private constructor(opts: HeaderWatchOptions) {
@@ -44,7 +49,11 @@ export class HeaderWatch {
   static async open(opts: HeaderWatchOptions): Promise<HeaderWatch> {
     const watch = new HeaderWatch(opts);
     for await (const [name, value] of opts.store.records()) {
-      if (name[0] === PROOF_RECORD) watch.proofList.push(parseProof(decodeJson(value)));
+      if (name[0] === PROOF_RECORD) {
+        const proof = parseProof(decodeJson(value));
+        watch.proofList.push(proof);
+        watch.recorded.set(toHex(proofId(opts.rules.separator, proof)), Promise.resolve());
+      }
       else if (name[0] === SEEN_RECORD) {
         const signed = decodeSignedHeader(value);
         if (signed.header.height > opts.store.tip.height) watch.seen.set(signed.header.height, signed);
@@ -60,6 +69,13 @@ export class HeaderWatch {
   /** Set once the primary has been caught equivocating: nothing more from it may be stored. */
   get equivocated(): boolean {
     return this.proofList.length > 0;
+  }
+
+  /** The highest primary-signed header held ahead of the tip, if any (a restarting primary asks for it: §Primary start-up). */
+  highestSeen(): SignedHeader | undefined {
+    let highest: SignedHeader | undefined;
+    for (const signed of this.seen.values()) if (!highest || signed.header.height > highest.header.height) highest = signed;
+    return highest;
   }
 
   onEquivocation(listener: (p: EquivocationProof) => void): void {
@@ -81,7 +97,7 @@ export class HeaderWatch {
    * anything held, after storing the proof durably. Does not remember the header (see `remember`).
    */
   async observe(signed: SignedHeader, origin: string): Promise<EquivocationProof | null> {
-    const { rules, store, chainId } = this.opts;
+    const { store } = this.opts;
     const h = signed.header.height;
     const tip = store.tip;
     // The common case, a successor of the tip, needs no storage reads.
@@ -89,24 +105,37 @@ export class HeaderWatch {
     const heights = parentIsTip && equalBytes(signed.header.prevHeaderHash, tip.headerHash) ? [h, h + 1] : [h, h - 1, h + 1];
     for (const height of heights) {
       const held = await this.held(height);
-      const proof = held && judgePair(rules.separator, chainId, rules.primary, held, signed);
-      if (proof) {
-        await this.record(proof, origin);
-        return proof;
-      }
+      const proof = held && (await this.judge(held, signed, origin));
+      if (proof) return proof;
     }
     return null;
   }
 
   /**
    * Keeps a primary-signed header the node does not store (ahead of its tip, or one whose batch failed
-   * verification), so that a different header for its height met later is still caught.
+   * verification), so that a different header for its height met later is still caught; meant to follow
+   * `observe`. What arrived since that `observe` is judged here, so no header slips between the two: a
+   * different header kept meanwhile for the same height, or the height stored meanwhile (then the header is
+   * judged against the log). Returns the proof when one is found, after storing it.
    */
-  async remember(signed: SignedHeader): Promise<void> {
+  async remember(signed: SignedHeader, origin = 'header seen ahead of the tip'): Promise<EquivocationProof | null> {
     const h = signed.header.height;
-    if (h <= this.opts.store.tip.height || this.seen.has(h) || this.seen.size >= MAX_SEEN) return;
+    if (h <= this.opts.store.tip.height) return this.observe(signed, origin);
+    const kept = this.seen.get(h);
+    if (kept) return this.judge(kept, signed, origin);
+    if (this.seen.size >= MAX_SEEN) return null;
     this.seen.set(h, signed);
     await this.opts.store.putRecord(seenKey(h), encodeSignedHeader(signed));
+    return null;
+  }
+
+  /**
+   * A header met outside the log's own flow (a receipt shown to the node or forwarded by it): judged against
+   * everything held, and kept if its height is not held yet, so that it is judged when that height arrives.
+   * Returns the proof when one is found, after storing it.
+   */
+  async check(signed: SignedHeader, origin: string): Promise<EquivocationProof | null> {
+    return (await this.observe(signed, origin)) ?? (await this.remember(signed, origin));
   }
 
   /**
@@ -119,8 +148,15 @@ export class HeaderWatch {
     if (!seen) return;
     this.seen.delete(h);
     await this.opts.store.deleteRecord(seenKey(h));
-    const proof = judgePair(this.opts.rules.separator, this.opts.chainId, this.opts.rules.primary, signed, seen);
+    await this.judge(signed, seen, origin);
+  }
+
+  /** Judges a held header against another one; records and returns the proof if they conflict. */
+  private async judge(held: SignedHeader, seen: SignedHeader, origin: string): Promise<EquivocationProof | null> {
+    const { rules, chainId } = this.opts;
+    const proof = judgePair(rules.separator, chainId, rules.primary, held, seen);
     if (proof) await this.record(proof, origin);
+    return proof;
   }
 
   /**
@@ -134,11 +170,26 @@ export class HeaderWatch {
     return (await this.record(proof, origin)) ? 'new' : 'known';
   }
 
-  /** Stores a proof unless already held; returns whether it was new. */
+  /**
+   * Stores a proof unless already held; returns whether it was new. A detection of a proof being recorded by
+   * another caller waits for that write, so once any caller returns, the proof is durable and listed once.
+   */
   private async record(proof: EquivocationProof, origin: string): Promise<boolean> {
     const id = proofId(this.opts.rules.separator, proof);
-    if (this.proofList.some((p) => equalBytes(proofId(this.opts.rules.separator, p), id))) return false;
-    await this.opts.store.putRecord(Uint8Array.of(PROOF_RECORD, ...id), encodeJson(proofToJson(proof)));
+    const key = toHex(id);
+    const held = this.recorded.get(key);
+    if (held) {
+      await held;
+      return false;
+    }
+    const write = this.opts.store.putRecord(Uint8Array.of(PROOF_RECORD, ...id), encodeJson(proofToJson(proof)));
+    this.recorded.set(key, write); // before the await: this is what makes a concurrent detection 'known'
+    try {
+      await write;
+    } catch (e) {
+      this.recorded.delete(key); // not durable: a later detection must try again
+      throw e;
+    }
     this.proofList.push(proof);
     this.opts.log.error('EQUIVOCATION: the primary signed conflicting headers; no longer following it', {
       kind: proof.kind, heightA: proof.a.header.height, heightB: proof.b.header.height, primary: toHex(proof.signer), origin, proofId: toHex(id),

@@ -17,6 +17,10 @@ export interface Entry {
   readonly height: number;
   readonly sender: Bytes;
   readonly nonce: bigint;
+  /** The holding submission's expiry, transactionsHash and signature: with sender and nonce, what a reader needs to re-verify it. */
+  readonly expiry: number;
+  readonly transactionsHash: Bytes;
+  readonly signature: Bytes;
   readonly submissionDigest: Bytes;
   readonly payload: Bytes;
   readonly entryHash: Bytes;
@@ -56,12 +60,16 @@ export class LogReader {
     const entries: Entry[] = [];
     const leaves = new Uint8Array(h.count * 32);
     for (const s of batch.submissions) {
-      const digest = submissionDigest(this.rules.separator, s, sha256(s.txList));
+      const transactionsHash = sha256(s.txList);
+      const digest = submissionDigest(this.rules.separator, s, transactionsHash);
       for (const payload of s.transactions) {
         const seq = chain.nextSeq;
         const entryHash = chain.append(s.sender, digest, payload);
         leaves.set(entryHash, (seq - h.firstSeq) * 32);
-        entries.push({ seq, height: h.height, sender: s.sender, nonce: s.nonce, submissionDigest: digest, payload, entryHash });
+        entries.push({
+          seq, height: h.height, sender: s.sender, nonce: s.nonce, expiry: s.expiry, transactionsHash, signature: s.signature,
+          submissionDigest: digest, payload, entryHash,
+        });
       }
     }
     return { batch, headerHash: headerHash(this.rules.separator, h), prevEntryHash: stored.prevEntryHash, entries, tree: new MerkleTree(leaves) };

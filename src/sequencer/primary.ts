@@ -7,19 +7,30 @@
  * A signature leaves the process only after its batch is durable, and the next batch is sealed only on top of
  * the stored tip, so across crashes and restarts no height is ever signed twice with different contents
  * (a batch signed but not written is never seen by anyone and dies with the process).
+ *
+ * Every admitted submission is answered, always: with its receipt, or with the error that stopped it. Work
+ * enters the queue only through `enqueue`, which refuses it while the primary cannot seal (halted, or its store
+ * in a fault state), and every way the seal loop ends answers whatever is still queued.
+ *
+ * A storage fault (disk full, too many open files) is transient: appends get StorageUnavailableError while the
+ * store recovers by itself (LogStore), and sealing then resumes on the tip read back from the disk. The batch
+ * whose write failed is dropped; its signature never left the process (publish and receipts come after the
+ * write), and if the write did reach the disk after all, that batch is the recovered tip and is built on, so
+ * no signed height is ever contradicted. Only an equivocation halts for good.
  */
 import { DecodeError, equalBytes, toHex, type Bytes } from '../core/bytes.ts';
 import {
   encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type LogRules, type SealedBatch,
 } from '../core/batch.ts';
 import {
-  BadSignatureError, BatchRejectedError, ExpiredError, HaltedError, InvalidParamsError, NonceReplayedError, NotAllowedError, OverloadedError, TooLargeError,
+  BadSignatureError, BatchRejectedError, ExpiredError, HaltedError, InvalidParamsError, NonceReplayedError, NotAllowedError, OverloadedError,
+  SequencerError, StorageUnavailableError, TooLargeError,
 } from '../core/errors.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_SUBMISSION_BYTES, MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
 import { recoverAddress, SignatureError } from '../core/signature.ts';
 import { submissionDigest, submissionSize, type Submission } from '../core/submission.ts';
-import type { LogStore } from '../storage/log-store.ts';
+import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import type { LogReader } from './log-reader.ts';
 import type { Logger } from '../node/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
@@ -34,7 +45,10 @@ export interface PrimaryOptions {
   readonly watch: HeaderWatch;
   /** Sends a durable batch to the replicas; failures are logged, replicas catch up through sync. */
   readonly publish: (batch: Bytes) => Promise<void>;
-  /** Back-pressure: transactions admitted but not yet durable, beyond which appends get OverloadedError. */
+  /**
+   * Back-pressure: transactions (bytes) admitted but not yet durable, beyond which appends get OverloadedError.
+   * A single submission larger than the bound could never be admitted: it gets TooLargeError instead.
+   */
   readonly maxPendingTxs?: number;
   readonly maxPendingBytes?: number;
   readonly now?: () => number;
@@ -49,6 +63,13 @@ interface Pending {
   readonly nonceId: string;
   readonly resolve: (r: Receipt) => void;
   readonly reject: (e: Error) => void;
+  /** Set once answered (see Primary.answer), so that no path answers twice or releases twice. */
+  answered: boolean;
+}
+
+/** A failed read or write of the store, as the error a client gets (retry later). */
+function storageError(e: unknown, message: string): unknown {
+  return e instanceof StoreFaultError ? new StorageUnavailableError(message, e.message) : e;
 }
 
 function validateLimits(s: Submission): number {
@@ -73,9 +94,11 @@ export class Primary {
   private readonly inflight = new Map<string, { digest: Bytes; receipt: Promise<Receipt> }>();
   private pendingTxs = 0;
   private pendingBytes = 0;
-  /** The running group-commit loop, if any. */
-  private sealing: Promise<void> | undefined;
+  /** Whether the group-commit loop runs; `sealed` settles when it ends. */
+  private sealing = false;
+  private sealed: Promise<void> = Promise.resolve();
   private haltReason: string | undefined;
+  private readonly unsubscribe: (() => void)[];
 
   constructor(opts: PrimaryOptions) {
     this.opts = opts;
@@ -84,6 +107,10 @@ export class Primary {
     this.maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024;
     opts.watch.onEquivocation(() => this.halt('a header signed with this primary key conflicts with another (equivocation)'));
     if (opts.watch.equivocated) this.halt('an equivocation proof against this primary key is on record');
+    this.unsubscribe = [
+      opts.store.onFault((reason) => opts.log.error('storage fault: refusing appends until the store takes writes again', { reason })),
+      opts.store.onRecovered((tip) => opts.log.warn('storage writable again: sequencing resumes on the stored tip', { height: tip.height })),
+    ];
   }
 
   /**
@@ -99,6 +126,7 @@ export class Primary {
       return 'ignore';
     } catch (e) {
       if (e instanceof DecodeError || e instanceof BatchRejectedError) return 'reject';
+      if (e instanceof StoreFaultError) return 'ignore'; // the relaying peer did nothing wrong
       throw e;
     }
   }
@@ -107,10 +135,21 @@ export class Primary {
     return this.haltReason;
   }
 
+  /** Why nothing can be sealed now, as the error a submission gets; undefined when sealing can go on. */
+  private refusal(): SequencerError | undefined {
+    if (this.haltReason !== undefined) return new HaltedError(this.haltReason);
+    const fault = this.opts.store.fault;
+    if (fault !== undefined) return new StorageUnavailableError('the store does not take writes until it recovers', fault);
+    return undefined;
+  }
+
   /** Admits a submission and resolves with its receipt once its batch is durable. */
   async append(s: Submission): Promise<Receipt> {
-    if (this.haltReason) throw new HaltedError(this.haltReason);
+    const refused = this.refusal();
+    if (refused) throw refused;
     const size = validateLimits(s);
+    if (s.transactions.length > this.maxPendingTxs) throw new TooLargeError('transactions in one submission (the primary\'s pending bound)', this.maxPendingTxs);
+    if (size > this.maxPendingBytes) throw new TooLargeError('submission size in bytes (the primary\'s pending bound)', this.maxPendingBytes);
     if (this.pendingTxs + s.transactions.length > this.maxPendingTxs || this.pendingBytes + size > this.maxPendingBytes) {
       throw new OverloadedError();
     }
@@ -147,18 +186,49 @@ export class Primary {
       used = await this.lookupNonce(key);
     } catch (e) {
       this.release(k, s.transactions.length, size);
-      throw e;
+      throw storageError(e, 'could not look the nonce up');
     }
     if (used !== undefined) {
       this.release(k, s.transactions.length, size);
-      const again = await this.receiptFromLog(used, s, digest);
+      let again: Receipt | undefined;
+      try {
+        again = await this.receiptFromLog(used, s, digest);
+      } catch (e) {
+        throw storageError(e, 'could not read the batch that used this nonce');
+      }
       if (again) return again;
       throw new NonceReplayedError(toHex(s.sender), s.nonce);
     }
     return new Promise<Receipt>((resolve, reject) => {
-      this.queue.push({ admitted: { submission: s, digest }, size, nonceKey: key, nonceId: k, resolve, reject });
-      void this.drain();
+      this.enqueue({ admitted: { submission: s, digest }, size, nonceKey: key, nonceId: k, resolve, reject, answered: false });
     });
+  }
+
+  /** The only way into the queue: refused at once while nothing can be sealed, else sealed by the running loop. */
+  private enqueue(p: Pending): void {
+    const refused = this.refusal();
+    if (refused) {
+      this.answer(p, refused);
+      return;
+    }
+    this.queue.push(p);
+    this.drain();
+  }
+
+  /** Answers a queued submission, once, and releases what it held of the pending bound. */
+  private answer(p: Pending, outcome: Receipt | Error): void {
+    if (p.answered) return;
+    p.answered = true;
+    this.release(p.nonceId, p.admitted.submission.transactions.length, p.size);
+    if (outcome instanceof Error) p.reject(outcome);
+    else p.resolve(outcome);
+  }
+
+  /** Answers everything still queued with `error`. */
+  private refuseQueued(error: Error): void {
+    const queued = this.queue;
+    this.queue = [];
+    for (const p of queued) this.answer(p, error);
   }
 
   /**
@@ -219,8 +289,7 @@ export class Primary {
       const s = p.admitted.submission;
       if (taken.length > 0 && (txs + s.transactions.length > MAX_BATCH_TXS || bytes + p.size > MAX_BATCH_BYTES - 1024)) break;
       if (s.expiry !== 0 && s.expiry * 1000 < now) {
-        this.release(p.nonceId, s.transactions.length, p.size);
-        p.reject(new ExpiredError(s.expiry, Math.floor(now / 1000)));
+        this.answer(p, new ExpiredError(s.expiry, Math.floor(now / 1000)));
         continue;
       }
       taken.push(p);
@@ -232,29 +301,45 @@ export class Primary {
   }
 
   /** Group commit: one batch is being written at a time; whatever arrives meanwhile forms the next batch. */
-  private drain(): Promise<void> {
-    // `finally` runs as a microtask, after the assignment, even when the loop finishes without awaiting.
-    this.sealing ??= this.sealLoop()
-      .catch((e: Error) => this.halt(`internal error while sealing: ${e.message}`))
-      .finally(() => { this.sealing = undefined; });
-    return this.sealing;
+  private drain(): void {
+    if (this.sealing) return;
+    // Set before the loop starts and cleared by it in the same step as its last look at the queue, so work
+    // enqueued at any moment either sees the loop running or starts it.
+    this.sealing = true;
+    this.sealed = this.sealLoop();
   }
 
+  /** Seals until the queue is empty; when sealing has to stop, answers everything queued. Never rejects. */
   private async sealLoop(): Promise<void> {
-    while (this.queue.length > 0 && !this.haltReason) {
-      const timestamp = Math.max(this.now(), this.opts.store.tip.timestamp);
-      const batch = this.takeBatch(timestamp);
-      if (batch.length > 0) await this.commit(batch, timestamp);
+    let batch: Pending[] = [];
+    try {
+      while (this.queue.length > 0) {
+        const refused = this.refusal();
+        if (refused) {
+          this.refuseQueued(refused);
+          break;
+        }
+        const timestamp = Math.max(this.now(), this.opts.store.tip.timestamp);
+        batch = this.takeBatch(timestamp);
+        if (batch.length > 0) await this.commit(batch, timestamp);
+      }
+    } catch (e) {
+      this.halt(`internal error while sealing: ${(e as Error).message}`);
+      for (const p of batch) this.answer(p, new HaltedError(this.haltReason!));
+    } finally {
+      this.sealing = false;
     }
   }
 
   /** Refuses new work, lets the batch being written finish, and refuses what was still queued. */
   async stop(): Promise<void> {
     this.haltReason ??= 'node stopping';
-    await this.sealing;
+    for (const u of this.unsubscribe) u();
+    await this.sealed;
     this.halt(this.haltReason);
   }
 
+  /** Seals, writes, publishes and answers one batch; every submission in `batch` is answered on every path. */
   private async commit(batch: Pending[], timestamp: number): Promise<void> {
     const { store, rules, privateKey } = this.opts;
     const prevTip = store.tip;
@@ -263,14 +348,21 @@ export class Primary {
     try {
       sealed = sealBatch(rules, prevTip, batch.map((p) => p.admitted), timestamp, privateKey);
       if (await this.opts.watch.observe(sealed.batch, 'own batch')) {
-        this.halt('this key already signed another header for this height', [...batch, ...this.queue]);
+        this.halt('this key already signed another header for this height');
+        for (const p of batch) this.answer(p, new HaltedError(this.haltReason!));
         return;
       }
       bytes = encodeBatch(sealed.batch);
       await store.append({ bytes, prevTip, tip: sealed.tip, nonceKeys: batch.map((p) => p.nonceKey) });
     } catch (e) {
-      // The signed header never left the process; stop here rather than risk signing this height again.
-      this.halt(`storage write failed: ${(e as Error).message}`, [...batch, ...this.queue]);
+      if (!(e instanceof StoreFaultError)) throw e;
+      // The signed header never left the process, so this batch is dropped. Whether it reached the disk is
+      // known only once the store has recovered (its tip then says): the same submission sent again finds out.
+      const error = new StorageUnavailableError(
+        'the batch holding this submission could not be written and may or may not be in the log: send the same signed submission again',
+        e.message,
+      );
+      for (const p of batch) this.answer(p, error);
       return;
     }
     // A header signed with this key for the same height, met while the batch was being written, is a proof.
@@ -281,8 +373,7 @@ export class Primary {
     let seq = sealed.batch.header.firstSeq;
     for (const p of batch) {
       const s = p.admitted.submission;
-      this.release(p.nonceId, s.transactions.length, p.size);
-      p.resolve(buildReceipt(sealed.batch, sealed.tree, (i) => sealed.tree.leaf(i), prevTip.headHash, {
+      this.answer(p, buildReceipt(sealed.batch, sealed.tree, (i) => sealed.tree.leaf(i), prevTip.headHash, {
         digest: p.admitted.digest, sender: s.sender, nonce: s.nonce, firstSeq: seq, count: s.transactions.length,
       }));
       seq += s.transactions.length;
@@ -290,14 +381,9 @@ export class Primary {
   }
 
   /** Stops sequencing for good (until restart); everything queued is refused. */
-  halt(reason: string, pending: Pending[] = this.queue): void {
+  halt(reason: string): void {
     if (!this.haltReason) this.opts.log.error('primary halted', { reason });
     this.haltReason ??= reason;
-    const error = new HaltedError(this.haltReason);
-    for (const p of pending) {
-      this.release(p.nonceId, p.admitted.submission.transactions.length, p.size);
-      p.reject(error);
-    }
-    this.queue = [];
+    this.refuseQueued(new HaltedError(this.haltReason));
   }
 }

@@ -3,13 +3,14 @@
  * tip (core/batch.ts verifyBatch) and checking every nonce against its own history. Batches arrive by gossip
  * or, for gaps and late starts, by ranged fetches from any peer; both paths go through `handle`, which also
  * shows every primary-signed header to the HeaderWatch. Once the primary is caught equivocating, nothing more
- * is stored.
+ * is stored. While the store is in a storage fault (disk full, ...: LogStore) nothing is stored either; once it
+ * takes writes again the replica catches up from the tip on disk by itself.
  */
 import { DecodeError } from '../core/bytes.ts';
 import { decodeBatch, peekSignedHeader, verifyBatchBody, verifyHeaderSignature, type DecodedBatch, type LogRules } from '../core/batch.ts';
 import type { Bytes } from '../core/bytes.ts';
 import { BatchNotYetValidError, BatchRejectedError } from '../core/errors.ts';
-import type { LogStore } from '../storage/log-store.ts';
+import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../node/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 
@@ -50,10 +51,19 @@ export class Replica {
   private syncAgain = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly unsubscribe: (() => void)[];
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    const { store, log } = opts;
+    this.unsubscribe = [
+      store.onFault((reason) => log.error('storage fault: not storing batches until the store takes writes again', { reason })),
+      store.onRecovered((tip) => {
+        log.warn('storage writable again: catching up from the stored tip', { height: tip.height });
+        void this.catchUp();
+      }),
+    ];
   }
 
   start(): void {
@@ -65,6 +75,7 @@ export class Replica {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const u of this.unsubscribe) u();
     clearInterval(this.timer);
     await this.syncing;
     await this.queue.catch(() => {});
@@ -89,6 +100,8 @@ export class Replica {
     return this.serialized(async () => {
       const { store, rules, watch, log } = this.opts;
       if (watch.equivocated) return IGNORE;
+      // Not stored now, and not the relay's fault: sync fetches it again once the store has recovered.
+      if (store.fault !== undefined) return IGNORE;
       try {
         const signed = peekSignedHeader(bytes);
         const hash = verifyHeaderSignature(rules, signed);
@@ -119,6 +132,11 @@ export class Replica {
         if (e instanceof BatchRejectedError || e instanceof DecodeError) {
           log.warn('rejected batch', { origin, reason: e.message });
           return { verdict: 'reject', stored: false };
+        }
+        if (e instanceof StoreFaultError) {
+          // A failed write is reported once, by the store's fault listener; a failed read only here.
+          if (store.fault === undefined) log.warn('storage read failed; will retry', { origin, error: e.message });
+          return IGNORE;
         }
         throw e;
       }
@@ -163,7 +181,7 @@ export class Replica {
   private async syncRound(): Promise<void> {
     for (const peer of this.opts.source.peers()) {
       let progressed = true;
-      while (progressed && !this.stopped && !this.opts.watch.equivocated) {
+      while (progressed && !this.stopped && !this.opts.watch.equivocated && this.opts.store.fault === undefined) {
         progressed = false;
         const from = this.opts.store.tip.height + 1;
         try {

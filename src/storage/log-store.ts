@@ -3,15 +3,50 @@
  * they travel on the wire, so a write costs one key per batch and one per submission, not one per entry.
  * Every append is a single synced LevelDB batch: after a crash the store holds a batch entirely or not at all,
  * and the tip record always names the newest complete batch. Only the tip lives in memory.
+ *
+ * Storage faults (disk full, too many open files, I/O errors) are transient: a failed write puts the store in
+ * a fault state in which it refuses every write, and it recovers by itself. LevelDB keeps a failed synced
+ * write's error for good (its log file is in an unknown state), and the failed write may or may not show up
+ * when the database is opened again, so recovery is a reopen: close, open (LevelDB replays what its log
+ * holds), read the tip back from the disk, then a synced probe write; retried with backoff until it works.
+ * The database stays open for reads until a scratch file can be written and synced next to it, so a node
+ * whose disk is full keeps serving its log while it waits.
  */
+import { open as openFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { Reader, Writer, type Bytes } from '../core/bytes.ts';
+import { Reader, Writer, u64be, type Bytes } from '../core/bytes.ts';
 import { GENESIS_TIP, type Tip } from '../core/batch.ts';
 
 const Prefix = { batch: 0x42 /* B */, seq: 0x53 /* S */, nonce: 0x4e /* N */, meta: 0x4d /* M */, record: 0x45 /* E */ } as const;
 
 const TIP_KEY = Uint8Array.of(Prefix.meta, ...new TextEncoder().encode('tip'));
 const IDENTITY_KEY = Uint8Array.of(Prefix.meta, ...new TextEncoder().encode('identity'));
+/** Written (synced) by each recovery attempt to learn whether the disk takes writes again. */
+const PROBE_KEY = Uint8Array.of(Prefix.meta, ...new TextEncoder().encode('probe'));
+
+/** Backoff between recovery attempts after a storage fault. */
+const RECOVERY_FIRST_DELAY_MS = 100;
+const RECOVERY_MAX_DELAY_MS = 2_000;
+/** Scratch file written, synced and deleted in the database directory to learn whether the disk takes writes. */
+const SCRATCH_FILE = 'write-probe';
+const SCRATCH_BYTES = 64 * 1024;
+
+/** Throws unless a file of SCRATCH_BYTES can be created, written and synced in `dir` (then removes it). */
+async function probeDisk(dir: string): Promise<void> {
+  const path = join(dir, SCRATCH_FILE);
+  try {
+    const file = await openFile(path, 'w');
+    try {
+      await file.writeFile(new Uint8Array(SCRATCH_BYTES));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  } finally {
+    await rm(path, { force: true });
+  }
+}
 
 function key(prefix: number, ...parts: (Uint8Array | number)[]): Bytes {
   let size = 1;
@@ -52,11 +87,44 @@ export class StoreIdentityError extends Error {
   override name = 'StoreIdentityError';
 }
 
+/**
+ * The store could not do an operation for a reason outside the log itself (disk full, too many open files, an
+ * I/O error), or refuses writes while it recovers from such a fault. Nothing was changed by a refused write;
+ * a write that failed may or may not have reached the disk (the tip after recovery says).
+ */
+export class StoreFaultError extends Error {
+  override name = 'StoreFaultError';
+}
+
+/** LevelDB's message, with the cause that classic-level wraps around it (e.g. a failed open). */
+function describe(e: unknown): string {
+  const err = e as { message?: unknown; cause?: { message?: unknown } };
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  return typeof err?.cause?.message === 'string' ? `${message}: ${err.cause.message}` : message;
+}
+
+function subscribe<T>(listeners: T[], listener: T): () => void {
+  listeners.push(listener);
+  return () => {
+    const i = listeners.indexOf(listener);
+    if (i >= 0) listeners.splice(i, 1);
+  };
+}
+
 export class LogStore {
+  private readonly dir: string;
   private readonly db: ClassicLevel<Bytes, Bytes>;
   private tipValue: Tip = GENESIS_TIP;
+  /** Why the store refuses writes, while a storage fault lasts. */
+  private faultReason: string | undefined;
+  private recovery: Promise<void> | undefined;
+  private wakeRecovery: (() => void) | undefined;
+  private closed = false;
+  private readonly faultListeners: ((reason: string) => void)[] = [];
+  private readonly recoveredListeners: ((tip: Tip) => void)[] = [];
 
-  private constructor(db: ClassicLevel<Bytes, Bytes>) {
+  private constructor(dir: string, db: ClassicLevel<Bytes, Bytes>) {
+    this.dir = dir;
     this.db = db;
   }
 
@@ -67,7 +135,7 @@ export class LogStore {
   static async open(dir: string, identity: string): Promise<LogStore> {
     const db = new ClassicLevel<Bytes, Bytes>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
     await db.open();
-    const store = new LogStore(db);
+    const store = new LogStore(dir, db);
     try {
       const stored = await db.get(IDENTITY_KEY);
       const wanted = new TextEncoder().encode(identity);
@@ -88,6 +156,75 @@ export class LogStore {
     return this.tipValue;
   }
 
+  /** Why the store refuses writes (a storage fault it is recovering from), or undefined when it is writable. */
+  get fault(): string | undefined {
+    return this.faultReason;
+  }
+
+  /** Calls `listener` when a write fails and the store starts refusing writes. Returns an unsubscribe function. */
+  onFault(listener: (reason: string) => void): () => void {
+    return subscribe(this.faultListeners, listener);
+  }
+
+  /** Calls `listener` when the store takes writes again, with the tip read back from the disk. Returns an unsubscribe function. */
+  onRecovered(listener: (tip: Tip) => void): () => void {
+    return subscribe(this.recoveredListeners, listener);
+  }
+
+  /** Runs a write unless the store is in a fault state; a write that fails starts one. */
+  private async write(op: () => Promise<void>): Promise<void> {
+    if (this.faultReason !== undefined) throw new StoreFaultError(`store not writable: ${this.faultReason}`);
+    try {
+      await op();
+    } catch (e) {
+      const reason = describe(e);
+      if (this.faultReason === undefined && !this.closed) {
+        this.faultReason = reason;
+        this.recovery = this.recover();
+        for (const l of [...this.faultListeners]) l(reason);
+      }
+      throw new StoreFaultError(reason);
+    }
+  }
+
+  /** A failed read leaves the store as it is (LevelDB's read errors do not stick); callers see StoreFaultError. */
+  private async read<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      throw new StoreFaultError(describe(e));
+    }
+  }
+
+  /** Reopens the database until a synced probe write succeeds, then takes writes again from the tip on disk. */
+  private async recover(): Promise<void> {
+    for (let delay = RECOVERY_FIRST_DELAY_MS; ; delay = Math.min(2 * delay, RECOVERY_MAX_DELAY_MS)) {
+      if (this.closed) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wakeRecovery = () => { clearTimeout(timer); resolve(); };
+      });
+      this.wakeRecovery = undefined;
+      if (this.closed) return;
+      try {
+        await probeDisk(this.dir);
+        await this.db.close();
+        await this.db.open();
+        const tip = await this.db.get(TIP_KEY);
+        this.tipValue = tip === undefined ? GENESIS_TIP : decodeTip(tip);
+        await this.db.put(PROBE_KEY, u64be(Date.now()), { sync: true });
+      } catch (e) {
+        this.faultReason = describe(e);
+        continue;
+      }
+      if (this.closed) return;
+      this.faultReason = undefined;
+      this.recovery = undefined;
+      for (const l of [...this.recoveredListeners]) l(this.tipValue);
+      return;
+    }
+  }
+
   /** Appends one verified batch atomically and durably (synced) and advances the tip. */
   async append(a: AppendBatch): Promise<void> {
     if (a.tip.height !== this.tipValue.height + 1) throw new Error(`append at height ${a.tip.height} on tip ${this.tipValue.height}`);
@@ -101,58 +238,72 @@ export class LogStore {
       { type: 'put', key: TIP_KEY, value: encodeTip(a.tip) },
     ];
     for (const k of a.nonceKeys) ops.push({ type: 'put', key: key(Prefix.nonce, k), value: seqValue });
-    await this.db.batch(ops, { sync: true });
+    await this.write(() => this.db.batch(ops, { sync: true }));
     this.tipValue = a.tip;
   }
 
   /** For each nonce key, the height of the batch that used it, or undefined when unused. */
   async nonceHeights(nonceKeys: readonly Uint8Array[]): Promise<(number | undefined)[]> {
     if (nonceKeys.length === 0) return [];
-    const values = await this.db.getMany(nonceKeys.map((k) => key(Prefix.nonce, k)));
+    const values = await this.read(() => this.db.getMany(nonceKeys.map((k) => key(Prefix.nonce, k))));
     return values.map((v) => (v === undefined ? undefined : new Reader(v).u64()));
   }
 
   async getBatch(height: number): Promise<StoredBatch | undefined> {
     if (height < 0 || height > this.tipValue.height) return undefined;
-    const value = await this.db.get(key(Prefix.batch, height));
+    const value = await this.read(() => this.db.get(key(Prefix.batch, height)));
     return value === undefined ? undefined : { height, prevEntryHash: value.subarray(0, 32), bytes: value.subarray(32) };
   }
 
   /** Height of the batch that holds sequence number `seq`. */
   async heightOfSeq(seq: number): Promise<number | undefined> {
     if (seq < 0 || seq >= this.tipValue.nextSeq) return undefined;
-    for await (const value of this.db.values({ lte: key(Prefix.seq, seq), gte: key(Prefix.seq, 0), reverse: true, limit: 1 })) {
-      return new Reader(value).u64();
-    }
-    return undefined;
+    const [value] = await this.read(() => this.db.values({ lte: key(Prefix.seq, seq), gte: key(Prefix.seq, 0), reverse: true, limit: 1 }).all());
+    return value === undefined ? undefined : new Reader(value).u64();
   }
 
-  /** Stored batches from `height` on, stopping after `maxCount` batches or once `maxBytes` is reached. */
+  /**
+   * Stored batches from `height` on, stopping after `maxCount` batches or once `maxBytes` is reached. Yields
+   * nothing for a count below 1 or a height outside the log (no range is ever read past what was asked).
+   */
   async *batchesFrom(height: number, maxCount: number, maxBytes: number): AsyncGenerator<StoredBatch> {
-    if (height < 0 || height > this.tipValue.height) return;
+    if (!Number.isSafeInteger(height) || height < 0 || height > this.tipValue.height) return;
+    if (!Number.isSafeInteger(maxCount) || maxCount < 1) return;
     const last = Math.min(this.tipValue.height, height + maxCount - 1);
     let bytes = 0;
-    for await (const [k, value] of this.db.iterator({ gte: key(Prefix.batch, height), lte: key(Prefix.batch, last) })) {
-      yield { height: new Reader(k, 1).u64(), prevEntryHash: value.subarray(0, 32), bytes: value.subarray(32) };
-      bytes += value.byteLength;
-      if (bytes >= maxBytes) return;
+    try {
+      for await (const [k, value] of this.db.iterator({ gte: key(Prefix.batch, height), lte: key(Prefix.batch, last) })) {
+        yield { height: new Reader(k, 1).u64(), prevEntryHash: value.subarray(0, 32), bytes: value.subarray(32) };
+        bytes += value.byteLength;
+        if (bytes >= maxBytes) return;
+      }
+    } catch (e) {
+      throw new StoreFaultError(describe(e));
     }
   }
 
   /** Small durable records outside the log itself (equivocation proofs, node state). */
   async putRecord(name: Uint8Array, value: Uint8Array): Promise<void> {
-    await this.db.put(key(Prefix.record, name), value, { sync: true });
+    await this.write(() => this.db.put(key(Prefix.record, name), value, { sync: true }));
   }
 
   async deleteRecord(name: Uint8Array): Promise<void> {
-    await this.db.del(key(Prefix.record, name), { sync: true });
+    await this.write(() => this.db.del(key(Prefix.record, name), { sync: true }));
   }
 
   async *records(): AsyncGenerator<[Bytes, Bytes]> {
-    for await (const [k, v] of this.db.iterator({ gt: Uint8Array.of(Prefix.record), lt: Uint8Array.of(Prefix.record + 1) })) yield [k.subarray(1), v];
+    try {
+      for await (const [k, v] of this.db.iterator({ gt: Uint8Array.of(Prefix.record), lt: Uint8Array.of(Prefix.record + 1) })) yield [k.subarray(1), v];
+    } catch (e) {
+      throw new StoreFaultError(describe(e));
+    }
   }
 
+  /** Stops any recovery in progress, then closes the database. */
   async close(): Promise<void> {
+    this.closed = true;
+    this.wakeRecovery?.();
+    await this.recovery;
     await this.db.close();
   }
 }

@@ -198,6 +198,8 @@ describe('verifyBatch rejects', () => {
 
   test('a non-zero view', () => {
     rejects(resign(batch, { view: 1 }), GENESIS_TIP, /^unknown view 1$/);
+    // Already by the header check alone, which gossip, sync and the equivocation watch use before keeping a header.
+    assert.throws(() => verifyHeaderSignature(rules, resign(batch, { view: 1, height: 5 })), { name: 'BatchRejectedError', message: 'unknown view 1' });
   });
 
   test('a wrong height', () => {

@@ -113,6 +113,27 @@ describe('recoverAddress', () => {
     }
   });
 
+  test('the high-s twin as docs/protocol.md §Signatures builds it, (r, n − s, 55 − v), recovers the signer yet is refused as high-s', () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const k = rand(32);
+      const d = rand(32);
+      const sig = sign(d, k);
+      const twin = new Uint8Array(sig);
+      twin.set(word(N - s32(sig)), 32);
+      twin[64] = 55 - sig[64];
+      seen.add(twin[64]);
+      assert.ok(twin[64] === 27 || twin[64] === 28, 'the twin keeps v in {27, 28}');
+      // Without the low-s rule (libsecp256k1's recovery accepts high s) it recovers the same address...
+      assert.deepEqual(addressFromPublicKey(secp.ecdsaRecover(twin.subarray(0, 64), twin[64] - 27, d, false)), addressFromPrivateKey(k));
+      // ...which is why the rule must refuse it, and it does, for that reason.
+      assert.throws(() => recoverAddress(d, twin), /upper half of the curve order/);
+      // The formula the document used to give, v xor 1, is no twin: 27 ^ 1 = 26, 28 ^ 1 = 29.
+      assert.throws(() => recoverAddress(d, Uint8Array.from([...twin.subarray(0, 64), sig[64] ^ 1])), /v must be 27 or 28/);
+    }
+    assert.deepEqual([...seen].sort(), [27, 28], 'both recovery ids were exercised');
+  });
+
   test('s = n/2 (the largest low s) passes the malleability check; s = n/2 + 1 does not', () => {
     const d = rand(32);
     const sig = sign(d, rand(32));

@@ -268,7 +268,7 @@ describe('range proofs and receipt', () => {
       header: header(r.header), signature: b(r.signature), submissionDigest: b(r.submissionDigest), sender: b(r.sender), nonce: BigInt(r.nonce),
       firstSeq: r.firstSeq, entryHashes: r.entryHashes.map(b), prevEntryHash: b(r.prevEntryHash), proof: r.proof.map(b),
     };
-    assert.equal(checkReceipt(separator, b(V.keys.primary.address), receipt, s.transactions.map(b)), null);
-    assert.equal(checkReceipt(separator, b(V.keys.primary.address), receipt), null);
+    assert.equal(checkReceipt({ logId, separator, primary: b(V.keys.primary.address) }, receipt, s.transactions.map(b)), null);
+    assert.equal(checkReceipt({ logId, separator, primary: b(V.keys.primary.address) }, receipt), null);
   });
 });

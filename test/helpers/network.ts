@@ -11,6 +11,7 @@ import { RpcClient } from '../../src/client/rpc-client.ts';
 import type { NodeConfig } from '../../src/node/config.ts';
 import { createLogger, silentLogger } from '../../src/node/logger.ts';
 import { SequencerNode } from '../../src/node/sequencer-node.ts';
+import type { Host } from '../../src/p2p/host.ts';
 
 export const PRIMARY_KEY = fromHex('0x' + '11'.repeat(32));
 export const CLIENT_KEY = fromHex('0x' + '22'.repeat(32));
@@ -57,6 +58,15 @@ export async function startReplica(dataDir: string, peers: string[], over: Parti
 
 export function client(node: SequencerNode): RpcClient {
   return new RpcClient(node.rpcUrl);
+}
+
+/**
+ * The node's own gossipsub score of `peer`: what its validators' rejects of that peer's messages cost it. Read
+ * from the node's libp2p host (a private field: no API exposes peer scores), so a test can assert that a node
+ * penalised a peer, not merely that a number exists.
+ */
+export function peerScoreAt(node: SequencerNode, peer: string): number {
+  return (node as unknown as { host: Host }).host.peerScore(peer);
 }
 
 /** Polls `check` until it returns true or `ms` passes. */
