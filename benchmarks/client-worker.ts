@@ -17,7 +17,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { fromHex } from '../src/core/bytes.ts';
 import { domainSeparator } from '../src/core/eip712.ts';
 import { SubmissionSigner } from '../src/client/submission-signer.ts';
-import { submissionToJson } from '../src/rpc/codec.ts';
+import { submissionToJson } from '../src/wire/json.ts';
 import { HttpPoster } from './lib/http.ts';
 import { nowMs, sleep } from './lib/common.ts';
 

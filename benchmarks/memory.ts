@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { domainSeparator } from '../src/core/eip712.ts';
 import { SubmissionSigner } from '../src/client/submission-signer.ts';
-import { submissionToJson } from '../src/rpc/codec.ts';
+import { submissionToJson } from '../src/wire/json.ts';
 import { Cluster, procSample, type NodeProc } from './lib/cluster.ts';
 import { CHAIN_ID, clientAddresses, clientKey, fmt, logIdFor, machine, nowMs, parseFlags, sleep, table, timestampName } from './lib/common.ts';
 import { HttpPoster } from './lib/http.ts';

@@ -13,7 +13,8 @@
  */
 import { fromHex, toHex } from '../src/core/bytes.ts';
 import type { NodeConfig } from '../src/node/config.ts';
-import { createLogger, type Level } from '../src/node/logger.ts';
+import type { Level } from '../src/core/logger.ts';
+import { createLogger } from '../src/node/logger.ts';
 import { SequencerNode } from '../src/node/sequencer-node.ts';
 import { CHAIN_ID, logIdFor } from './lib/common.ts';
 

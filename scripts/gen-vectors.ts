@@ -19,7 +19,7 @@ import { keccak256 } from '../src/core/hash.ts';
 import { encodeSignedHeader, HEADER_BYTES } from '../src/core/header.ts';
 import { peerRecordDigest, signPeerRecord } from '../src/core/peer-record.ts';
 import { buildReceipt } from '../src/core/receipt.ts';
-import { headerToJson, receiptToJson } from '../src/rpc/codec.ts';
+import { headerToJson, receiptToJson } from '../src/wire/json.ts';
 import { addressFromPrivateKey, sign } from '../src/core/signature.ts';
 import { encodeSubmission, encodeTxList, submissionDigest, transactionsHash, type Submission } from '../src/core/submission.ts';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { submissionToJson } from '../src/rpc/codec.ts';
+import { submissionToJson } from '../src/wire/json.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
 import { client, clientSigner, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
 

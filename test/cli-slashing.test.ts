@@ -23,7 +23,7 @@ import { batchOnTip, receiptOf } from './helpers/equivocator.ts';
 import { LOG_ID, PRIMARY_KEY, client, startReplica, tempDir, waitFor } from './helpers/network.ts';
 import { createHost } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
-import { batchTopic } from '../src/p2p/protocols.ts';
+import { batchTopic } from '../src/wire/p2p-messages.ts';
 
 /** A node that answers every JSON-RPC call with `result` (e.g. a malformed proof list). */
 async function fakeNode(t: TestContext, result: unknown): Promise<string> {

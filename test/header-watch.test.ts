@@ -9,10 +9,10 @@ import { GENESIS_TIP, decodeBatch, type Tip } from '../src/core/batch.ts';
 import { checkProof, judgePair } from '../src/core/equivocation.ts';
 import { headerHash } from '../src/core/header.ts';
 import { toHex } from '../src/core/bytes.ts';
-import { HeaderWatch } from '../src/sequencer/header-watch.ts';
-import { Replica, type BatchSource } from '../src/sequencer/replica.ts';
+import { HeaderWatch } from '../src/roles/header-watch.ts';
+import { Replica, type BatchSource } from '../src/roles/replica.ts';
 import { LogStore } from '../src/storage/log-store.ts';
-import { silentLogger } from '../src/node/logger.ts';
+import { silentLogger } from '../src/core/logger.ts';
 import { PRIMARY_RULES, batchOnTip } from './helpers/equivocator.ts';
 import { CHAIN_ID, SEPARATOR, tempDir } from './helpers/network.ts';
 

@@ -13,8 +13,8 @@ import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { checkReceipt } from '../src/core/receipt.ts';
 import { createHost } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
-import { batchTopic, encodeSyncRequest, SYNC_PROTOCOL } from '../src/p2p/protocols.ts';
-import { parseReceipt, submissionToJson } from '../src/rpc/codec.ts';
+import { batchTopic, encodeSyncRequest, SYNC_PROTOCOL } from '../src/wire/p2p-messages.ts';
+import { parseReceipt, submissionToJson } from '../src/wire/json.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
 import {

@@ -13,10 +13,10 @@ import { signPeerRecord } from '../src/core/peer-record.ts';
 import { checkReceipt } from '../src/core/receipt.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { createHost, type Host } from '../src/p2p/host.ts';
-import { APPEND_PROTOCOL, STATUS_PROTOCOL, encodeJson, type Status } from '../src/p2p/protocols.ts';
-import { parseReceipt } from '../src/rpc/codec.ts';
+import { APPEND_PROTOCOL, STATUS_PROTOCOL, encodeJson, type Status } from '../src/wire/p2p-messages.ts';
+import { parseReceipt } from '../src/wire/json.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
-import { requestStatus } from '../src/sequencer/peer-services.ts';
+import { requestStatus } from '../src/roles/peer-services.ts';
 import {
   LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor,
 } from './helpers/network.ts';

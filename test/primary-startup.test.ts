@@ -15,7 +15,7 @@ import { ErrorCode } from '../src/core/errors.ts';
 import { submissionDigest } from '../src/core/submission.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { createHost } from '../src/p2p/host.ts';
-import { batchTopic, SYNC_PROTOCOL, decodeSyncRequest } from '../src/p2p/protocols.ts';
+import { batchTopic, SYNC_PROTOCOL, decodeSyncRequest } from '../src/wire/p2p-messages.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';

@@ -13,7 +13,7 @@ import { TypedDataEncoder, verifyTypedData } from 'ethers';
 import { ErrorCode } from '../src/core/errors.ts';
 import { toHex } from '../src/core/bytes.ts';
 import { MAX_TX_BYTES } from '../src/core/limits.ts';
-import { submissionToJson } from '../src/rpc/codec.ts';
+import { submissionToJson } from '../src/wire/json.ts';
 import { createMethods } from '../src/rpc/methods.ts';
 import { DEFAULT_RPC_LIMITS, startRpcServer, type RpcLimits, type RpcServer } from '../src/rpc/server.ts';
 import { RpcClient } from '../src/client/rpc-client.ts';

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../src/core/errors.ts';
 import { toHex } from '../src/core/bytes.ts';
-import { submissionToJson } from '../src/rpc/codec.ts';
+import { submissionToJson } from '../src/wire/json.ts';
 import { MAX_TX_BYTES } from '../src/core/limits.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';

@@ -17,14 +17,15 @@ import { headerHash } from '../src/core/header.ts';
 import { ErrorCode, SequencerError } from '../src/core/errors.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
-import { createLogger, type Logger } from '../src/node/logger.ts';
+import type { Logger } from '../src/core/logger.ts';
+import { createLogger } from '../src/node/logger.ts';
 import { SequencerNode } from '../src/node/sequencer-node.ts';
 import { createHost, type Host } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
-import { encodeSyncRequest, SYNC_PROTOCOL } from '../src/p2p/protocols.ts';
-import { HeaderWatch } from '../src/sequencer/header-watch.ts';
-import { LogReader } from '../src/sequencer/log-reader.ts';
-import { Primary } from '../src/sequencer/primary.ts';
+import { encodeSyncRequest, SYNC_PROTOCOL } from '../src/wire/p2p-messages.ts';
+import { HeaderWatch } from '../src/roles/header-watch.ts';
+import { LogReader } from '../src/roles/log-reader.ts';
+import { Primary } from '../src/roles/primary.ts';
 import { LogStore } from '../src/storage/log-store.ts';
 import {
   CHAIN_ID, LOG_ID, PRIMARY_KEY, SEPARATOR, baseConfig, client, clientSigner, log, startPrimary, startReplica, tempDir, waitFor,

@@ -4,7 +4,7 @@ import { domainSeparator } from '../../src/core/eip712.ts';
 import { checkReceipt } from '../../src/core/receipt.ts';
 import { submissionDigest } from '../../src/core/submission.ts';
 import { SubmissionSigner, timeNonces } from '../../src/client/submission-signer.ts';
-import { parseReceipt, parseU64 } from '../../src/rpc/codec.ts';
+import { parseReceipt, parseU64 } from '../../src/wire/json.ts';
 import { CliError, UsageError, integer, parseCommand, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
 import { KEY_ENV, loadKey, parseAddress } from '../../src/cli/keys.ts';
 import { printJson, rpcClient } from '../../src/cli/output.ts';

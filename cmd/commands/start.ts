@@ -4,7 +4,8 @@ import { toHex } from '../../src/core/bytes.ts';
 import { CliError, UsageError, integer, list, oneOf, parseCommand, port, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
 import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, loadKey, parseAddress, parseLogId } from '../../src/cli/keys.ts';
 import type { Mode, NodeConfig } from '../../src/node/config.ts';
-import { createLogger, type Level } from '../../src/node/logger.ts';
+import type { Level } from '../../src/core/logger.ts';
+import { createLogger } from '../../src/node/logger.ts';
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 const STOP_TIMEOUT_MS = 20_000;

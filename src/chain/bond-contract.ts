@@ -15,7 +15,7 @@ import {
 } from 'ethers';
 import { DOMAIN_NAME, DOMAIN_VERSION, domainSeparator } from '../core/eip712.ts';
 import { checkProof as checkCoreProof, type EquivocationProof as CoreProof } from '../core/equivocation.ts';
-import { parseHeader, parseProof } from '../rpc/codec.ts';
+import { parseHeader, parseProof } from '../wire/json.ts';
 import { toHex } from '../core/bytes.ts';
 import { headerHash } from '../core/header.ts';
 import {

@@ -6,7 +6,7 @@
  */
 import type { Contract } from 'ethers';
 import { RpcClient } from '../client/rpc-client.ts';
-import { parseProof, proofToJson } from '../rpc/codec.ts';
+import { parseProof, proofToJson } from '../wire/json.ts';
 import { bondInfo, checkProof, describeBondError, slash, type SlashResult } from './bond-contract.ts';
 import type { EquivocationProof } from './proof-types.ts';
 

@@ -1,6 +1,6 @@
 /** A small JSON-RPC 2.0 client over HTTP (fetch), used by the CLI, tests and benchmarks. */
 import type { Submission } from '../core/submission.ts';
-import { submissionToJson } from '../rpc/codec.ts';
+import { submissionToJson } from '../wire/json.ts';
 
 export class RpcError extends Error {
   override name = 'RpcError';

@@ -48,3 +48,18 @@ export class EntryChain {
 export function entryHash(prev: Uint8Array, seq: number, sender: Uint8Array, submissionDigest: Uint8Array, payload: Uint8Array): Bytes {
   return new EntryChain(prev, seq).append(sender, submissionDigest, payload);
 }
+
+/** One entry of the log as readers see it: the transaction, where it stands, and the submission that holds it. */
+export interface Entry {
+  readonly seq: number;
+  readonly height: number;
+  readonly sender: Bytes;
+  readonly nonce: bigint;
+  /** The holding submission's expiry, transactionsHash and signature: with sender and nonce, what a reader needs to re-verify it. */
+  readonly expiry: number;
+  readonly transactionsHash: Bytes;
+  readonly signature: Bytes;
+  readonly submissionDigest: Bytes;
+  readonly payload: Bytes;
+  readonly entryHash: Bytes;
+}

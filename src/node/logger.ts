@@ -1,13 +1,5 @@
-/** Structured one-line JSON logs on stderr. Never pass secrets in `fields`. */
-export type Level = 'debug' | 'info' | 'warn' | 'error';
-
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-  child(fields: Record<string, unknown>): Logger;
-}
+/** Structured one-line JSON logs on stderr (the Logger of src/core/logger.ts). Never pass secrets in `fields`. */
+import type { Level, Logger } from '../core/logger.ts';
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -24,5 +16,3 @@ export function createLogger(minLevel: Level = 'info', base: Record<string, unkn
     child: (fields) => createLogger(minLevel, { ...base, ...fields }, write),
   };
 }
-
-export const silentLogger: Logger = createLogger('error', {}, () => {});

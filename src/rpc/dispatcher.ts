@@ -5,7 +5,7 @@
  * that is not a valid request object gets its own -32600, never silence.
  */
 import { BudgetExceededError, OverloadedError, SequencerError } from '../core/errors.ts';
-import type { Logger } from '../node/logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 export type JsonRpcId = string | number | null;
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode } from '../core/errors.ts';
-import type { Logger } from '../node/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import { Dispatcher, errorResponse, MemoryPool, RequestBudget, type MethodSpec } from './dispatcher.ts';
 
 const MiB = 1024 * 1024;

@@ -8,7 +8,7 @@ import { EntryChain } from '../../src/core/entry.ts';
 import { headerHash } from '../../src/core/header.ts';
 import { MerkleTree } from '../../src/core/merkle.ts';
 import { buildReceipt } from '../../src/core/receipt.ts';
-import { receiptToJson } from '../../src/rpc/codec.ts';
+import { receiptToJson } from '../../src/wire/json.ts';
 import { fromHex, type Bytes } from '../../src/core/bytes.ts';
 import { submissionDigest } from '../../src/core/submission.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';

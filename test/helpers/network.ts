@@ -9,7 +9,8 @@ import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import { SubmissionSigner } from '../../src/client/submission-signer.ts';
 import { RpcClient } from '../../src/client/rpc-client.ts';
 import type { NodeConfig } from '../../src/node/config.ts';
-import { createLogger, silentLogger } from '../../src/node/logger.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { createLogger } from '../../src/node/logger.ts';
 import { SequencerNode } from '../../src/node/sequencer-node.ts';
 import type { Host } from '../../src/p2p/host.ts';
 

@@ -9,10 +9,10 @@ import { Writer, equalBytes, toHex, type Bytes } from '../core/bytes.ts';
 import { peekSignedHeader, type LogRules } from '../core/batch.ts';
 import { checkProof, judgePair, proofId, type EquivocationProof } from '../core/equivocation.ts';
 import { decodeSignedHeader, encodeSignedHeader, type SignedHeader } from '../core/header.ts';
-import { parseProof, proofToJson } from '../rpc/codec.ts';
-import { decodeJson, encodeJson } from '../p2p/protocols.ts';
+import { parseProof, proofToJson } from '../wire/json.ts';
+import { decodeJson, encodeJson } from '../wire/p2p-messages.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import type { Logger } from '../node/logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 const PROOF_RECORD = 0x50; // 'P' + proofId
 const SEEN_RECORD = 0x53; // 'S' + height

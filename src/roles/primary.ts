@@ -32,7 +32,7 @@ import { recoverAddress, SignatureError } from '../core/signature.ts';
 import { submissionDigest, submissionSize, type Submission } from '../core/submission.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import type { LogReader } from './log-reader.ts';
-import type { Logger } from '../node/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 
 export interface PrimaryOptions {

@@ -17,10 +17,10 @@ import type { Host } from '../p2p/host.ts';
 import {
   APPEND_PROTOCOL, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, STATUS_PROTOCOL, SYNC_MAX_BATCHES, SYNC_MAX_BYTES, SYNC_PROTOCOL,
   decodeJson, decodeSyncRequest, encodeJson, encodeSyncRequest, type Status,
-} from '../p2p/protocols.ts';
-import { parseReceipt, receiptToJson } from '../rpc/codec.ts';
+} from '../wire/p2p-messages.ts';
+import { parseReceipt, receiptToJson } from '../wire/json.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import type { Logger } from '../node/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { BatchSource } from './replica.ts';
 
 const FORWARD_TIMEOUT_MS = 10_000;

@@ -7,9 +7,9 @@ import { DecodeError } from '../core/bytes.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
 import { InvalidParamsError } from '../core/errors.ts';
 import type { Host } from '../p2p/host.ts';
-import { decodeJson, encodeJson, proofTopic } from '../p2p/protocols.ts';
-import { parseProof, proofToJson } from '../rpc/codec.ts';
-import type { Logger } from '../node/logger.ts';
+import { decodeJson, encodeJson, proofTopic } from '../wire/p2p-messages.ts';
+import { parseProof, proofToJson } from '../wire/json.ts';
+import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 
 /** Peers that connect later get the proofs again after this delay (time to exchange subscriptions). */

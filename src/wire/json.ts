@@ -8,7 +8,7 @@ import type { Header, SignedHeader } from '../core/header.ts';
 import { MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { Submission } from '../core/submission.ts';
-import type { Entry } from '../sequencer/log-reader.ts';
+import type { Entry } from '../core/entry.ts';
 import type { EquivocationKind, EquivocationProof } from '../core/equivocation.ts';
 import { getAddress } from 'ethers';
 

@@ -5,26 +5,12 @@
  */
 import type { Bytes } from '../core/bytes.ts';
 import { decodeBatch, type DecodedBatch, type LogRules } from '../core/batch.ts';
-import { EntryChain } from '../core/entry.ts';
+import { EntryChain, type Entry } from '../core/entry.ts';
 import { headerHash } from '../core/header.ts';
 import { MerkleTree } from '../core/merkle.ts';
 import { sha256 } from '../core/hash.ts';
 import { submissionDigest } from '../core/submission.ts';
 import type { LogStore, StoredBatch } from '../storage/log-store.ts';
-
-export interface Entry {
-  readonly seq: number;
-  readonly height: number;
-  readonly sender: Bytes;
-  readonly nonce: bigint;
-  /** The holding submission's expiry, transactionsHash and signature: with sender and nonce, what a reader needs to re-verify it. */
-  readonly expiry: number;
-  readonly transactionsHash: Bytes;
-  readonly signature: Bytes;
-  readonly submissionDigest: Bytes;
-  readonly payload: Bytes;
-  readonly entryHash: Bytes;
-}
 
 export interface ExpandedBatch {
   readonly batch: DecodedBatch;

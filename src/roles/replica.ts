@@ -11,7 +11,7 @@ import { decodeBatch, peekSignedHeader, verifyBatchBody, verifyHeaderSignature, 
 import type { Bytes } from '../core/bytes.ts';
 import { BatchNotYetValidError, BatchRejectedError } from '../core/errors.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
-import type { Logger } from '../node/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 
 export type Verdict = 'accept' | 'ignore' | 'reject';

@@ -10,7 +10,7 @@ import { verifyHeaderSignature, type LogRules } from '../core/batch.ts';
 import type { SignedHeader } from '../core/header.ts';
 import type { Host } from '../p2p/host.ts';
 import type { LogStore } from '../storage/log-store.ts';
-import type { Logger } from '../node/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import { fetchBatches, parseHighestHeader, requestStatus } from './peer-services.ts';
 import { Replica, type Verdict } from './replica.ts';
