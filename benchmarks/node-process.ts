@@ -4,31 +4,29 @@
  *
  *   PRIVATE_KEY=0x.. node benchmarks/node-process.ts --mode primary|replica --db DIR [--rpc-port N] [--p2p-port N]
  *     [--peers MULTIADDR ...] [--allow ADDRESS ...] [--primary ADDRESS] [--log-id NAME_OR_0xHEX] [--chain-id N]
- *     [--log-level L] [--max-pending-txs N] [--exit-with-parent]
+ *     [--log-level L] [--max-pending-txs N] [--name NAME]
  *
- * Prints one JSON line on stdout when ready:
- *   {"event":"started","mode":..,"rpc":"http://127.0.0.1:PORT","multiaddrs":[..],"address":..,"peerId":..,"pid":..}
- * Logs go to stderr. Stops cleanly on SIGTERM/SIGINT; with --exit-with-parent also when stdin reaches EOF,
- * which happens when the parent dies even by SIGKILL (the parent holds the other end of the pipe).
+ * Prints the started line of `sequencer start` on stdout when ready (src/cli/started-event.ts), logs to stderr.
+ * Stops cleanly on SIGTERM/SIGINT, and when its parent's IPC channel closes (src/cli/launcher.ts opens one),
+ * which happens when the parent dies even by SIGKILL.
  */
-import { fromHex, toHex } from '../src/core/bytes.ts';
+import { fromHex } from '../src/core/bytes.ts';
 import type { NodeConfig } from '../src/node/config.ts';
 import type { Level } from '../src/core/logger.ts';
 import { createLogger } from '../src/node/logger.ts';
-import { SequencerNode } from '../src/node/sequencer-node.ts';
+import { startSequencer } from '../src/cli/start-sequencer.ts';
+import { startedEvent } from '../src/cli/started-event.ts';
 import { CHAIN_ID, logIdFor } from './lib/common.ts';
 
 const multi = new Set(['peers', 'allow']);
 const flags: Record<string, string> = {};
 const lists: Record<string, string[]> = { peers: [], allow: [] };
-const bools = new Set<string>();
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   let a = argv[i];
   if (a === 'start') continue;
   if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
   a = a.slice(2);
-  if (a === 'exit-with-parent') { bools.add(a); continue; }
   const v = argv[++i];
   if (v === undefined) throw new Error(`--${a} needs a value`);
   if (multi.has(a)) lists[a].push(...v.split(',').filter(Boolean));
@@ -57,12 +55,8 @@ const config: NodeConfig = {
 };
 
 const log = createLogger((flags['log-level'] ?? 'warn') as Level, { node: flags.name ?? mode });
-const node = await SequencerNode.start(config, log);
-const info = node.info();
-process.stdout.write(JSON.stringify({
-  event: 'started', mode, rpc: node.rpcUrl, multiaddrs: node.multiaddrs(),
-  address: node.address ? toHex(node.address) : null, peerId: info.peerId, pid: process.pid,
-}) + '\n');
+const node = await startSequencer(config, log);
+process.stdout.write(JSON.stringify(startedEvent(node, config)) + '\n');
 
 let stopping = false;
 async function shutdown(why: string): Promise<void> {
@@ -80,8 +74,4 @@ async function shutdown(why: string): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
-if (bools.has('exit-with-parent')) {
-  process.stdin.on('end', () => void shutdown('parent gone (stdin closed)'));
-  process.stdin.on('error', () => void shutdown('parent gone (stdin error)'));
-  process.stdin.resume();
-}
+if (process.send) process.on('disconnect', () => void shutdown('parent gone'));

@@ -152,7 +152,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   await cluster.waitConnected();
   for (const n of cluster.nodes) log(`  ${n.name.padEnd(9)} pid ${n.pid}  ${n.rpc}`);
   const died: string[] = [];
-  for (const n of cluster.nodes) n.child.once('exit', (code, sig) => died.push(`${n.name} exited (${code ?? sig})`));
+  for (const n of cluster.nodes) void n.process.exited.then(({ code, signal }) => died.push(`${n.name} exited (${code ?? signal})`));
 
   // Clients: pre-build and pre-sign the pools in worker threads (in parallel, before anything is timed).
   const perClient = poolSubmissionsPerClient();

@@ -8,7 +8,9 @@
  *   node scripts/gen-vectors.ts --check    # exits 1 if the file differs from what would be written
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { GENESIS_TIP, encodeBatch, sealBatch, type LogRules, type SealedBatch, type Tip } from '../src/core/batch.ts';
+import { GENESIS_TIP, encodeBatch, sealBatch, type SealedBatch, type Tip } from '../src/core/batch.ts';
+import { Membership } from '../src/core/membership.ts';
+import type { LogRules } from '../src/core/rules.ts';
 import { concatBytes, equalBytes, toHex, u64be, type Bytes } from '../src/core/bytes.ts';
 import {
   DOMAIN_NAME, DOMAIN_TYPE, DOMAIN_VERSION, HEADER_TYPE, PEER_RECORD_TYPE, SUBMISSION_TYPE, domainSeparator, headerStructHash,
@@ -70,7 +72,7 @@ export function buildVectors(): Record<string, unknown> {
   const logId = keccak256(utf8(LOG_ID_PREIMAGE));
   const separator = domainSeparator({ chainId: CHAIN_ID, logId });
   const rules: LogRules = {
-    logId, separator, primary: addresses.primary,
+    logId, separator, membership: Membership.single(addresses.primary),
     isAllowed: (s) => equalBytes(s, addresses.alice) || equalBytes(s, addresses.bob),
   };
 

@@ -52,7 +52,7 @@ test('nodes given the bond contract stop trusting a primary whose bond is leavin
   const r2 = await startReplica(join(dir.path, 'r2'), primary.multiaddrs());
   nodes.push(r2);
   const info = await client(r1).info();
-  assert.deepEqual({ ...info.bond, checkedAt: typeof info.bond.checkedAt }, {
+  assert.deepEqual({ ...info.bond, checkedAt: typeof info.bond!.checkedAt }, {
     contract: address, sequencer: primaryWallet.address, status: 'active', amount: parseEther('2').toString(),
     withdrawableAt: 0, slashed: false, checkedAt: 'number', error: null,
   });
@@ -66,10 +66,10 @@ test('nodes given the bond contract stop trusting a primary whose bond is leavin
   // The primary asks for its bond back: r1 stops following it at once.
   const requested = await requestWithdrawal(asPrimary, logId);
   const withdrawableAt = (await provider.getBlock(requested.blockNumber))!.timestamp + MIN_WITHDRAWAL_DELAY;
-  await waitFor(async () => (await client(r1).info()).bond.status === 'leaving', 10_000, 'r1 sees the withdrawal request');
+  await waitFor(async () => (await client(r1).info()).bond!.status === 'leaving', 10_000, 'r1 sees the withdrawal request');
   const leaving = await client(r1).info();
-  assert.equal(leaving.bond.withdrawableAt, withdrawableAt);
-  assert.match(leaving.halted, /bond is leaving/);
+  assert.equal(leaving.bond!.withdrawableAt, withdrawableAt);
+  assert.match(leaving.halted!, /bond is leaving/);
 
   // The primary (not watching) still sequences: r2 stores the batch, r1 does not.
   await client(primary).append(signer.sign({ nonce: 2n, transactions: [text('while leaving')] }));
@@ -103,11 +103,11 @@ test('nodes given the bond contract stop trusting a primary whose bond is leavin
   nodes.splice(nodes.indexOf(primary), 1);
   const watching = await startPrimary(join(dir.path, 'p'), { bond });
   nodes.push(watching);
-  assert.equal((await client(watching).info()).bond.status, 'active');
+  assert.equal((await client(watching).info()).bond!.status, 'active');
   await client(watching).append(signer.sign({ nonce: 4n, transactions: [text('still bonded')] }));
   await requestWithdrawal(asPrimary, logId);
-  await waitFor(async () => (await client(watching).info()).bond.status === 'leaving', 10_000, 'the primary sees its withdrawal request');
-  assert.match((await client(watching).info()).halted, /bond is leaving/);
+  await waitFor(async () => (await client(watching).info()).bond!.status === 'leaving', 10_000, 'the primary sees its withdrawal request');
+  assert.match((await client(watching).info()).halted!, /bond is leaving/);
   const stopped = await client(watching).append(signer.sign({ nonce: 5n, transactions: [text('refused')] })).catch((e: unknown) => e);
   assert.ok(stopped instanceof RpcError, String(stopped));
   assert.equal(stopped.code, ErrorCode.Halted);

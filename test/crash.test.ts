@@ -11,6 +11,7 @@ import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { RpcClient } from '../src/client/rpc-client.ts';
 import { cliEnv, freePorts, startNode } from './helpers/cli.ts';
 import { CLIENT_KEY, LOG_ID, PRIMARY_KEY, clientSigner, tempDir, waitFor } from './helpers/network.ts';
+import type { ReceiptJson } from '../src/wire/rpc-types.ts';
 
 test('SIGKILL under load: every acknowledged receipt is in the log after restart, signed identically', { timeout: 90_000 }, async (t) => {
   const dir = await tempDir();
@@ -25,7 +26,7 @@ test('SIGKILL under load: every acknowledged receipt is in the log after restart
   const rpc = new RpcClient(first.started.rpc);
   const signer = clientSigner();
 
-  const acked: Record<string, any>[] = [];
+  const acked: ReceiptJson[] = [];
   let nonce = 1n;
   let stop = false;
   const workers = Array.from({ length: 6 }, async () => {

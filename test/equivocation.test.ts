@@ -16,7 +16,7 @@ import { GENESIS_TIP, decodeBatch } from '../src/core/batch.ts';
 import { judgePair } from '../src/core/equivocation.ts';
 import { headerHash, signHeader, type Header } from '../src/core/header.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
-import { parseReceipt, proofToJson, receiptToJson } from '../src/wire/json.ts';
+import { parseReceipt, proofToJson, receiptToJson, type ReceiptJson } from '../src/wire/json.ts';
 import { bondInfo, deployBond, register, slash, decodeBondError, MIN_WITHDRAWAL_DELAY } from '../src/chain/bond-contract.ts';
 import { fetchProofs, submitProof } from '../src/chain/slasher.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
@@ -163,7 +163,7 @@ test('a proof travels on its own topic: nodes that never saw the headers adopt a
 type Verdict = { valid: boolean; reason: string | null; status: string; proof: Record<string, unknown> | null };
 
 /** The receipt JSON with its header patched and re-signed with the primary's key (the key really signs it). */
-function resignedReceipt(json: Record<string, unknown>, patch: Partial<Header>): Record<string, unknown> {
+function resignedReceipt(json: ReceiptJson, patch: Partial<Header>): ReceiptJson {
   const r = parseReceipt(json);
   const signed = signHeader(SEPARATOR, { ...r.header, ...patch }, PRIMARY_KEY);
   return receiptToJson({ ...r, ...signed }, headerHash(SEPARATOR, signed.header));
@@ -177,7 +177,7 @@ test('sequencer_verifyReceipt answers each status: consistent, invalid (tampered
   const verify = (receipt: unknown) => client(replica).call<Verdict>('sequencer_verifyReceipt', [receipt]);
   const signer = clientSigner();
   const tx = (s: string) => new TextEncoder().encode(s);
-  const honest = await client(primary).append(signer.sign({ nonce: 1n, transactions: [tx('honest'), tx('two')] })) as Record<string, any>;
+  const honest = await client(primary).append(signer.sign({ nonce: 1n, transactions: [tx('honest'), tx('two')] }));
   await waitFor(async () => (await client(replica).info()).entries === 2, 10_000, 'replication');
 
   assert.deepEqual(await verify(honest), { valid: true, reason: null, status: 'consistent', proof: null });

@@ -159,7 +159,7 @@ test('one equivocation, one proof: concurrent detections and adoptions of it sto
   t.after(async () => { await n.close(); await dir.remove(); });
   for (const b of genuine) await n.replica.handle(b, 'gossip');
   const other = decodeBatch(batchOnTip(tipAfter(genuine[0]), 'other 1'));
-  const proof = judgePair(SEPARATOR, CHAIN_ID, PRIMARY_RULES.primary, decodeBatch(genuine[1]), other)!;
+  const proof = judgePair(SEPARATOR, CHAIN_ID, PRIMARY_RULES.membership.leaderOf(0), decodeBatch(genuine[1]), other)!;
   // The conflicting header met from several sides at once (gossip, receipts) while the proof arrives by gossip.
   const outcomes = await Promise.all([
     ...Array.from({ length: 10 }, () => n.watch.observe(other, 'receipt check')),
@@ -206,7 +206,7 @@ test('a header remembered after its height was stored is judged against the log 
 
 test('judgePair: identical, unrelated, other-view and honest-parent pairs are not equivocations', () => {
   const [b0, b1, b2] = chain(3).map((b) => decodeBatch(b));
-  const signer = PRIMARY_RULES.primary;
+  const signer = PRIMARY_RULES.membership.leaderOf(0);
   assert.equal(judgePair(SEPARATOR, CHAIN_ID, signer, b1, b1), null);
   assert.equal(judgePair(SEPARATOR, CHAIN_ID, signer, b0, b1), null, 'honest parent and child');
   assert.equal(judgePair(SEPARATOR, CHAIN_ID, signer, b1, b0), null, 'either order');

@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { decodeBatch, encodeBatch, sealBatch, GENESIS_TIP, type LogRules } from '../src/core/batch.ts';
+import { decodeBatch, encodeBatch, sealBatch, GENESIS_TIP } from '../src/core/batch.ts';
+import { Membership } from '../src/core/membership.ts';
+import type { LogRules } from '../src/core/rules.ts';
 import { toHex } from '../src/core/bytes.ts';
 import { ErrorCode } from '../src/core/errors.ts';
 import { submissionDigest } from '../src/core/submission.ts';
@@ -20,6 +22,7 @@ import type { SequencerNode } from '../src/node/sequencer-node.ts';
 import {
   CLIENT_KEY, LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, peerScoreAt, startPrimary, startReplica, tempDir, waitFor,
 } from './helpers/network.ts';
+import type { ReceiptJson } from '../src/wire/rpc-types.ts';
 
 const tx = (s: string) => new TextEncoder().encode(s);
 const signer = clientSigner();
@@ -30,7 +33,7 @@ async function entries(node: SequencerNode): Promise<number> {
   return (await client(node).info()).entries as number;
 }
 
-async function appendMany(node: SequencerNode, submissions: number, txsEach: number): Promise<Record<string, any>[]> {
+async function appendMany(node: SequencerNode, submissions: number, txsEach: number): Promise<ReceiptJson[]> {
   return Promise.all(Array.from({ length: submissions }, (_, i) =>
     client(node).append(signer.sign({ nonce: nonce++, transactions: Array.from({ length: txsEach }, (_, j) => tx(`tx ${i}.${j}`)) }))));
 }
@@ -169,7 +172,7 @@ test('forged and tampered batches from a non-primary peer are rejected and never
   await waitFor(() => rogue.subscribers(topic).includes(replicaPeer), 10_000, 'replica subscribed');
 
   // 1. A batch signed by someone other than the primary.
-  const outsiderRules: LogRules = { logId: LOG_ID, separator: SEPARATOR, primary: addressFromPrivateKey(OUTSIDER_KEY), isAllowed: () => true };
+  const outsiderRules: LogRules = { logId: LOG_ID, separator: SEPARATOR, membership: Membership.single(addressFromPrivateKey(OUTSIDER_KEY)), isAllowed: () => true };
   const s = signer.sign({ nonce: 999_999n, transactions: [tx('forged')] });
   const forged = sealBatch(outsiderRules, GENESIS_TIP, [{ submission: s, digest: submissionDigest(SEPARATOR, s) }], Date.now(), OUTSIDER_KEY);
   await rogue.publish(topic, encodeBatch(forged.batch));

@@ -20,6 +20,7 @@ import { requestStatus } from '../src/roles/peer-services.ts';
 import {
   LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor,
 } from './helpers/network.ts';
+import type { ReceiptJson } from '../src/wire/rpc-types.ts';
 
 const tx = (s: string) => new TextEncoder().encode(s);
 const signer = clientSigner();
@@ -57,7 +58,7 @@ async function startImpostor(t: TestContext, bootstrap: string[], record: (peerI
   return impostor;
 }
 
-async function appendVia(node: Parameters<typeof client>[0], text: string): Promise<Record<string, any>> {
+async function appendVia(node: Parameters<typeof client>[0], text: string): Promise<ReceiptJson> {
   return client(node).append(signer.sign({ nonce: nonce++, transactions: [tx(text)] }));
 }
 

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { encodeBatch, sealBatch, type LogRules, type Tip } from '../src/core/batch.ts';
+import { encodeBatch, sealBatch, type Tip } from '../src/core/batch.ts';
+import { Membership } from '../src/core/membership.ts';
+import type { LogRules } from '../src/core/rules.ts';
 import { fromHex } from '../src/core/bytes.ts';
 import { ErrorCode } from '../src/core/errors.ts';
 import { submissionDigest } from '../src/core/submission.ts';
@@ -21,16 +23,17 @@ import { RpcError } from '../src/client/rpc-client.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
 import { runCli, freePort } from './helpers/cli.ts';
 import { LOG_ID, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
+import type { InfoJson, ReceiptJson } from '../src/wire/rpc-types.ts';
 
 const tx = (s: string) => new TextEncoder().encode(s);
 const signer = clientSigner();
 let nonce = 1n;
 
-function append(node: SequencerNode, text: string): Promise<Record<string, any>> {
+function append(node: SequencerNode, text: string): Promise<ReceiptJson> {
   return client(node).append(signer.sign({ nonce: nonce++, transactions: [tx(text)] }));
 }
 
-async function info(node: SequencerNode): Promise<Record<string, any>> {
+async function info(node: SequencerNode): Promise<InfoJson> {
   return client(node).info();
 }
 
@@ -83,7 +86,7 @@ test('while a configured peer cannot be asked, appends answer "not ready"; once 
   assert.equal(waiting.code, ErrorCode.NotReady);
   assert.match(waiting.message, new RegExp(`not ready: waiting for the status of configured peers ${replicaPeer}`));
   const notReady = await info(primary);
-  assert.match(notReady.notReady, /waiting for the status/);
+  assert.match(notReady.notReady!, /waiting for the status/);
   assert.equal(notReady.entries, 0, 'the refused append changed nothing');
 
   replica = await startReplica(replicaDir, primary.multiaddrs(), { p2pPort: replicaPort });
@@ -115,13 +118,13 @@ test('a header signed with its key that no peer can serve keeps the primary not 
   const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
   const relay = await createHost({ privateKey: await loadOrCreatePeerKey(join(dir.path, 'relay')), listenPort: 0, bootstrapPeers: replica.multiaddrs(), maxMessageBytes: 4_000_000, log: () => {} });
   t.after(async () => { await Promise.all([replica.stop(), primary.stop(), relay.stop()]); await dir.remove(); });
-  let last: Record<string, any> = {};
+  let last!: ReceiptJson;
   for (let i = 0; i < 3; i++) last = await append(primary, `stored everywhere ${i}`);
   await waitFor(async () => (await info(replica)).headerHash === last.headerHash, 10_000, 'replicated');
 
   // Two more batches the old primary signed; only the header of the second reached the replica (by gossip,
   // through a relay), the batches themselves are held by the relay alone, which serves them only later.
-  const rules: LogRules = { logId: LOG_ID, separator: SEPARATOR, primary: addressFromPrivateKey(PRIMARY_KEY), isAllowed: () => true };
+  const rules: LogRules = { logId: LOG_ID, separator: SEPARATOR, membership: Membership.single(addressFromPrivateKey(PRIMARY_KEY)), isAllowed: () => true };
   let tip: Tip = {
     height: last.height, headerHash: fromHex(last.headerHash), nextSeq: last.header.firstSeq + last.header.count,
     headHash: fromHex(last.header.headHash), timestamp: last.header.timestamp,

@@ -15,6 +15,7 @@ import { toHex } from '../src/core/bytes.ts';
 import { MAX_TX_BYTES } from '../src/core/limits.ts';
 import { submissionToJson } from '../src/wire/json.ts';
 import { createMethods } from '../src/rpc/methods.ts';
+import { encodeSlashCalldata } from '../src/chain/bond-contract.ts';
 import { DEFAULT_RPC_LIMITS, startRpcServer, type RpcLimits, type RpcServer } from '../src/rpc/server.ts';
 import { RpcClient } from '../src/client/rpc-client.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
@@ -53,7 +54,7 @@ after(async () => {
 
 /** A server over the same node with other limits (small timeouts, small budgets). */
 async function serverWith(limits: Partial<RpcLimits>): Promise<RpcServer> {
-  return startRpcServer({ methods: createMethods(node), host: '127.0.0.1', port: 0, limits, log });
+  return startRpcServer({ methods: createMethods(node, { slashCalldata: encodeSlashCalldata }), host: '127.0.0.1', port: 0, limits, log });
 }
 
 async function post(url: string, body: string, timeoutMs = 10_000): Promise<{ status: number; text: string; json: any }> {

@@ -1,7 +1,10 @@
 /** JSON-RPC surface of a primary: every rejection path answers with its documented code and changes nothing. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode } from '../src/core/errors.ts';
+import {
+  BadSignatureError, BaseError, ErrorCode, ExpiredError, InvalidParamsError, NonceReplayedError, NotAllowedError,
+  NotFoundError, SequencerError, TooLargeError,
+} from '../src/core/errors.ts';
 import { toHex } from '../src/core/bytes.ts';
 import { submissionToJson } from '../src/wire/json.ts';
 import { MAX_TX_BYTES } from '../src/core/limits.ts';
@@ -169,4 +172,50 @@ test('random and malformed requests never crash the node nor change the store', 
   }
   assert.equal(await entries(), before, 'nothing malformed was sequenced');
   assert.equal((await client(node).info()).mode, 'primary');
+});
+
+/** The rejection of `p`, checked to be an instance of `cls` and of the project's roots (the SDK's error mapping). */
+async function rejection<T extends SequencerError>(p: Promise<unknown>, cls: abstract new (...args: never[]) => T): Promise<T> {
+  const e = await p.then(() => assert.fail('expected the call to fail'), (err: unknown) => err);
+  assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
+  assert.ok(e instanceof SequencerError && e instanceof RpcError && e instanceof BaseError && e instanceof Error);
+  return e;
+}
+
+test('the client throws a replayed nonce as a NonceReplayedError with the node\'s code, message and data', async () => {
+  const c = client(node);
+  const first = signer.sign({ nonce: nonce++, transactions: [tx('first')] });
+  await c.append(first);
+  const e = await rejection(c.append(signer.sign({ nonce: first.nonce, transactions: [tx('other')] })), NonceReplayedError);
+  assert.equal(e.name, 'NonceReplayedError');
+  assert.equal(e.code, ErrorCode.NonceReplayed);
+  assert.equal(e.message, `nonce ${first.nonce} was already used by ${toHex(signer.address)}`);
+  assert.deepEqual(e.data, { sender: toHex(signer.address), nonce: first.nonce.toString() });
+  assert.deepEqual(e.details, e.data);
+  assert.match(String(e), /^NonceReplayedError: nonce /);
+});
+
+test('the client throws each application code as its class: bad signature, not allowed, expired, too large, not found, invalid params', async () => {
+  const c = client(node);
+  const good = signer.sign({ nonce: nonce++, transactions: [tx('sig')] });
+  await rejection(c.append({ ...good, transactions: [tx('forged')] }), BadSignatureError);
+  const outsider = clientSigner(OUTSIDER_KEY);
+  const notAllowed = await rejection(c.append(outsider.sign({ nonce: 1n, transactions: [tx('x')] })), NotAllowedError);
+  assert.deepEqual(notAllowed.data, { sender: toHex(outsider.address) });
+  await rejection(c.append(signer.sign({ nonce: nonce++, expiry: Math.floor(Date.now() / 1000) - 10, transactions: [tx('late')] })), ExpiredError);
+  const tooLarge = await rejection(c.append(signer.sign({ nonce: nonce++, transactions: [new Uint8Array(MAX_TX_BYTES + 1)] })), TooLargeError);
+  assert.deepEqual(tooLarge.data, { limit: MAX_TX_BYTES });
+  await rejection(c.getBatch(1_000_000), NotFoundError);
+  await rejection(c.call('sequencer_getBatch', ['x']), InvalidParamsError);
+});
+
+test('a JSON-RPC batch array gives each failed call as its class, in request order', async () => {
+  const out = await client(node).callBatch([
+    { method: 'sequencer_getProof', params: [1_000_000] },
+    { method: 'sequencer_info', params: [] },
+    { method: 'sequencer_read', params: [{ limit: 0 }] },
+  ]);
+  assert.ok(out[0] instanceof NotFoundError);
+  assert.ok(!(out[1] instanceof Error));
+  assert.ok(out[2] instanceof InvalidParamsError);
 });

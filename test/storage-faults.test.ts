@@ -11,7 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { peekSignedHeader, type LogRules } from '../src/core/batch.ts';
+import { peekSignedHeader } from '../src/core/batch.ts';
+import { Membership } from '../src/core/membership.ts';
+import type { LogRules } from '../src/core/rules.ts';
 import { equalBytes } from '../src/core/bytes.ts';
 import { headerHash } from '../src/core/header.ts';
 import { ErrorCode, SequencerError } from '../src/core/errors.ts';
@@ -19,7 +21,7 @@ import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
 import type { Logger } from '../src/core/logger.ts';
 import { createLogger } from '../src/node/logger.ts';
-import { SequencerNode } from '../src/node/sequencer-node.ts';
+import { startSequencer } from '../src/cli/start-sequencer.ts';
 import { createHost, type Host } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
 import { encodeSyncRequest, SYNC_PROTOCOL } from '../src/wire/p2p-messages.ts';
@@ -47,7 +49,7 @@ async function answeredWithin<T>(p: Promise<T>, ms: number, what: string): Promi
   }
 }
 
-const RULES: LogRules = { logId: LOG_ID, separator: SEPARATOR, primary: addressFromPrivateKey(PRIMARY_KEY), isAllowed: () => true };
+const RULES: LogRules = { logId: LOG_ID, separator: SEPARATOR, membership: Membership.single(addressFromPrivateKey(PRIMARY_KEY)), isAllowed: () => true };
 
 /** A Primary role on a real LogStore in a temp dir, without a node around it. */
 async function barePrimary(t: TestContext): Promise<{ store: LogStore; primary: Primary }> {
@@ -197,7 +199,7 @@ test('primary on a full disk: appends get "storage unavailable", info reports th
   const disk = await smallDisk(4);
   const dir = await tempDir();
   const captured = capturingLogger();
-  const primary = await SequencerNode.start(baseConfig(disk.path, { mode: 'primary', privateKey: PRIMARY_KEY }), captured.log);
+  const primary = await startSequencer(baseConfig(disk.path, { mode: 'primary', privateKey: PRIMARY_KEY }), captured.log);
   const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
   t.after(async () => { await replica.stop(); await primary.stop(); await disk.remove(); await dir.remove(); });
   const rpc = client(primary);
@@ -249,7 +251,7 @@ test('replica on a full disk reports the fault, then resumes by itself and catch
   const dir = await tempDir();
   const primary = await startPrimary(join(dir.path, 'p'));
   const captured = capturingLogger();
-  const replica = await SequencerNode.start(baseConfig(disk.path, { peers: primary.multiaddrs() }), captured.log);
+  const replica = await startSequencer(baseConfig(disk.path, { peers: primary.multiaddrs() }), captured.log);
   t.after(async () => { await replica.stop(); await primary.stop(); await disk.remove(); await dir.remove(); });
   const rpc = client(primary);
 

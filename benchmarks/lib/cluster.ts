@@ -1,24 +1,26 @@
 /**
  * Starts a primary and N replicas, each as its own OS process (benchmarks/node-process.ts), in a temp data
  * directory, and guarantees they are gone when the benchmark exits: on normal completion, on SIGINT/SIGTERM,
- * on an uncaught error, and (through --exit-with-parent) even if the benchmark itself is SIGKILLed.
+ * on an uncaught error, and (through the launcher's IPC channel) even if the benchmark itself is SIGKILLed.
  */
 import { NODE_RUNTIME_FLAGS } from '../../src/node/runtime.ts';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { describeExit, launch, LaunchError, type LaunchedProcess } from '../../src/cli/launcher.ts';
 import { toHex } from '../../src/core/bytes.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import { PRIMARY_KEY, sleep } from './common.ts';
 
-const LAUNCHER = new URL('../node-process.ts', import.meta.url).pathname;
+const NODE_PROCESS = new URL('../node-process.ts', import.meta.url).pathname;
+const START_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 8_000;
 
 export interface NodeProc {
   readonly name: string;
   readonly mode: 'primary' | 'replica';
-  readonly child: ChildProcess;
+  readonly process: LaunchedProcess;
   readonly pid: number;
   readonly rpc: string;
   readonly multiaddrs: string[];
@@ -41,7 +43,7 @@ export interface ClusterOptions {
 
 // ---- process-wide cleanup ------------------------------------------------------------------------------
 
-const live = new Set<ChildProcess>();
+const live = new Set<LaunchedProcess>();
 const dirs = new Map<string, boolean>(); // dir -> keep
 let handlersInstalled = false;
 let asyncCleanup: (() => Promise<void>) | undefined;
@@ -51,7 +53,7 @@ function installHandlers(): void {
   handlersInstalled = true;
   // Last resort, synchronous: whatever is still running dies, temp dirs go.
   process.on('exit', () => {
-    for (const c of live) try { c.kill('SIGKILL'); } catch { /* gone */ }
+    for (const p of live) try { p.child.kill('SIGKILL'); } catch { /* gone */ }
     for (const [dir, keep] of dirs) if (!keep) try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
   });
   const onSignal = (sig: NodeJS.Signals) => {
@@ -64,17 +66,9 @@ function installHandlers(): void {
   process.on('SIGTERM', onSignal);
 }
 
-/** Sends SIGTERM, waits up to `ms` for the exit, then SIGKILL. */
-async function stopChild(c: ChildProcess, ms = 8000): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) { live.delete(c); return; }
-  const exited = new Promise<void>((r) => c.once('exit', () => r()));
-  c.kill('SIGTERM');
-  const timer = sleep(ms).then(() => 'timeout' as const);
-  if ((await Promise.race([exited, timer])) === 'timeout') {
-    c.kill('SIGKILL');
-    await exited;
-  }
-  live.delete(c);
+async function stopNode(p: LaunchedProcess): Promise<void> {
+  await p.stop(STOP_GRACE_MS);
+  live.delete(p);
 }
 
 const OWNER_FILE = 'bench-owner.pid';
@@ -162,7 +156,7 @@ export class Cluster {
     asyncCleanup = () => cluster.stop();
     const common = cluster.common = [
       '--log-id', opts.logId ?? 'sequencer-bench', '--log-level', opts.logLevel ?? 'warn',
-      '--primary', toHex(addressFromPrivateKey(PRIMARY_KEY)), '--exit-with-parent',
+      '--primary', toHex(addressFromPrivateKey(PRIMARY_KEY)),
       ...opts.allow.flatMap((a) => ['--allow', a]),
       ...(opts.maxPendingTxs ? ['--max-pending-txs', String(opts.maxPendingTxs)] : []),
     ];
@@ -187,32 +181,24 @@ export class Cluster {
   private async spawnNode(name: string, mode: 'primary' | 'replica', args: string[], key?: string): Promise<NodeProc> {
     const db = join(this.dir, name);
     const logFile = join(this.dir, `${name}.log`);
-    const logFd = openSync(logFile, 'a');
     const env = { ...process.env };
     delete env.PRIVATE_KEY;
     if (key) env.PRIVATE_KEY = key;
-    const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, ...this.nodeArgs(name), LAUNCHER, 'start', '--mode', mode, '--db', db, '--name', name, ...args], {
-      stdio: ['pipe', 'pipe', logFd], env,
+    const child = launch({
+      name, script: NODE_PROCESS, args: ['--mode', mode, '--db', db, '--name', name, ...args],
+      nodeFlags: [...NODE_RUNTIME_FLAGS, ...this.nodeArgs(name)], env, logFile, stopWithParent: true,
     });
-    closeSync(logFd);
     live.add(child);
-    child.on('exit', () => live.delete(child));
-    const lines = createInterface({ input: child.stdout! });
-    const started = await new Promise<Record<string, any>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s`)), 30_000);
-      lines.once('line', (line) => {
-        clearTimeout(timer);
-        try { resolve(JSON.parse(line)); } catch { reject(new Error(`${name}: unexpected output ${line}`)); }
-      });
-      child.once('exit', (code, sig) => {
-        clearTimeout(timer);
-        let tail = '';
-        try { tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n'); } catch { /* none */ }
-        reject(new Error(`${name} exited (${code ?? sig}) before starting:\n${tail}`));
-      });
-    });
-    lines.on('line', () => {}); // keep draining stdout
-    const node: NodeProc = { name, mode, child, pid: child.pid!, rpc: started.rpc, multiaddrs: started.multiaddrs, peerId: started.peerId, logFile };
+    void child.exited.then(() => live.delete(child));
+    let started;
+    try {
+      started = await child.waitStarted(START_TIMEOUT_MS);
+    } catch (e) {
+      if (!(e instanceof LaunchError) || e.exit === undefined) throw e;
+      const tail = child.stderr().split('\n').slice(-15).join('\n');
+      throw new Error(`${name} exited (${describeExit(e.exit)}) before starting:\n${tail}`);
+    }
+    const node: NodeProc = { name, mode, process: child, pid: child.pid, rpc: started.rpc, multiaddrs: started.multiaddrs, peerId: started.peerId, logFile };
     this.nodes.push(node);
     return node;
   }
@@ -248,8 +234,8 @@ export class Cluster {
   private stopped: Promise<void> | undefined;
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      await Promise.all(this.nodes.map((n) => stopChild(n.child)));
-      for (const c of [...live]) await stopChild(c);
+      await Promise.all(this.nodes.map((n) => stopNode(n.process)));
+      for (const p of [...live]) await stopNode(p);
       if (!this.keep) rmSync(this.dir, { recursive: true, force: true });
       dirs.delete(this.dir);
     })();

@@ -4,11 +4,8 @@
  * in DIR too and are reused, so a restart keeps the same identities and the log.
  */
 import { NODE_RUNTIME_FLAGS } from '../../src/node/runtime.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { RpcClient } from '../../src/client/rpc-client.ts';
@@ -17,6 +14,8 @@ import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import { CliError, UsageError, integer, oneOf, parseCommand, type CommandSpec } from '../../src/cli/args.ts';
 import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, generatePrivateKey, parseLogId, readKeyFile } from '../../src/cli/keys.ts';
 import { loadOrCreatePeerKey } from '../../src/p2p/identity.ts';
+import { describeExit, launch, LaunchError, type LaunchedProcess } from '../../src/cli/launcher.ts';
+import type { StartedEvent } from '../../src/cli/started-event.ts';
 
 const CLI = fileURLToPath(new URL('../sequencer.ts', import.meta.url));
 const MARKER = '.sequencer-devnet';
@@ -60,22 +59,12 @@ const SPEC = {
   },
 } as const satisfies CommandSpec<any>;
 
-interface Started {
-  event: 'started';
-  mode: string;
-  rpc: string;
-  multiaddrs: string[];
-  address: string | null;
-  peerId: string;
-}
-
 interface DevNode {
   readonly name: string;
   readonly role: 'primary' | 'replica';
   readonly logFile: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  started?: Started;
+  readonly process: LaunchedProcess;
+  started?: StartedEvent;
 }
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -128,48 +117,26 @@ async function lastLogLine(file: string): Promise<string> {
 
 function spawnNode(dir: string, name: string, role: 'primary' | 'replica', args: string[]): DevNode {
   const logFile = join(dir, `${name}.log`);
-  const logFd = openSync(logFile, 'a', 0o600);
   const env = { ...process.env };
   delete env[KEY_ENV]; // the nodes get their keys from files only
-  let child: ChildProcess;
-  try {
-    child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, CLI, 'start', ...args], {
-      // stdout: the "started" line; stderr: logs to the file; ipc: the child stops if this process dies.
-      stdio: ['ignore', 'pipe', logFd, 'ipc'],
-      env,
-      // Own process group: Ctrl-C reaches only this process, which then stops the nodes in order.
-      detached: true,
-    });
-  } finally {
-    closeSync(logFd);
-  }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
-    child.once('exit', (code, signal) => res({ code, signal }));
+  const child = launch({
+    name, script: CLI, args: ['start', ...args], nodeFlags: NODE_RUNTIME_FLAGS, env, logFile,
+    // The child stops if this process dies; Ctrl-C reaches only this process, which then stops the nodes in order.
+    stopWithParent: true, ownProcessGroup: true,
   });
-  return { name, role, logFile, child, exited };
+  return { name, role, logFile, process: child };
 }
 
-/** Resolves with the node's "started" line; rejects if it exits first or takes too long. */
-function waitStarted(node: DevNode): Promise<Started> {
-  return new Promise((resolveStarted, reject) => {
-    const lines = createInterface({ input: node.child.stdout! });
-    const timer = setTimeout(() => reject(new CliError(`${node.name} did not start within ${START_TIMEOUT_MS / 1000} s; see ${display(node.logFile)}`)), START_TIMEOUT_MS);
-    lines.on('line', (line) => {
-      try {
-        const j = JSON.parse(line) as Started;
-        if (j.event === 'started') {
-          clearTimeout(timer);
-          node.started = j;
-          resolveStarted(j);
-        }
-      } catch { /* not ours */ }
-    });
-    void node.exited.then(async ({ code, signal }) => {
-      clearTimeout(timer);
-      if (node.started) return;
-      reject(new CliError(`${node.name} exited (${signal ?? `code ${code}`}) before starting: ${await lastLogLine(node.logFile)} (see ${display(node.logFile)})`));
-    });
-  });
+/** Resolves with the node's started line; rejects (CliError) if it exits first or takes too long. */
+async function waitStarted(node: DevNode): Promise<StartedEvent> {
+  try {
+    node.started = await node.process.waitStarted(START_TIMEOUT_MS);
+    return node.started;
+  } catch (e) {
+    if (!(e instanceof LaunchError)) throw e;
+    if (e.exit === undefined) throw new CliError(`${node.name} did not start within ${START_TIMEOUT_MS / 1000} s; see ${display(node.logFile)}`);
+    throw new CliError(`${node.name} exited (${describeExit(e.exit)}) before starting: ${await lastLogLine(node.logFile)} (see ${display(node.logFile)})`);
+  }
 }
 
 /**
@@ -199,22 +166,10 @@ async function waitReady(node: DevNode, stopped: Promise<unknown>): Promise<bool
   return false;
 }
 
-function running(n: DevNode): boolean {
-  return n.child.exitCode === null && n.child.signalCode === null;
-}
-
 async function stopAll(nodes: readonly DevNode[]): Promise<void> {
-  const live = nodes.filter(running);
-  for (const n of live) n.child.kill('SIGTERM');
-  await Promise.all(live.map(async (n) => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), STOP_TIMEOUT_MS); });
-    if ((await Promise.race([n.exited, late])) === 'late') {
-      process.stderr.write(`${n.name} did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it\n`);
-      n.child.kill('SIGKILL');
-      await n.exited;
-    }
-    clearTimeout(timer);
+  await Promise.all(nodes.map(async (n) => {
+    const { killed } = await n.process.stop(STOP_TIMEOUT_MS);
+    if (killed) process.stderr.write(`${n.name} did not stop within ${STOP_TIMEOUT_MS / 1000} s; killed it\n`);
   }));
 }
 
@@ -251,8 +206,8 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   const watch = (n: DevNode): void => {
-    void n.exited.then(({ code, signal }) => {
-      if (!stopping && n.started) shutdown(1, `${n.name} exited unexpectedly (${signal ?? `code ${code}`}); see ${display(n.logFile)}; stopping the devnet`);
+    void n.process.exited.then((exit) => {
+      if (!stopping && n.started) shutdown(1, `${n.name} exited unexpectedly (${describeExit(exit)}); see ${display(n.logFile)}; stopping the devnet`);
     });
   };
 
@@ -289,7 +244,7 @@ export async function run(argv: string[]): Promise<number> {
       if (all && !stopping && await waitReady(primary, stopped)) {
         await writeFile(join(dir, 'devnet.json'), JSON.stringify({
           logId, chainId: Number(chainId), primaryAddress, clientAddress, clientKeyFile,
-          nodes: nodes.map((n) => ({ name: n.name, role: n.role, pid: n.child.pid, rpc: n.started!.rpc, multiaddrs: n.started!.multiaddrs, peerId: n.started!.peerId, log: n.logFile })),
+          nodes: nodes.map((n) => ({ name: n.name, role: n.role, pid: n.process.pid, rpc: n.started!.rpc, multiaddrs: n.started!.multiaddrs, peerId: n.started!.peerId, log: n.logFile })),
         }, null, 2) + '\n');
         printSummary(dir, nodes, { logId, logIdArg, chainId, primaryAddress, clientAddress, clientKeyFile });
       }
@@ -319,7 +274,7 @@ function printSummary(dir: string, nodes: readonly DevNode[], o: {
   const out = [
     `Sequencer devnet is running: ${nodes.length} node${nodes.length === 1 ? '' : 's'}, data in ${display(dir)}`,
     '',
-    ...nodes.map((n) => `  ${n.name.padEnd(width)}  ${n.role.padEnd(7)}  rpc ${rpc(n)}  p2p ${n.started!.multiaddrs[0] ?? '-'}  pid ${n.child.pid}`),
+    ...nodes.map((n) => `  ${n.name.padEnd(width)}  ${n.role.padEnd(7)}  rpc ${rpc(n)}  p2p ${n.started!.multiaddrs[0] ?? '-'}  pid ${n.process.pid}`),
     '',
     `  log id      ${o.logId}${o.logIdArg.startsWith('0x') ? '' : ` (keccak256 of "${o.logIdArg}")`}, chain id ${o.chainId}`,
     `  primary     ${o.primaryAddress}`,

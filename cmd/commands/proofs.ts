@@ -22,7 +22,7 @@ const SPEC = {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommand(SPEC, argv);
-  const proofs = await rpcClient(rpcUrl(required(values.rpc, 'rpc'))).call<Record<string, unknown>[]>('sequencer_getEquivocations', []);
+  const proofs = await rpcClient(rpcUrl(required(values.rpc, 'rpc'))).getEquivocations();
   printJson(values.calldata ? proofs : proofs.map(({ calldata: _, ...p }) => p));
   return 0;
 }

@@ -1,11 +1,11 @@
 /** `sequencer start`: runs one node (primary or replica) in the foreground until SIGINT/SIGTERM. */
 import { multiaddr } from '@multiformats/multiaddr';
-import { toHex } from '../../src/core/bytes.ts';
 import { CliError, UsageError, integer, list, oneOf, parseCommand, port, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
 import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, loadKey, parseAddress, parseLogId } from '../../src/cli/keys.ts';
 import type { Mode, NodeConfig } from '../../src/node/config.ts';
 import type { Level } from '../../src/core/logger.ts';
 import { createLogger } from '../../src/node/logger.ts';
+import { startedEvent } from '../../src/cli/started-event.ts';
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 const STOP_TIMEOUT_MS = 20_000;
@@ -165,27 +165,14 @@ export async function run(argv: string[]): Promise<number> {
   if (process.send) process.on('disconnect', onDisconnect);
 
   try {
-    const { SequencerNode } = await import('../../src/node/sequencer-node.ts');
+    const { startSequencer } = await import('../../src/cli/start-sequencer.ts');
     let node;
     try {
-      node = await SequencerNode.start(config, log);
+      node = await startSequencer(config, log);
     } catch (e) {
       throw new CliError(`cannot start the ${config.mode}: ${describe(e)}`);
     }
-    if (!signalled) {
-      const info = node.info();
-      process.stdout.write(JSON.stringify({
-        event: 'started',
-        mode: config.mode,
-        rpc: node.rpcUrl,
-        multiaddrs: node.multiaddrs(),
-        address: node.address ? toHex(node.address) : null,
-        peerId: info.peerId,
-        primary: info.primary,
-        logId: toHex(config.logId),
-        chainId: config.chainId,
-      }) + '\n');
-    }
+    if (!signalled) process.stdout.write(JSON.stringify(startedEvent(node, config)) + '\n');
     await stopRequested;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS); });

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { CliError, parseCommand, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
 import { printJson, rpcClient } from '../../src/cli/output.ts';
+import type { VerifyReceiptJson } from '../../src/wire/rpc-types.ts';
 
 export const USAGE = `Usage: sequencer verify-receipt --rpc URL --receipt FILE
 
@@ -46,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new CliError(`cannot read a receipt from ${file}: ${(e as Error).message}`);
   }
-  const result = await rpcClient(rpcUrl(required(values.rpc, 'rpc'))).call<{ valid: boolean; status: string }>('sequencer_verifyReceipt', [receipt]);
+  const result = await rpcClient(rpcUrl(required(values.rpc, 'rpc'))).call<VerifyReceiptJson>('sequencer_verifyReceipt', [receipt]);
   printJson(result);
   // Anything but these two means the receipt cannot be relied on as it stands (or the primary equivocated).
   return result.valid && (result.status === 'consistent' || result.status === 'pending') ? 0 : 1;

@@ -18,6 +18,8 @@ import { checkProof as checkCoreProof, type EquivocationProof as CoreProof } fro
 import { parseHeader, parseProof } from '../wire/json.ts';
 import { toHex } from '../core/bytes.ts';
 import { headerHash } from '../core/header.ts';
+import { ChainError, InvalidProofError } from './errors.ts';
+import type { BondStatusJson } from '../wire/rpc-types.ts';
 import {
   PROOF_KIND_CODE,
   type EquivocationProof,
@@ -78,7 +80,7 @@ export function connectBond(address: string, runner: ContractRunner | null): Con
 
 async function mined(p: Promise<{ wait(): Promise<TransactionReceipt | null> }>): Promise<TransactionReceipt> {
   const receipt = await (await p).wait();
-  if (!receipt) throw new Error('transaction was dropped');
+  if (!receipt) throw new ChainError('transaction was dropped');
   return receipt;
 }
 
@@ -114,7 +116,7 @@ export interface BondInfo {
  * What a bond means for trusting its sequencer: only an `active` bond (posted, no withdrawal requested, never
  * slashed) backs new headers. `leaving` = a withdrawal was requested (still slashable until `withdraw` runs).
  */
-export type BondStatus = 'active' | 'leaving' | 'slashed' | 'unbonded';
+export type BondStatus = BondStatusJson;
 
 export function bondStatus(info: BondInfo): BondStatus {
   if (info.slashed) return 'slashed';
@@ -160,7 +162,7 @@ export function headerDigest(h: HeaderJson, chainId: number): string {
 
 function slashArgs(proof: EquivocationProof): unknown[] {
   const kind = PROOF_KIND_CODE[proof.kind];
-  if (kind === undefined) throw new Error(`unknown proof kind ${String(proof.kind)}`);
+  if (kind === undefined) throw new InvalidProofError(`unknown proof kind ${String(proof.kind)}`);
   return [kind, headerToStruct(proof.a.header), proof.a.signature, headerToStruct(proof.b.header), proof.b.signature];
 }
 
@@ -229,7 +231,7 @@ export function slashedEvents(receipt: { readonly logs: readonly Log[] }): Slash
 /** Every Slashed event of the deployment, oldest first, optionally only those of one sequencer and/or log. */
 export async function listSlashes(contract: Contract, filter: { sequencer?: string; logId?: string; fromBlock?: number } = {}): Promise<SlashedLog[]> {
   const provider = contract.runner?.provider;
-  if (!provider) throw new Error('contract runner has no provider');
+  if (!provider) throw new ChainError('contract runner has no provider');
   const topics = bondInterface().encodeFilterTopics('Slashed', [filter.sequencer ?? null, filter.logId ?? null]);
   const logs = await provider.getLogs({ address: await contract.getAddress(), topics, fromBlock: filter.fromBlock ?? 0, toBlock: 'latest' });
   return slashedEvents({ logs });
@@ -243,14 +245,14 @@ export async function listSlashes(contract: Contract, filter: { sequencer?: stri
 export async function slash(contract: Contract, proof: EquivocationProof, opts: { preflight?: boolean } = {}): Promise<SlashResult> {
   if (opts.preflight !== false) {
     const provider = contract.runner?.provider;
-    if (!provider) throw new Error('contract runner has no provider');
+    if (!provider) throw new ChainError('contract runner has no provider');
     const chainId = Number((await provider.getNetwork()).chainId);
     const problems = checkProof(proof, chainId);
-    if (problems.length > 0) throw new Error(`invalid equivocation proof: ${problems.join('; ')}`);
+    if (problems.length > 0) throw new InvalidProofError(`invalid equivocation proof: ${problems.join('; ')}`, { details: { problems } });
   }
   const receipt = await mined(contract.getFunction('slash')(...slashArgs(proof)));
   const [event] = slashedEvents(receipt);
-  if (!event) throw new Error('slash mined without a Slashed event');
+  if (!event) throw new ChainError('slash mined without a Slashed event');
   return { receipt, event };
 }
 

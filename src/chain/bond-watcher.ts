@@ -12,7 +12,10 @@
  * given --chain-rpc uses).
  */
 import { JsonRpcProvider, getAddress, type Contract, type Provider } from 'ethers';
-import { bondInfo, bondStatus, connectBond, describeBondError, type BondInfo, type BondStatus } from './bond-contract.ts';
+import { subscribe } from '../core/listeners.ts';
+import { bondInfo, bondStatus, connectBond, describeBondError, type BondInfo } from './bond-contract.ts';
+import { ChainError } from './errors.ts';
+import type { BondStateJson } from '../wire/rpc-types.ts';
 
 export interface BondWatcherOptions {
   readonly provider: Provider;
@@ -31,22 +34,8 @@ export interface BondWatcherOptions {
   readonly now?: () => number;
 }
 
-/** What `sequencer_info` shows under `bond`. */
-export interface BondState {
-  readonly contract: string;
-  readonly sequencer: string;
-  /** 'unknown' until the bond has been read once. */
-  readonly status: BondStatus | 'unknown';
-  /** Wei, decimal string. */
-  readonly amount: string;
-  /** Unix seconds (chain time) from which a requested withdrawal can be taken; 0 = none requested. */
-  readonly withdrawableAt: number;
-  readonly slashed: boolean;
-  /** Unix ms of the last successful read, or null. */
-  readonly checkedAt: number | null;
-  /** The last read's failure, or null if it succeeded. */
-  readonly error: string | null;
-}
+/** What `sequencer_info` shows under `bond` (its JSON type: src/wire/rpc-types.ts). */
+export type BondState = BondStateJson;
 
 export class BondWatcher {
   private readonly opts: BondWatcherOptions;
@@ -78,9 +67,9 @@ export class BondWatcher {
     const watcher = new BondWatcher(opts);
     const chainId = Number((await opts.provider.getNetwork()).chainId);
     if (chainId !== opts.chainId) {
-      throw new Error(`the chain RPC is chain ${chainId}, but the log's headers are signed for chain ${opts.chainId}: a bond there backs nothing`);
+      throw new ChainError(`the chain RPC is chain ${chainId}, but the log's headers are signed for chain ${opts.chainId}: a bond there backs nothing`, { details: { chainId, expected: opts.chainId } });
     }
-    if ((await opts.provider.getCode(watcher.opts.contract)) === '0x') throw new Error(`no contract at ${watcher.opts.contract} on chain ${chainId}`);
+    if ((await opts.provider.getCode(watcher.opts.contract)) === '0x') throw new ChainError(`no contract at ${watcher.opts.contract} on chain ${chainId}`);
     await watcher.poll();
     watcher.timer = setInterval(() => void watcher.poll(), opts.pollMs ?? 5000);
     watcher.timer.unref();
@@ -96,13 +85,13 @@ export class BondWatcher {
       return watcher;
     } catch (e) {
       provider.destroy();
-      throw new Error(`bond contract ${opts.contract} via ${url}: ${describeBondError(e)}`);
+      throw new ChainError(`bond contract ${opts.contract} via ${url}: ${describeBondError(e)}`, { cause: e });
     }
   }
 
-  /** Called after every poll whose outcome (status, amount, withdrawableAt or read error) changed. */
-  onChange(listener: (state: BondState) => void): void {
-    this.listeners.push(listener);
+  /** Called after every poll whose outcome (status, amount, withdrawableAt or read error) changed. Returns the unsubscribe. */
+  onChange(listener: (state: BondState) => void): () => void {
+    return subscribe(this.listeners, listener);
   }
 
   /** Reads the bond now (single-flight). */

@@ -9,6 +9,7 @@ import { RpcClient } from '../client/rpc-client.ts';
 import { parseProof, proofToJson } from '../wire/json.ts';
 import { bondInfo, checkProof, describeBondError, slash, type SlashResult } from './bond-contract.ts';
 import type { EquivocationProof } from './proof-types.ts';
+import { ChainError, InvalidProofError } from './errors.ts';
 
 export type SubmitOutcome =
   | { status: 'slashed'; result: SlashResult }
@@ -22,7 +23,7 @@ export type SubmitOutcome =
 export async function submitProof(contract: Contract, proof: EquivocationProof): Promise<SubmitOutcome> {
   try {
     const provider = contract.runner?.provider;
-    if (!provider) throw new Error('contract runner has no provider');
+    if (!provider) throw new ChainError('contract runner has no provider');
     const chainId = Number((await provider.getNetwork()).chainId);
     const problems = checkProof(proof, chainId);
     if (problems.length > 0) return { status: 'failed', reason: `invalid proof: ${problems.join('; ')}` };
@@ -45,7 +46,7 @@ export const NODE_TIMEOUT_MS = 10_000;
 
 /** The proofs a node holds, as it sends them (each also carries `calldata`); unchecked. */
 export async function fetchProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS): Promise<EquivocationProof[]> {
-  return new RpcClient(nodeUrl, { timeoutMs }).call<EquivocationProof[]>('sequencer_getEquivocations', []);
+  return new RpcClient(nodeUrl, { timeoutMs }).getEquivocations();
 }
 
 export type FetchedProof = { proof: EquivocationProof } | { malformed: string; index: number };
@@ -56,7 +57,7 @@ export type FetchedProof = { proof: EquivocationProof } | { malformed: string; i
  */
 export async function fetchCheckedProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS): Promise<FetchedProof[]> {
   const result: unknown = await fetchProofs(nodeUrl, timeoutMs);
-  if (!Array.isArray(result)) throw new Error('sequencer_getEquivocations did not return an array');
+  if (!Array.isArray(result)) throw new ChainError('sequencer_getEquivocations did not return an array');
   return result.map((value: unknown, index) => {
     try {
       return { proof: wellFormedProof(value) };
@@ -97,7 +98,7 @@ export async function watchNodes(opts: WatchOptions): Promise<void> {
       }
       for (const item of fetched) {
         if ('malformed' in item) {
-          opts.onError(node, new Error(`skipping malformed proof #${item.index}: ${item.malformed}`));
+          opts.onError(node, new InvalidProofError(`skipping malformed proof #${item.index}: ${item.malformed}`));
           continue;
         }
         const { proof } = item;

@@ -5,14 +5,15 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
+import { BaseError } from '../core/errors.ts';
 
 /** A mistake in how the command was invoked: exit code 2 and a hint to run --help. */
-export class UsageError extends Error {
+export class UsageError extends BaseError {
   override name = 'UsageError';
 }
 
 /** A failure the user can act on (unreachable node, bad key file, RPC error...): exit code 1, one line. */
-export class CliError extends Error {
+export class CliError extends BaseError {
   override name = 'CliError';
   readonly exitCode: number;
   constructor(message: string, exitCode = 1) {
@@ -22,7 +23,7 @@ export class CliError extends Error {
 }
 
 /** Thrown (and caught by the entry point) after --help printed the usage: exit code 0. */
-export class HelpShown extends Error {
+export class HelpShown extends BaseError {
   override name = 'HelpShown';
 }
 
@@ -71,7 +72,7 @@ export function helpRequested(argv: readonly string[]): boolean {
 
 function showHelp(usage: string): never {
   process.stdout.write(usage.endsWith('\n') ? usage : usage + '\n');
-  throw new HelpShown();
+  throw new HelpShown('the usage was printed');
 }
 
 /** parseArgs messages are good but multi-sentence; keep them on one line. */

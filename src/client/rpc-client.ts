@@ -1,17 +1,19 @@
-/** A small JSON-RPC 2.0 client over HTTP (fetch), used by the CLI, tests and benchmarks. */
+/**
+ * A small JSON-RPC 2.0 client over HTTP (fetch), used by the CLI, tests and benchmarks. Its methods return the API's
+ * result types (src/wire/rpc-types.ts); a node's error answer is thrown as the project's error of that code
+ * (NonceReplayedError for -32003, …: core/errors.ts errorFromRpc), so callers can `instanceof` it.
+ */
 import type { Submission } from '../core/submission.ts';
+import { ErrorCode, errorFromRpc, SequencerError } from '../core/errors.ts';
 import { submissionToJson } from '../wire/json.ts';
+import type { ReceiptJson, RpcMethodName, RpcParams, RpcResult } from '../wire/rpc-types.ts';
 
-export class RpcError extends Error {
-  override name = 'RpcError';
-  readonly code: number;
-  readonly data: unknown;
-  constructor(code: number, message: string, data?: unknown) {
-    super(message);
-    this.code = code;
-    this.data = data;
-  }
-}
+/**
+ * Any error a node answered with: its JSON-RPC `code`, `message` and `data`. The codes of docs/protocol.md §Errors
+ * arrive as their own subclasses (NonceReplayedError, BadSignatureError, …); this is SequencerError under the name
+ * the client has always exported.
+ */
+export { SequencerError as RpcError } from '../core/errors.ts';
 
 interface JsonRpcResponse { id: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } }
 
@@ -33,47 +35,61 @@ export class RpcClient {
     try {
       return JSON.parse(text);
     } catch {
-      throw new RpcError(-32700, `HTTP ${res.status}: ${text.slice(0, 200)}`);
+      throw new SequencerError(ErrorCode.ParseError, `HTTP ${res.status}: ${text.slice(0, 200)}`);
     }
   }
 
+  /** Any method with any params, unchecked (for methods of other versions, or to send a malformed call on purpose). */
   async call<T = unknown>(method: string, params: unknown = []): Promise<T> {
     const res = (await this.post({ jsonrpc: '2.0', id: this.nextId++, method, params })) as JsonRpcResponse;
-    if (res.error) throw new RpcError(res.error.code, res.error.message, res.error.data);
+    if (res.error) throw errorFromRpc(res.error.code, res.error.message, res.error.data);
     return res.result as T;
   }
 
-  /** One HTTP request carrying a JSON-RPC batch array; results (or RpcErrors) in request order. */
-  async callBatch(calls: readonly { method: string; params: unknown }[]): Promise<(unknown | RpcError)[]> {
+  /** A method of the API with its params by position, typed with its result. */
+  request<M extends RpcMethodName>(method: M, params: RpcParams<M>): Promise<RpcResult<M>> {
+    return this.call(method, params);
+  }
+
+  /** One HTTP request carrying a JSON-RPC batch array; results (or the errors answered) in request order. */
+  async callBatch(calls: readonly { method: string; params: unknown }[]): Promise<(unknown | SequencerError)[]> {
     const first = this.nextId;
     this.nextId += calls.length;
     const res = (await this.post(calls.map((c, i) => ({ jsonrpc: '2.0', id: first + i, method: c.method, params: c.params })))) as JsonRpcResponse[] | JsonRpcResponse;
-    if (!Array.isArray(res)) throw new RpcError(res.error?.code ?? -32603, res.error?.message ?? 'unexpected response');
+    if (!Array.isArray(res)) throw errorFromRpc(res.error?.code ?? ErrorCode.Internal, res.error?.message ?? 'unexpected response', res.error?.data);
     const byId = new Map(res.map((r) => [r.id, r]));
     return calls.map((_, i) => {
       const r = byId.get(first + i);
-      if (!r) return new RpcError(-32603, 'missing response');
-      return r.error ? new RpcError(r.error.code, r.error.message, r.error.data) : r.result;
+      if (!r) return new SequencerError(ErrorCode.Internal, 'missing response');
+      return r.error ? errorFromRpc(r.error.code, r.error.message, r.error.data) : r.result;
     });
   }
 
-  append(s: Submission): Promise<Record<string, any>> {
-    return this.call('sequencer_append', [submissionToJson(s)]);
+  append(s: Submission): Promise<RpcResult<'sequencer_append'>> {
+    return this.request('sequencer_append', [submissionToJson(s)]);
   }
 
-  read(fromSeq: number, limit: number): Promise<Record<string, any>[]> {
-    return this.call('sequencer_read', [{ fromSeq, limit }]);
+  read(fromSeq: number, limit: number): Promise<RpcResult<'sequencer_read'>> {
+    return this.request('sequencer_read', [{ fromSeq, limit }]);
   }
 
-  info(): Promise<Record<string, any>> {
-    return this.call('sequencer_info', []);
+  info(): Promise<RpcResult<'sequencer_info'>> {
+    return this.request('sequencer_info', []);
   }
 
-  getBatch(height: number): Promise<Record<string, any>> {
-    return this.call('sequencer_getBatch', [height]);
+  getBatch(height: number): Promise<RpcResult<'sequencer_getBatch'>> {
+    return this.request('sequencer_getBatch', [height]);
   }
 
-  getProof(seq: number): Promise<Record<string, any>> {
-    return this.call('sequencer_getProof', [seq]);
+  getProof(seq: number): Promise<RpcResult<'sequencer_getProof'>> {
+    return this.request('sequencer_getProof', [seq]);
+  }
+
+  verifyReceipt(receipt: ReceiptJson): Promise<RpcResult<'sequencer_verifyReceipt'>> {
+    return this.request('sequencer_verifyReceipt', [receipt]);
+  }
+
+  getEquivocations(): Promise<RpcResult<'sequencer_getEquivocations'>> {
+    return this.request('sequencer_getEquivocations', []);
   }
 }

@@ -4,11 +4,12 @@
  * This module seals batches (primary) and verifies them completely against a tip (replica). It does no I/O:
  * nonce uniqueness against history is the caller's lookup, given the keys from `nonceKey`.
  */
-import { DecodeError, Reader, Writer, ZERO32, equalBytes, toHex, type Bytes } from './bytes.ts';
+import { DecodeError, Reader, Writer, ZERO32, bytesKey, equalBytes, toHex, type Bytes } from './bytes.ts';
 import { EntryChain } from './entry.ts';
-import { HEADER_BYTES, headerHash, isAllowedView, readHeader, signHeader, writeHeader, type Header, type SignedHeader } from './header.ts';
-import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_CLOCK_SKEW_MS } from './limits.ts';
+import { CURRENT_VIEW, HEADER_BYTES, headerHash, isAllowedView, readHeader, signHeader, writeHeader, type Header, type SignedHeader } from './header.ts';
+import { batchSizeViolation, batchTxsViolation, MAX_BATCH_TXS, MAX_CLOCK_SKEW_MS, refuseOverLimit } from './limits.ts';
 import { MerkleTree } from './merkle.ts';
+import { describeViolation, judgeSubmission, nonceViolation, type LogRules } from './rules.ts';
 import { recoverAddress, SIGNATURE_BYTES, SignatureError } from './signature.ts';
 import { readSubmission, submissionDigest, submissionSize, writeSubmission, type DecodedSubmission, type Submission } from './submission.ts';
 import { sha256 } from './hash.ts';
@@ -39,16 +40,6 @@ export interface Tip {
 
 export const GENESIS_TIP: Tip = { height: -1, headerHash: ZERO32, nextSeq: 0, headHash: ZERO32, timestamp: 0 };
 
-/** What a node needs to judge batches of one log. */
-export interface LogRules {
-  readonly logId: Bytes;
-  /** EIP-712 domain separator of the log. */
-  readonly separator: Bytes;
-  /** Address whose signature a header needs. */
-  readonly primary: Bytes;
-  isAllowed(sender: Uint8Array): boolean;
-}
-
 export function encodeBatch(b: Batch): Bytes {
   let size = 1 + HEADER_BYTES + SIGNATURE_BYTES + 4;
   for (const s of b.submissions) size += submissionSize(s);
@@ -61,7 +52,7 @@ export function encodeBatch(b: Batch): Bytes {
 
 /** Decodes a batch, enforcing the protocol limits. Throws DecodeError. Payloads are views into `bytes`. */
 export function decodeBatch(bytes: Uint8Array): DecodedBatch {
-  if (bytes.byteLength > MAX_BATCH_BYTES) throw new DecodeError(`batch larger than ${MAX_BATCH_BYTES} bytes`);
+  refuseOverLimit(batchSizeViolation(bytes.byteLength));
   const r = new Reader(bytes);
   const version = r.u8();
   if (version !== BATCH_VERSION) throw new DecodeError(`unknown batch version ${version}`);
@@ -74,7 +65,7 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
   for (let i = 0; i < n; i++) {
     const s = readSubmission(r);
     txs += s.transactions.length;
-    if (txs > MAX_BATCH_TXS) throw new DecodeError(`more than ${MAX_BATCH_TXS} transactions in a batch`);
+    refuseOverLimit(batchTxsViolation(txs));
     submissions.push(s);
   }
   r.end();
@@ -129,7 +120,7 @@ function chainEntries(tip: Tip, submissions: readonly Submission[], digests: rea
   return { leaves, head: chain.head };
 }
 
-/** Primary side: seals admitted submissions on top of `tip` into a signed batch at view 0. */
+/** Primary side: seals admitted submissions on top of `tip` into a signed batch of the current view. */
 export function sealBatch(rules: LogRules, tip: Tip, admitted: readonly AdmittedSubmission[], timestamp: number, privateKey: Uint8Array): SealedBatch {
   const submissions = admitted.map((a) => a.submission);
   const count = txCount(submissions);
@@ -138,7 +129,7 @@ export function sealBatch(rules: LogRules, tip: Tip, admitted: readonly Admitted
   const header: Header = {
     logId: rules.logId,
     height: tip.height + 1,
-    view: 0,
+    view: CURRENT_VIEW,
     firstSeq: tip.nextSeq,
     count,
     prevHeaderHash: tip.headerHash,
@@ -169,7 +160,10 @@ function reject(reason: string): never {
   throw new BatchRejectedError(reason);
 }
 
-/** Checks the header is of this log, signed by the primary, in a view the log allows; returns the header hash. Throws BatchRejectedError. */
+/**
+ * Checks the header is of this log, signed by the leader of its view (the primary), in a view the log allows;
+ * returns the header hash. Throws BatchRejectedError.
+ */
 export function verifyHeaderSignature(rules: LogRules, signed: SignedHeader): Bytes {
   if (!equalBytes(signed.header.logId, rules.logId)) reject('batch for another log');
   const hash = headerHash(rules.separator, signed.header);
@@ -179,7 +173,7 @@ export function verifyHeaderSignature(rules: LogRules, signed: SignedHeader): By
   } catch (e) {
     reject(`header signature: ${(e as SignatureError).message}`);
   }
-  if (!equalBytes(signer, rules.primary)) reject(`header signed by ${toHex(signer)}, not by the primary`);
+  if (!equalBytes(signer, rules.membership.leaderOf(signed.header.view))) reject(`header signed by ${toHex(signer)}, not by the primary`);
   // Checked here, before any caller keeps or judges the header, so a header of another view is never held.
   if (!isAllowedView(signed.header.view)) reject(`unknown view ${signed.header.view}`);
   return hash;
@@ -208,23 +202,17 @@ export function verifyBatchBody(rules: LogRules, tip: Tip, batch: DecodedBatch, 
   const count = txCount(batch.submissions);
   if (count === 0 || count !== h.count) reject(`header counts ${h.count} transactions, batch holds ${count}`);
 
+  // The rule book (core/rules.ts) judges each submission, expiry against the header's timestamp, as the
+  // primary did when it sealed the batch; nonces against history are the caller's lookup (nonceKeys).
   const digests: Bytes[] = [];
   const nonceKeys: Bytes[] = [];
   const seen = new Set<string>();
   for (const s of batch.submissions) {
-    if (!rules.isAllowed(s.sender)) reject(`sender ${toHex(s.sender)} not allowed`);
-    if (s.expiry !== 0 && s.expiry * 1000 < h.timestamp) reject(`submission of ${toHex(s.sender)} expired before the batch`);
     const digest = submissionDigest(rules.separator, s, sha256(s.txList));
-    let signer: Bytes;
-    try {
-      signer = recoverAddress(digest, s.signature);
-    } catch (e) {
-      reject(`submission signature: ${(e as Error).message}`);
-    }
-    if (!equalBytes(signer, s.sender)) reject(`submission signature of ${toHex(s.sender)} does not match`);
     const key = nonceKey(s.sender, s.nonce);
-    const k = Buffer.from(key).toString('latin1');
-    if (seen.has(k)) reject(`nonce ${s.nonce} repeated in the batch`);
+    const k = bytesKey(key);
+    const violation = judgeSubmission(rules, s, { at: h.timestamp, digest }) ?? nonceViolation(s, seen.has(k) ? 'in-batch' : undefined);
+    if (violation) reject(describeViolation(violation));
     seen.add(k);
     digests.push(digest);
     nonceKeys.push(key);

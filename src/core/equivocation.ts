@@ -7,7 +7,7 @@
  * This module judges pairs and builds self-contained proofs; it does no I/O. The on-chain contract
  * (contracts/SequencerBond.sol) applies the same rules.
  */
-import { equalBytes, type Bytes } from './bytes.ts';
+import { compareBytes, equalBytes, type Bytes } from './bytes.ts';
 import { headerHash, type SignedHeader } from './header.ts';
 import { keccak256 } from './hash.ts';
 import { recoverAddress } from './signature.ts';
@@ -30,7 +30,7 @@ export const KIND_CODE: Record<EquivocationKind, number> = { conflict: 1, fork: 
 
 /** Orders a conflicting pair canonically, so that one equivocation always yields one proof. */
 function conflictPair(x: SignedHeader, hx: Bytes, y: SignedHeader, hy: Bytes): [SignedHeader, SignedHeader] {
-  return Buffer.compare(hx, hy) < 0 ? [x, y] : [y, x];
+  return compareBytes(hx, hy) < 0 ? [x, y] : [y, x];
 }
 
 /**

@@ -1,20 +1,74 @@
 /**
- * Errors with stable codes. Application codes live in JSON-RPC's server range (-32000..-32099) and are
- * listed in docs/protocol.md §Errors; RPC adapters map `code` and `data` straight onto the error object.
+ * The project's errors: one root, BaseError (modelled on viem's), from which every error the project raises
+ * descends, so a caller tells the project's failures from anything else with one `instanceof`.
+ *
+ * - `code` is stable: for the errors a node answers over JSON-RPC (SequencerError and its subclasses) it is the
+ *   JSON-RPC code listed in docs/protocol.md §Errors; for the others, the error's name (e.g. 'DecodeError').
+ * - `message` is short, one line, and is what JSON-RPC sends; structured facts go in `details` (JSON-RPC `data`).
+ * - `cause` is the standard Error cause: the lower-level failure this one explains.
+ *
+ * The coded errors are rebuilt on the client side by errorFromRpc, so an SDK user can `instanceof` them. A rebuilt
+ * error must be an instance of its class without running that class's constructor (the constructor composes a
+ * message from arguments the wire does not carry), so the coded classes set `name` on their prototype rather than
+ * as an instance field: a rebuilt error then still has its class's name.
  */
-export class SequencerError extends Error {
-  readonly code: number;
-  readonly data: Record<string, unknown> | undefined;
 
-  constructor(code: number, message: string, data?: Record<string, unknown>) {
-    super(message);
-    this.code = code;
-    this.data = data;
+export type ErrorDetails = Record<string, unknown>;
+
+export interface BaseErrorOptions {
+  /** Stable code; defaults to the error's name. */
+  readonly code?: number | string;
+  /** Structured facts about the failure (sent as JSON-RPC `data` by the coded errors). */
+  readonly details?: ErrorDetails;
+  /** The lower-level failure this error explains. */
+  readonly cause?: unknown;
+}
+
+export class BaseError extends Error {
+  static { this.prototype.name = 'BaseError'; }
+  readonly details: ErrorDetails | undefined;
+  readonly #code: number | string | undefined;
+
+  constructor(message: string, options: BaseErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.#code = options.code;
+    this.details = options.details;
+  }
+
+  /** Read when asked, not at construction: a subclass that sets `name` as a field sets it after this constructor. */
+  get code(): number | string {
+    return this.#code ?? this.name;
+  }
+}
+
+/**
+ * An error a node answers over JSON-RPC: `code` is its JSON-RPC code and `data` its JSON-RPC data (the
+ * details). Application codes live in JSON-RPC's server range (-32000..-32099) and are listed in
+ * docs/protocol.md §Errors; the RPC dispatcher maps `code`, `message` and `data` straight onto the error object.
+ * Unknown codes are rebuilt as this class (the SDK exports it also as RpcError).
+ */
+export class SequencerError extends BaseError {
+  static { this.prototype.name = 'SequencerError'; }
+
+  constructor(code: number, message: string, data?: ErrorDetails, options: { cause?: unknown } = {}) {
+    super(message, { code, details: data, cause: options.cause });
+  }
+
+  override get code(): number {
+    return super.code as number;
+  }
+
+  get data(): ErrorDetails | undefined {
+    return this.details;
   }
 }
 
 export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
   InvalidParams: -32602,
+  Internal: -32603,
   NotAllowed: -32001,
   BadSignature: -32002,
   NonceReplayed: -32003,
@@ -30,50 +84,50 @@ export const ErrorCode = {
 } as const;
 
 export class InvalidParamsError extends SequencerError {
-  override name = 'InvalidParamsError';
+  static { this.prototype.name = 'InvalidParamsError'; }
   constructor(message: string) { super(ErrorCode.InvalidParams, message); }
 }
 export class NotAllowedError extends SequencerError {
-  override name = 'NotAllowedError';
+  static { this.prototype.name = 'NotAllowedError'; }
   constructor(sender: string) { super(ErrorCode.NotAllowed, `sender ${sender} is not allowed to append to this log`, { sender }); }
 }
 export class BadSignatureError extends SequencerError {
-  override name = 'BadSignatureError';
+  static { this.prototype.name = 'BadSignatureError'; }
   constructor(reason: string) { super(ErrorCode.BadSignature, `bad signature: ${reason}`); }
 }
 export class NonceReplayedError extends SequencerError {
-  override name = 'NonceReplayedError';
+  static { this.prototype.name = 'NonceReplayedError'; }
   constructor(sender: string, nonce: bigint) {
     super(ErrorCode.NonceReplayed, `nonce ${nonce} was already used by ${sender}`, { sender, nonce: nonce.toString() });
   }
 }
 export class ExpiredError extends SequencerError {
-  override name = 'ExpiredError';
+  static { this.prototype.name = 'ExpiredError'; }
   constructor(expiry: number, now: number) { super(ErrorCode.Expired, `submission expired at ${expiry} (now ${now})`, { expiry, now }); }
 }
 export class TooLargeError extends SequencerError {
-  override name = 'TooLargeError';
+  static { this.prototype.name = 'TooLargeError'; }
   constructor(what: string, limit: number) { super(ErrorCode.TooLarge, `${what} exceeds the limit of ${limit}`, { limit }); }
 }
 export class OverloadedError extends SequencerError {
-  override name = 'OverloadedError';
+  static { this.prototype.name = 'OverloadedError'; }
   constructor() { super(ErrorCode.Overloaded, 'sequencer overloaded, retry later'); }
 }
 export class NotFoundError extends SequencerError {
-  override name = 'NotFoundError';
+  static { this.prototype.name = 'NotFoundError'; }
   constructor(what: string) { super(ErrorCode.NotFound, `${what} not found`); }
 }
 export class PrimaryUnavailableError extends SequencerError {
-  override name = 'PrimaryUnavailableError';
+  static { this.prototype.name = 'PrimaryUnavailableError'; }
   constructor(reason: string) { super(ErrorCode.PrimaryUnavailable, `primary unavailable: ${reason}`); }
 }
 export class HaltedError extends SequencerError {
-  override name = 'HaltedError';
+  static { this.prototype.name = 'HaltedError'; }
   constructor(reason: string) { super(ErrorCode.Halted, `node halted: ${reason}`); }
 }
 /** A primary that has not yet learnt from its peers where its log stands (docs/protocol.md §Primary start-up): retry later. */
 export class NotReadyError extends SequencerError {
-  override name = 'NotReadyError';
+  static { this.prototype.name = 'NotReadyError'; }
   constructor(reason: string) { super(ErrorCode.NotReady, `not ready: ${reason}`); }
 }
 
@@ -82,7 +136,7 @@ export class NotReadyError extends SequencerError {
  * run, or its result was dropped; nothing changed. Send it again in a request of its own, or ask for less.
  */
 export class BudgetExceededError extends SequencerError {
-  override name = 'BudgetExceededError';
+  static { this.prototype.name = 'BudgetExceededError'; }
   constructor(what: string, limit: number) {
     super(ErrorCode.BudgetExceeded, `response budget of this HTTP request exceeded: ${what} (limit ${limit})`, { limit });
   }
@@ -94,13 +148,13 @@ export class BudgetExceededError extends SequencerError {
  * submission again is always safe, and also tells whether one whose batch failed to be written got sequenced.
  */
 export class StorageUnavailableError extends SequencerError {
-  override name = 'StorageUnavailableError';
+  static { this.prototype.name = 'StorageUnavailableError'; }
   constructor(message: string, reason: string) { super(ErrorCode.StorageUnavailable, `storage unavailable, retry later: ${message}`, { reason }); }
 }
 
 /** Why a replica refused a batch. Never sent over RPC; it decides the GossipSub verdict and is logged. */
-export class BatchRejectedError extends Error {
-  override name = 'BatchRejectedError';
+export class BatchRejectedError extends BaseError {
+  static { this.prototype.name = 'BatchRejectedError'; }
 }
 
 /**
@@ -108,5 +162,38 @@ export class BatchRejectedError extends Error {
  * is ignored rather than rejected: the relaying peer is not penalised, and sync retries it later.
  */
 export class BatchNotYetValidError extends BatchRejectedError {
-  override name = 'BatchNotYetValidError';
+  static { this.prototype.name = 'BatchNotYetValidError'; }
+}
+
+type CodedErrorClass = abstract new (...args: never[]) => SequencerError;
+
+/** The class of each code a node answers with; other codes are rebuilt as SequencerError itself. */
+const CODED_ERROR_CLASSES: ReadonlyMap<number, CodedErrorClass> = new Map<number, CodedErrorClass>([
+  [ErrorCode.InvalidParams, InvalidParamsError],
+  [ErrorCode.NotAllowed, NotAllowedError],
+  [ErrorCode.BadSignature, BadSignatureError],
+  [ErrorCode.NonceReplayed, NonceReplayedError],
+  [ErrorCode.Expired, ExpiredError],
+  [ErrorCode.TooLarge, TooLargeError],
+  [ErrorCode.Overloaded, OverloadedError],
+  [ErrorCode.NotFound, NotFoundError],
+  [ErrorCode.PrimaryUnavailable, PrimaryUnavailableError],
+  [ErrorCode.Halted, HaltedError],
+  [ErrorCode.NotReady, NotReadyError],
+  [ErrorCode.BudgetExceeded, BudgetExceededError],
+  [ErrorCode.StorageUnavailable, StorageUnavailableError],
+]);
+
+/**
+ * The error a JSON-RPC error object stands for, as an instance of its class (NonceReplayedError for -32003, …)
+ * with the node's own message and data; a code this project does not define gives a SequencerError. `data` is an
+ * object in every answer of a node (docs/protocol.md §Errors); anything else a server sends is kept as `{value}`.
+ */
+export function errorFromRpc(code: number, message: string, data?: unknown): SequencerError {
+  const details = data === undefined ? undefined
+    : typeof data === 'object' && data !== null && !Array.isArray(data) ? data as ErrorDetails
+    : { value: data };
+  // The class's constructor composes its message from arguments the wire does not carry: build the instance with
+  // SequencerError's constructor and the class as new.target (its prototype, hence its name and instanceof).
+  return Reflect.construct(SequencerError, [code, message, details], CODED_ERROR_CLASSES.get(code) ?? SequencerError);
 }

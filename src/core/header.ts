@@ -20,8 +20,11 @@ export const SIGNED_HEADER_BYTES = HEADER_BYTES + SIGNATURE_BYTES;
  * nothing, since equivocation is judged, and slashed, only between headers of the same view.
  */
 export function isAllowedView(view: number): boolean {
-  return view === 0;
+  return view === CURRENT_VIEW;
 }
+
+/** The view the log is in: 0, until the primary change protocol exists. Its leader (Membership.leaderOf) is the primary. */
+export const CURRENT_VIEW = 0;
 
 export interface SignedHeader {
   readonly header: Header;

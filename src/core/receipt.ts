@@ -3,12 +3,14 @@
  * of the batch that holds the submission, the entry hashes of its transactions, the entry hash just before
  * them, and a Merkle range proof from those entries to the header's entries root (docs/protocol.md §Receipt).
  */
-import type { DecodedBatch, LogRules } from './batch.ts';
+import type { DecodedBatch } from './batch.ts';
 import { equalBytes, toHex, type Bytes } from './bytes.ts';
 import { EntryChain } from './entry.ts';
 import { sha256 } from './hash.ts';
 import { headerHash, isAllowedView, type SignedHeader } from './header.ts';
 import { verifyRangeProof, type MerkleTree } from './merkle.ts';
+import type { Membership } from './membership.ts';
+import type { LogRules } from './rules.ts';
 import { recoverAddress } from './signature.ts';
 import { submissionDigest } from './submission.ts';
 
@@ -47,8 +49,11 @@ export function buildReceipt(
   };
 }
 
-/** What a receipt is checked against: the log's id, its EIP-712 domain separator and its primary's address. */
-export type ReceiptRules = Pick<LogRules, 'logId' | 'separator' | 'primary'>;
+/**
+ * What a receipt is checked against: the log's id, its EIP-712 domain separator, and who signs its headers:
+ * the log's membership (a node), or just the primary's address (a client that knows no more).
+ */
+export type ReceiptRules = Pick<LogRules, 'logId' | 'separator'> & ({ readonly membership: Membership } | { readonly primary: Bytes });
 
 /**
  * Checks a receipt: the header is of this log and of a view the log allows, signed by the primary; the entries
@@ -69,7 +74,9 @@ export function checkReceipt(rules: ReceiptRules, r: Receipt, payloads?: readonl
   } catch (e) {
     return `header signature: ${(e as Error).message}`;
   }
-  if (!equalBytes(signer, rules.primary)) return 'header not signed by the primary';
+  // A primary's address, when given, is what the caller expects; else the membership says who leads the view.
+  const leader = 'primary' in rules ? rules.primary : rules.membership.leaderOf(h.view);
+  if (!equalBytes(signer, leader)) return 'header not signed by the primary';
   const lo = r.firstSeq - h.firstSeq;
   if (r.entryHashes.length === 0 || lo < 0 || lo + r.entryHashes.length > h.count) return 'entries outside the batch';
   if (!verifyRangeProof(h.entriesRoot, h.count, lo, r.entryHashes, r.proof)) return 'Merkle proof does not match the entries root';

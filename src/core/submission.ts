@@ -8,7 +8,7 @@
 import { Reader, Writer, type Bytes } from './bytes.ts';
 import { sha256 } from './hash.ts';
 import { submissionStructHash, typedDataDigest } from './eip712.ts';
-import { MAX_SUBMISSION_BYTES, MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from './limits.ts';
+import { refuseOverLimit, submissionSizeViolation, txCountViolation, txSizeViolation } from './limits.ts';
 import { SIGNATURE_BYTES } from './signature.ts';
 import { DecodeError } from './bytes.ts';
 
@@ -75,15 +75,14 @@ export function readSubmission(r: Reader): DecodedSubmission {
   const signature = r.raw(SIGNATURE_BYTES);
   const listStart = r.offset;
   const count = r.u32();
-  if (count === 0) throw new DecodeError('a submission needs at least one transaction');
-  if (count > MAX_TXS_PER_SUBMISSION) throw new DecodeError(`more than ${MAX_TXS_PER_SUBMISSION} transactions in a submission`);
+  refuseOverLimit(txCountViolation(count));
   const transactions: Bytes[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const len = r.u32();
-    if (len > MAX_TX_BYTES) throw new DecodeError(`transaction larger than ${MAX_TX_BYTES} bytes`);
+    refuseOverLimit(txSizeViolation(len));
     transactions[i] = r.raw(len);
   }
-  if (r.offset - start > MAX_SUBMISSION_BYTES) throw new DecodeError(`submission larger than ${MAX_SUBMISSION_BYTES} bytes`);
+  refuseOverLimit(submissionSizeViolation(r.offset - start));
   return { sender, nonce, expiry: Number(expiryBig), signature, transactions, txList: r.bytes.subarray(listStart, r.offset) };
 }
 

@@ -1,34 +1,36 @@
 /**
- * A sequencer node: the facade that wires the log store, the role (primary or replica), the libp2p host and
- * the RPC server together. Components get their collaborators explicitly; this file owns lifecycles only.
+ * A sequencer node: the facade that owns the lifecycles of the log store, the header watch, the libp2p host
+ * and the node's role (src/roles/role.ts: a primary or a replica), and answers the node's API from them.
+ * Components get their collaborators explicitly. The JSON-RPC server that exposes the API is started by the
+ * layers above (src/rpc/serve-node.ts, from the composition root src/cli/start-sequencer.ts) and attached here, so
+ * that `stop` closes it first.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import { equalBytes, toHex, type Bytes } from '../core/bytes.ts';
-import { decodeBatch, peekSignedHeader, type LogRules } from '../core/batch.ts';
+import { decodeBatch, peekSignedHeader } from '../core/batch.ts';
 import { domainSeparator } from '../core/eip712.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
-import { HaltedError, NotReadyError } from '../core/errors.ts';
-import { encodeSignedHeader, headerHash, type SignedHeader } from '../core/header.ts';
+import { CURRENT_VIEW, encodeSignedHeader, headerHash, type SignedHeader } from '../core/header.ts';
 import { MAX_BATCH_BYTES } from '../core/limits.ts';
+import { Membership } from '../core/membership.ts';
 import { checkReceipt, receiptMismatch, type Receipt } from '../core/receipt.ts';
-import { signPeerRecord, type PeerRecord } from '../core/peer-record.ts';
+import type { LogRules } from '../core/rules.ts';
 import { addressFromPrivateKey } from '../core/signature.ts';
 import type { Submission } from '../core/submission.ts';
 import { createHost, peerIdOfAddress, type Host } from '../p2p/host.ts';
 import { loadOrCreatePeerKey } from '../p2p/identity.ts';
 import { batchTopic, type Status } from '../wire/p2p-messages.ts';
-import { createMethods, type NodeApi } from '../rpc/methods.ts';
-import { startRpcServer, type RpcServer } from '../rpc/server.ts';
+import type { InfoJson, ReceiptStatus } from '../wire/rpc-types.ts';
 import { HeaderWatch } from '../roles/header-watch.ts';
 import type { Entry } from '../core/entry.ts';
 import { LogReader, type EntryProof, type ExpandedBatch } from '../roles/log-reader.ts';
-import { PrimaryLink, serveAppends, serveLog } from '../roles/peer-services.ts';
+import { serveLog } from '../roles/peer-services.ts';
 import { shareProofs } from '../roles/proof-gossip.ts';
-import { Primary } from '../roles/primary.ts';
-import { PrimaryStartup } from '../roles/primary-startup.ts';
-import { Replica } from '../roles/replica.ts';
+import { PrimaryRole } from '../roles/primary-role.ts';
+import { ReplicaRole } from '../roles/replica-role.ts';
+import type { Role } from '../roles/role.ts';
 import { BondWatcher } from '../chain/bond-watcher.ts';
 import { LogStore } from '../storage/log-store.ts';
 import type { NodeConfig } from './config.ts';
@@ -38,15 +40,9 @@ import type { Logger } from '../core/logger.ts';
 export const VERSION: string = pkg.version;
 
 /**
- * What sequencer_verifyReceipt answers (docs/protocol.md §JSON-RPC API). `reason` says why for `invalid`
- * and `mismatch`; `proof` is set for `conflict` only.
- *   invalid:    the receipt does not check on its own (another log or view, signature, Merkle proof);
- *   consistent: the node stores this very header, with these entries, sender, nonce and digest;
- *   mismatch:   the node stores this header, but not with the entries, sender, nonce or digest the receipt states;
- *   pending:    the node does not hold the height yet; it keeps the header and judges it when the height arrives;
- *   conflict:   the header conflicts with one the node holds: the equivocation proof, now also held by the node.
+ * What sequencer_verifyReceipt answers (docs/protocol.md §JSON-RPC API; the statuses: ReceiptStatus in
+ * src/wire/rpc-types.ts). `reason` says why for `invalid` and `mismatch`; `proof` is set for `conflict` only.
  */
-export type ReceiptStatus = 'invalid' | 'consistent' | 'mismatch' | 'pending' | 'conflict';
 export interface ReceiptVerdict {
   readonly valid: boolean;
   readonly reason: string | null;
@@ -54,7 +50,36 @@ export interface ReceiptVerdict {
   readonly proof: EquivocationProof | null;
 }
 
-export class SequencerNode implements NodeApi {
+/** A server that exposes the node to clients (the JSON-RPC server); the node closes it first when it stops. */
+export interface NodeEndpoint {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Checks what a node of `config.mode` needs before anything is opened; returns the log's rules. Throws. */
+function logRules(config: NodeConfig): LogRules {
+  const own = config.privateKey ? addressFromPrivateKey(config.privateKey) : undefined;
+  if (config.mode === 'primary') {
+    if (!own) throw new Error('a primary needs a private key');
+    if (config.primary && !equalBytes(config.primary, own)) throw new Error(`--primary ${toHex(config.primary)} is not this key's address ${toHex(own)}`);
+    if (!config.unsafeSkipRecovery) {
+      const anonymous = config.peers.filter((p) => !peerIdOfAddress(p));
+      if (anonymous.length > 0) throw new Error(`a primary waits for each of its peers at start-up, so each needs its /p2p/<peer id>: ${anonymous.join(', ')}`);
+    }
+  } else if (!config.primary) {
+    throw new Error('a replica needs the primary address (--primary)');
+  }
+  const allowed = new Set(config.allow.map((a) => toHex(a)));
+  return {
+    logId: config.logId,
+    separator: domainSeparator({ chainId: config.chainId, logId: config.logId }),
+    // Today's log has one member, the primary, which leads every view.
+    membership: Membership.single(config.primary ?? own!),
+    isAllowed: (sender) => allowed.has(toHex(sender)),
+  };
+}
+
+export class SequencerNode {
   readonly config: NodeConfig;
   readonly rules: LogRules;
   readonly separator: Bytes;
@@ -64,16 +89,14 @@ export class SequencerNode implements NodeApi {
   private readonly reader: LogReader;
   private readonly log: Logger;
   private readonly watch: HeaderWatch;
-  private primary: Primary | undefined;
-  /** A primary's start-up recovery while it runs (§Primary start-up); the Primary exists only after it. */
-  private startup: PrimaryStartup | undefined;
-  private peerRecord: PeerRecord | undefined;
+  /** Created once the store, watch and host are up (wire); undefined only while the node starts. */
+  private role: Role | undefined;
   private tipHeader: { height: number; signed: SignedHeader | undefined } | undefined;
-  private replica: Replica | undefined;
-  private link: PrimaryLink | undefined;
   /** The primary's on-chain bond, when the node is given the contract (config.bond). */
   private bond: BondWatcher | undefined;
-  private rpc: RpcServer | undefined;
+  private endpoint: NodeEndpoint | undefined;
+  /** Listeners the node registered for its own lifetime, removed when it stops. */
+  private readonly unsubscribe: (() => void)[] = [];
   private readonly monitor = new ProcessMonitor();
 
   private constructor(config: NodeConfig, rules: LogRules, store: LogStore, watch: HeaderWatch, host: Host, log: Logger) {
@@ -88,28 +111,11 @@ export class SequencerNode implements NodeApi {
     this.log = log;
   }
 
+  /** Opens the store, the watch and the host, and starts the node's role. Without an RPC server: src/cli/start-sequencer.ts starts both. */
   static async start(config: NodeConfig, log: Logger): Promise<SequencerNode> {
-    const own = config.privateKey ? addressFromPrivateKey(config.privateKey) : undefined;
-    if (config.mode === 'primary') {
-      if (!own) throw new Error('a primary needs a private key');
-      if (config.primary && !equalBytes(config.primary, own)) throw new Error(`--primary ${toHex(config.primary)} is not this key's address ${toHex(own)}`);
-      if (!config.unsafeSkipRecovery) {
-        const anonymous = config.peers.filter((p) => !peerIdOfAddress(p));
-        if (anonymous.length > 0) throw new Error(`a primary waits for each of its peers at start-up, so each needs its /p2p/<peer id>: ${anonymous.join(', ')}`);
-      }
-    } else if (!config.primary) {
-      throw new Error('a replica needs the primary address (--primary)');
-    }
-    const primary = config.primary ?? own!;
-    const allowed = new Set(config.allow.map((a) => toHex(a)));
-    const rules: LogRules = {
-      logId: config.logId,
-      separator: domainSeparator({ chainId: config.chainId, logId: config.logId }),
-      primary,
-      isAllowed: (sender) => allowed.has(toHex(sender)),
-    };
-
+    const rules = logRules(config);
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const primary = rules.membership.leaderOf(CURRENT_VIEW);
     const store = await LogStore.open(join(config.dataDir, 'db'), `log ${toHex(config.logId)} chain ${config.chainId} primary ${toHex(primary)}`);
     let host: Host;
     let watch: HeaderWatch;
@@ -138,71 +144,44 @@ export class SequencerNode implements NodeApi {
   }
 
   private async wire(): Promise<void> {
-    const { host, store, rules, config, log, watch } = this;
+    const { host, store, rules, config, log, watch, reader } = this;
+    const primary = toHex(rules.membership.leaderOf(CURRENT_VIEW));
     if (config.bond) {
       const bond = await BondWatcher.connect(config.bond.chainRpc, {
-        contract: toHex(config.bond.contract), sequencer: toHex(rules.primary), logId: toHex(rules.logId), chainId: config.chainId, pollMs: config.bond.pollMs,
+        contract: toHex(config.bond.contract), sequencer: primary, logId: toHex(rules.logId), chainId: config.chainId, pollMs: config.bond.pollMs,
       });
       this.bond = bond;
-      bond.onChange((state) => {
+      this.unsubscribe.push(bond.onChange((state) => {
         const problem = this.bondProblem();
         log[problem ? 'warn' : 'info'](problem ? `not trusting the primary: ${problem}` : "the primary's bond is active", { bond: state });
-        if (!problem) void this.replica?.catchUp();
-      });
+      }));
     }
     const topic = batchTopic(rules.logId);
     await serveLog(host, store, rules, () => this.status());
-    shareProofs(host, rules.logId, watch, log);
-
-    if (config.mode === 'primary') {
-      this.peerRecord = signPeerRecord(rules.separator, rules.logId, host.peerId, Math.floor(Date.now() / 1000), config.privateKey!);
-      const becomePrimary = (): void => {
-        this.primary = new Primary({
-          store, rules, log, watch,
-          reader: this.reader,
-          privateKey: config.privateKey!,
-          maxPendingTxs: config.maxPendingTxs,
-          publish: (bytes) => host.publish(topic, bytes),
-        });
-      };
-      const peers = config.peers.map((p) => peerIdOfAddress(p)!).filter((p) => p !== host.peerId);
-      if (peers.length === 0 || config.unsafeSkipRecovery) {
-        if (config.unsafeSkipRecovery && peers.length > 0) log.warn('--unsafe-skip-recovery: signing on top of the local store without asking peers; a height they hold and this store lacks would be signed again (slashable)');
-        becomePrimary();
-      } else {
-        const startup = new PrimaryStartup({ host, store, rules, watch, log, peers });
-        this.startup = startup;
-        void startup.run().then((ready) => {
-          if (!ready) return;
-          this.startup = undefined;
-          becomePrimary();
-          log.info('primary ready: synced to the highest header its peers hold signed with its key', { height: store.tip.height });
-        }, (e: Error) => log.error('primary start-up recovery failed; not sequencing', { error: e.message }));
-      }
-      await serveAppends(host, rules.separator, (s) => this.append(s), log);
-      // Subscribing keeps the primary in the mesh, and lets it see headers signed with its key elsewhere.
-      host.subscribe(topic, (msg, from) => this.primary?.onGossip(msg, from) ?? this.startup?.onGossip(msg, from) ?? Promise.resolve('ignore'));
-    } else {
-      const link = new PrimaryLink(host, rules, log);
-      // While the primary's bond does not back it (bondProblem), no batch is fetched or taken from gossip.
-      const source = { peers: () => (this.bondProblem() ? [] : link.peers()), fetch: link.fetch.bind(link) };
-      const replica = new Replica({ store, rules, log, watch, source });
-      this.link = link;
-      this.replica = replica;
-      host.subscribe(topic, (msg, from) => (this.bondProblem() ? Promise.resolve('ignore' as const) : replica.onGossip(msg, from)));
-      host.onPeerConnected((peer) => {
-        void link.learnStatus(peer);
-        void replica.catchUp();
-      });
-      replica.start();
-    }
-
-    this.rpc = await startRpcServer({ methods: createMethods(this), host: config.rpcHost, port: config.rpcPort, limits: { maxConnections: config.rpcMaxConnections }, log });
-    log.info('node started', { mode: config.mode, rpc: this.rpc.url, multiaddrs: host.multiaddrs(), height: store.tip.height });
+    this.unsubscribe.push(shareProofs(host, rules.logId, watch, log));
+    const common = { host, store, rules, watch, log, bond: this.bond };
+    this.role = config.mode === 'primary'
+      ? await PrimaryRole.start({
+        ...common, reader, topic,
+        privateKey: config.privateKey!,
+        peers: config.peers.map((p) => peerIdOfAddress(p)!),
+        unsafeSkipRecovery: config.unsafeSkipRecovery,
+        maxPendingTxs: config.maxPendingTxs,
+      })
+      : new ReplicaRole(common);
+    const role = this.role;
+    host.subscribe(topic, (msg, from) => role.onGossip(msg, from));
   }
 
+  /** Attaches the server that exposes this node (src/rpc/serve-node.ts); `stop` closes it before anything else. */
+  attach(endpoint: NodeEndpoint): void {
+    this.endpoint = endpoint;
+  }
+
+  /** The URL of the attached JSON-RPC server. */
   get rpcUrl(): string {
-    return this.rpc!.url;
+    if (!this.endpoint) throw new Error('no RPC server is attached to this node');
+    return this.endpoint.url;
   }
 
   multiaddrs(): string[] {
@@ -211,11 +190,11 @@ export class SequencerNode implements NodeApi {
 
   private async status(): Promise<Status> {
     const highest = await this.highestHeader();
-    const record = this.peerRecord;
+    const record = this.role?.peerRecord;
     return {
       mode: this.config.mode,
       address: this.address ? toHex(this.address) : null,
-      primary: toHex(this.rules.primary),
+      primary: toHex(this.rules.membership.leaderOf(CURRENT_VIEW)),
       logId: toHex(this.rules.logId),
       height: this.store.tip.height,
       highestHeader: highest ? toHex(encodeSignedHeader(highest)) : null,
@@ -236,27 +215,17 @@ export class SequencerNode implements NodeApi {
     return this.tipHeader.signed;
   }
 
-  /**
-   * Why the primary's bond does not back it now, or null (docs/slashing.md §Withdrawal delay). A primary stops
-   * sequencing on what the chain shows (leaving, slashed, unbonded); a replica also stops following while the
-   * bond cannot be read.
-   */
+  /** Why the primary's bond does not back it now, as the role judges it, or null (docs/slashing.md §Withdrawal delay). */
   private bondProblem(): string | null {
-    if (!this.bond) return null;
-    return this.config.mode === 'primary' ? this.bond.revoked() : this.bond.distrust();
+    return this.role?.bondProblem() ?? null;
   }
 
   // ---- NodeApi ----
 
   /** A primary sequences; a replica forwards to the primary and shows the receipt's header to its watch. */
-  async append(s: Submission): Promise<Receipt> {
-    const bondProblem = this.bondProblem();
-    if (bondProblem) throw new HaltedError(bondProblem);
-    if (this.primary) return this.primary.append(s);
-    if (this.config.mode === 'primary') throw new NotReadyError(this.startup?.notReady ?? 'the primary is stopping');
-    const receipt = await this.link!.forward(s);
-    await this.watch.check(receipt, 'receipt forwarded from the primary');
-    return receipt;
+  append(s: Submission): Promise<Receipt> {
+    if (!this.role) throw new Error('the node has not started');
+    return this.role.append(s);
   }
 
   entries(fromSeq: number, limit: number): Promise<Entry[]> {
@@ -271,12 +240,12 @@ export class SequencerNode implements NodeApi {
     return this.reader.proof(seq);
   }
 
-  info(): Record<string, unknown> {
+  info(): InfoJson {
     const tip = this.store.tip;
     return {
       mode: this.config.mode,
       address: this.address ? toHex(this.address) : null,
-      primary: toHex(this.rules.primary),
+      primary: toHex(this.rules.membership.leaderOf(CURRENT_VIEW)),
       peerId: this.host.peerId,
       multiaddrs: this.host.multiaddrs(),
       logId: toHex(this.rules.logId),
@@ -286,9 +255,9 @@ export class SequencerNode implements NodeApi {
       headHash: toHex(tip.headHash),
       headerHash: toHex(tip.headerHash),
       connectedPeers: this.host.connectedPeers(),
-      halted: this.primary?.halted ?? (this.watch.equivocated ? 'the primary equivocated; no longer following it' : null) ?? this.bondProblem(),
+      halted: this.role?.halted ?? (this.watch.equivocated ? 'the primary equivocated; no longer following it' : null) ?? this.bondProblem(),
       bond: this.bond?.state ?? null,
-      notReady: this.startup?.notReady ?? null,
+      notReady: this.role?.notReady ?? null,
       storageFault: this.store.fault ?? null,
       equivocations: this.watch.proofs.length,
       process: this.monitor.sample(),
@@ -329,10 +298,9 @@ export class SequencerNode implements NodeApi {
   }
 
   async stop(): Promise<void> {
-    await this.rpc?.close();
-    await this.startup?.stop();
-    await this.primary?.stop();
-    await this.replica?.stop();
+    await this.endpoint?.close();
+    await this.role?.stop();
+    for (const u of this.unsubscribe) u();
     this.bond?.stop();
     await this.host.stop();
     await this.store.close();

@@ -1,8 +1,8 @@
-// Thin libp2p adapter for the sequencer: GossipSub broadcast + a length-prefixed
-// request/response protocol over TCP/noise/yamux.
-//
-// Everything libp2p-specific stays in this file; callers only see peer ids and
-// multiaddrs as strings and payloads as Uint8Array.
+// The sequencer's network host: GossipSub broadcast with validators, a framed
+// request/response protocol, and redial of the configured peers, behind a
+// facade (Host) that shows callers only peer ids and multiaddrs as strings and
+// payloads as Uint8Array. The libp2p configuration is in libp2p-node.ts, the
+// request/response framing in framing.ts.
 //
 // libp2p 3 notes (the API changed a lot from 1.x/2.x):
 //  - streams are no longer it-pipe duplexes ({ source, sink }). A Stream is an
@@ -13,25 +13,22 @@
 //    `stream.abort(err)` resets the stream.
 //  - protocol handlers are `(stream, connection) => void`, not `({ stream, connection })`.
 //  - the stream's built-in async iterator does not apply back-pressure (yamux
-//    grants window updates on receipt), so request/response reading here is
-//    event-based and enforces the frame-size/count limits as bytes arrive.
+//    grants window updates on receipt), so request/response reading is
+//    event-based and enforces the frame-size/count limits as bytes arrive
+//    (framing.ts).
 
-import { createHash } from 'node:crypto';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub';
-import type { GossipSub, Message } from '@libp2p/gossipsub';
-import { createTopicScoreParams } from '@libp2p/gossipsub/score';
-import type { PeerScoreParams, TopicScoreParams } from '@libp2p/gossipsub/score';
-import { identify } from '@libp2p/identify';
-import type { Identify } from '@libp2p/identify';
-import type { PeerId, PrivateKey, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
+import type { Message } from '@libp2p/gossipsub';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
-import type { Libp2p } from 'libp2p';
+import { FrameReader, toError, writeFrame } from './framing.ts';
+import { createLibp2pNode, MAX_GOSSIP_MESSAGE_BYTES, peerScore, scoreTopic, type Libp2pNode } from './libp2p-node.ts';
+
+// Callers and tests reach the whole p2p surface through this module.
+export { FrameDecoder, FrameLimitError, encodeVarint } from './framing.ts';
+export { GOSSIP_MAX_RPC_BYTES, MAX_GOSSIP_MESSAGE_BYTES } from './libp2p-node.ts';
 
 export type ValidationResult = 'accept' | 'ignore' | 'reject';
 
@@ -100,49 +97,12 @@ export interface Host {
 const BOOTSTRAP_RETRY_MS = 1_000;
 /** A server waits at most this long for the request frame. */
 const REQUEST_READ_TIMEOUT_MS = 10_000;
-/**
- * Hard cap on one gossipsub RPC frame. @libp2p/gossipsub 17 length-prefixes
- * every outbound RPC with it-length-prefixed's default maxDataLength (4 MiB,
- * not configurable: OutboundStream calls encode.single(rpc) without options);
- * a bigger RPC is dropped with only a log line. Inbound uses the same limit
- * (maxInboundDataLength) - an over-limit inbound RPC makes gossipsub drop the
- * whole peer.
- */
-export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024;
-/**
- * Largest supported maxMessageBytes: the RPC also carries the topic, protobuf
- * framing and piggybacked control/IHAVE data, so leave 64 KiB of headroom.
- */
-export const MAX_GOSSIP_MESSAGE_BYTES = GOSSIP_MAX_RPC_BYTES - 64 * 1024;
-
-/**
- * Topic score: only P4 (invalid deliveries, i.e. validator 'reject') is active.
- * Score = -10 * n^2 for n recent rejects (n decays 5%/s): 1 reject -> -10,
- * 2 -> -40 (below gossipThreshold -10: no gossip), 3 -> -90 (below
- * graylistThreshold -80: everything from that peer is ignored until it decays).
- * Mesh-delivery penalties (P3) are off: a quiet network must not look faulty.
- */
-const TOPIC_SCORE: Partial<TopicScoreParams> = {
-  topicWeight: 1,
-  timeInMeshWeight: 0,
-  firstMessageDeliveriesWeight: 0,
-  meshMessageDeliveriesWeight: 0,
-  meshFailurePenaltyWeight: 0,
-  invalidMessageDeliveriesWeight: -10,
-  invalidMessageDeliveriesDecay: 0.95,
-};
 
 const VALIDATION: Record<ValidationResult, TopicValidatorResult> = {
   accept: TopicValidatorResult.Accept,
   ignore: TopicValidatorResult.Ignore,
   reject: TopicValidatorResult.Reject,
 };
-
-export class FrameLimitError extends Error {
-  override name = 'FrameLimitError';
-}
-
-type Services = { identify: Identify; pubsub: GossipSub };
 
 export async function createHost(opts: HostOptions): Promise<Host> {
   const log: HostLogger = opts.log ?? ((level, msg, err) => {
@@ -152,84 +112,15 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   if (!(maxMessageBytes > 0 && maxMessageBytes <= MAX_GOSSIP_MESSAGE_BYTES)) {
     throw new RangeError(`maxMessageBytes must be in (0, ${MAX_GOSSIP_MESSAGE_BYTES}] (gossipsub caps an RPC at 4 MiB)`);
   }
-  const listenHost = opts.listenHost ?? '127.0.0.1';
-  const ipProto = listenHost.includes(':') ? 'ip6' : 'ip4';
-
-  const node: Libp2p<Services> = await createLibp2p({
-    privateKey: opts.privateKey,
-    addresses: { listen: [`/${ipProto}/${listenHost}/tcp/${opts.listenPort}`] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    // Data read before a 'message' listener is attached (or while paused) is
-    // buffered up to maxReadBufferLength (default exactly 4 MiB) and the stream
-    // is reset beyond it: no room for a full gossip RPC plus its length prefix.
-    streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: 2 * GOSSIP_MAX_RPC_BYTES } })],
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({
-        globalSignaturePolicy: StrictNoSign, // authenticated at application level
-        msgIdFn: (msg: Message) => createHash('sha256').update(msg.data).digest(),
-        emitSelf: false,
-        allowPublishToZeroTopicPeers: true,
-        ignoreDuplicatePublishError: true, // same bytes => same id: re-publishing is a no-op
-        fallbackToFloodsub: false,
-        // Small-network mesh. Our own messages go to every subscribed peer
-        // anyway (floodPublish), so a node attached through a single bootstrap
-        // peer receives them; relayed messages use the mesh, which is filled
-        // on the (default 1 s) heartbeat once subscriptions are exchanged.
-        floodPublish: true,
-        D: 4,
-        Dlo: 2,
-        Dhi: 8,
-        Dscore: 2,
-        Dout: 1,
-        // Limit on a whole inbound RPC frame (payload + envelope); this is the
-        // default, spelled out because it must match the outbound cap.
-        maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
-      }),
-    },
+  const node = await createLibp2pNode({
+    privateKey: opts.privateKey, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.listenPort,
   });
-
   const pubsub = node.services.pubsub;
-  // topicValidators/subscribe/publish are on the public GossipSub interface;
-  // per-topic score params and getScore() only exist on the implementation class.
-  const internals = pubsub as unknown as {
-    score?: { params: PeerScoreParams };
-    getScore?: (peer: string) => number;
-  };
+  const stopRedial = redialBootstrapPeers(node, opts.bootstrapPeers, log);
+  let stopped = false;
 
-  // ---- bootstrap / redial -------------------------------------------------
-  const selfId = node.peerId.toString();
-  const lifetime = new AbortController();
-  const targets = opts.bootstrapPeers.map((addr) => {
-    const ma = multiaddr(addr);
-    return { ma, peerId: peerIdOf(ma), dialing: false };
-  });
-
-  const redial = (): void => {
-    if (lifetime.signal.aborted) return;
-    for (const t of targets) {
-      if (t.dialing || t.peerId === selfId) continue;
-      if (t.peerId != null && node.getConnections(peerIdFromString(t.peerId)).length > 0) continue;
-      t.dialing = true;
-      node.dial(t.ma, { signal: lifetime.signal })
-        .then((conn) => { t.peerId ??= conn.remotePeer.toString(); })
-        .catch((err: unknown) => { log('debug', `bootstrap dial ${t.ma.toString()} failed`, err); })
-        .finally(() => { t.dialing = false; });
-    }
-  };
-  const timer = setInterval(redial, BOOTSTRAP_RETRY_MS);
-  timer.unref();
-  const onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const id = evt.detail.toString();
-    if (targets.some((t) => t.peerId === id)) setTimeout(redial, 50).unref();
-  };
-  node.addEventListener('peer:disconnect', onDisconnect);
-  redial();
-
-  // ---- facade -------------------------------------------------------------
-  const host: Host = {
-    peerId: selfId,
+  return {
+    peerId: node.peerId.toString(),
 
     multiaddrs: () => node.getMultiaddrs().map((ma) => ma.toString()),
 
@@ -237,13 +128,12 @@ export async function createHost(opts: HostOptions): Promise<Host> {
 
     subscribers: (topic) => pubsub.getSubscribers(topic).map((p) => p.toString()),
 
-    peerScore: (peer) => internals.getScore?.(peer) ?? 0,
+    peerScore: (peer) => peerScore(pubsub, peer),
 
     subscribe(topic, validator) {
-      const score = internals.score;
-      if (score != null) score.params.topics[topic] ??= createTopicScoreParams(TOPIC_SCORE);
-      else log('warn', `gossipsub internals changed: no score params for ${topic}, rejects will not be penalised`);
-
+      if (!scoreTopic(pubsub, topic)) {
+        log('warn', `gossipsub internals changed: no score params for ${topic}, rejects will not be penalised`);
+      }
       pubsub.topicValidators.set(topic, async (from: PeerId, msg: Message) => {
         // Per-message limit; gossipsub itself only limits whole RPC frames.
         if (msg.data.byteLength > maxMessageBytes) return TopicValidatorResult.Reject;
@@ -264,8 +154,8 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       try {
         await pubsub.publish(topic, data);
       } catch (err) {
-        // Both are disabled by options above; keep publish non-throwing if a
-        // future gossipsub ignores them.
+        // Both are disabled by options (libp2p-node.ts); keep publish
+        // non-throwing if a future gossipsub ignores them.
         if (/NoPeersSubscribedToTopic|Duplicate/.test((err as Error).message)) return;
         throw err;
       }
@@ -330,17 +220,53 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     },
 
     async stop() {
-      if (lifetime.signal.aborted) return;
-      lifetime.abort();
-      clearInterval(timer);
-      node.removeEventListener('peer:disconnect', onDisconnect);
+      if (stopped) return;
+      stopped = true;
+      stopRedial();
       await node.stop();
     },
   };
-  return host;
 }
 
-// ---- helpers ---------------------------------------------------------------
+/**
+ * Dials every bootstrap peer now, again every BOOTSTRAP_RETRY_MS while it is not connected, and soon after it
+ * disconnects. Returns the function that stops redialling (and aborts dials in flight).
+ */
+function redialBootstrapPeers(node: Libp2pNode, bootstrapPeers: readonly string[], log: HostLogger): () => void {
+  const selfId = node.peerId.toString();
+  const lifetime = new AbortController();
+  const targets = bootstrapPeers.map((addr) => {
+    const ma = multiaddr(addr);
+    return { ma, peerId: peerIdOf(ma), dialing: false };
+  });
+
+  const redial = (): void => {
+    if (lifetime.signal.aborted) return;
+    for (const t of targets) {
+      if (t.dialing || t.peerId === selfId) continue;
+      if (t.peerId != null && node.getConnections(peerIdFromString(t.peerId)).length > 0) continue;
+      t.dialing = true;
+      node.dial(t.ma, { signal: lifetime.signal })
+        .then((conn) => { t.peerId ??= conn.remotePeer.toString(); })
+        .catch((err: unknown) => { log('debug', `bootstrap dial ${t.ma.toString()} failed`, err); })
+        .finally(() => { t.dialing = false; });
+    }
+  };
+  const timer = setInterval(redial, BOOTSTRAP_RETRY_MS);
+  timer.unref();
+  const onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString();
+    if (targets.some((t) => t.peerId === id)) setTimeout(redial, 50).unref();
+  };
+  node.addEventListener('peer:disconnect', onDisconnect);
+  redial();
+
+  return () => {
+    lifetime.abort();
+    clearInterval(timer);
+    node.removeEventListener('peer:disconnect', onDisconnect);
+  };
+}
 
 function peerIdOf(ma: Multiaddr): string | undefined {
   return ma.getComponents().findLast((c) => c.name === 'p2p')?.value;
@@ -351,254 +277,10 @@ export function peerIdOfAddress(addr: string): string | undefined {
   return peerIdOf(multiaddr(addr));
 }
 
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
 function isAsyncIterable<T>(x: unknown): x is AsyncIterable<T> {
   return x != null && typeof (x as AsyncIterable<T>)[Symbol.asyncIterator] === 'function';
 }
 
 function isPromise<T>(x: unknown): x is Promise<T> {
   return x != null && typeof (x as Promise<T>).then === 'function';
-}
-
-/** Unsigned LEB128 varint, as used by it-length-prefixed / multiformats. */
-export function encodeVarint(n: number): Uint8Array {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`bad varint value ${n}`);
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return Uint8Array.from(out);
-}
-
-async function writeFrame(stream: Stream, data: Uint8Array, signal?: AbortSignal): Promise<void> {
-  const a = stream.send(encodeVarint(data.byteLength));
-  const b = data.byteLength === 0 || stream.send(data);
-  if (!a || !b) await stream.onDrain({ signal });
-}
-
-/**
- * Incremental decoder of varint-length-prefixed frames. Rejects a frame as soon
- * as its length prefix exceeds `maxFrameBytes`, so an oversized frame is never
- * buffered.
- */
-export class FrameDecoder {
-  private readonly maxFrameBytes: number;
-  private chunks: Uint8Array[] = [];
-  private size = 0;
-  private frameLen = -1; // -1: length prefix not decoded yet
-
-  constructor(maxFrameBytes: number) {
-    this.maxFrameBytes = maxFrameBytes;
-  }
-
-  /** True if bytes of an incomplete frame (or prefix) are buffered. */
-  get partial(): boolean {
-    return this.size > 0 || this.frameLen >= 0;
-  }
-
-  push(chunk: Uint8Array): Uint8Array[] {
-    if (chunk.byteLength > 0) {
-      this.chunks.push(chunk);
-      this.size += chunk.byteLength;
-    }
-    const frames: Uint8Array[] = [];
-    for (;;) {
-      if (this.frameLen < 0) {
-        const len = this.readPrefix();
-        if (len === undefined) break;
-        this.frameLen = len;
-      }
-      if (this.size < this.frameLen) break;
-      frames.push(this.take(this.frameLen));
-      this.frameLen = -1;
-    }
-    return frames;
-  }
-
-  private readPrefix(): number | undefined {
-    let value = 0;
-    let scale = 1;
-    let n = 0;
-    for (const chunk of this.chunks) {
-      for (const byte of chunk) {
-        value += (byte & 0x7f) * scale;
-        n++;
-        // value only grows with more bytes, so reject as early as possible
-        if (value > this.maxFrameBytes) {
-          throw new FrameLimitError(`frame length ${value}+ exceeds limit ${this.maxFrameBytes}`);
-        }
-        if (byte < 0x80) {
-          this.consume(n);
-          return value;
-        }
-        if (n >= 8) throw new FrameLimitError('malformed length prefix');
-        scale *= 0x80;
-      }
-    }
-    return undefined;
-  }
-
-  private consume(n: number): void {
-    this.size -= n;
-    while (n > 0) {
-      const head = this.chunks[0];
-      if (head.byteLength <= n) {
-        this.chunks.shift();
-        n -= head.byteLength;
-      } else {
-        this.chunks[0] = head.subarray(n);
-        n = 0;
-      }
-    }
-  }
-
-  private take(n: number): Uint8Array {
-    const head = this.chunks[0];
-    if (n === 0) return new Uint8Array(0);
-    if (head.byteLength >= n) {
-      const frame = head.subarray(0, n);
-      this.consume(n);
-      return frame;
-    }
-    const frame = new Uint8Array(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0];
-      const k = Math.min(c.byteLength, n - off);
-      frame.set(c.subarray(0, k), off);
-      off += k;
-      this.consume(k);
-    }
-    return frame;
-  }
-}
-
-/**
- * Collects varint-length-prefixed frames from `stream` until the remote
- * half-closes it (FIN). Listeners are attached in the constructor, so create it
- * before anything can arrive. Limits are enforced as data arrives (not as the
- * consumer pulls), so buffered memory is bounded by maxFrames * maxFrameBytes;
- * any violation aborts (resets) the stream and makes the iterator throw.
- *
- * A response only counts as complete if the remote sent FIN: a connection that
- * drops (or a peer that resets) mid-response makes the iterator throw instead
- * of ending, so a truncated response is never mistaken for a complete one.
- */
-class FrameReader {
-  private readonly stream: Stream;
-  private readonly maxFrames: number;
-  private readonly decoder: FrameDecoder;
-  private readonly ready: Uint8Array[] = [];
-  private received = 0;
-  private finSeen: boolean;
-  private endSeen: boolean;
-  private closeSeen: boolean;
-  private ended = false;
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
-
-  constructor(stream: Stream, maxFrameBytes: number, maxFrames: number) {
-    this.stream = stream;
-    this.maxFrames = maxFrames;
-    this.decoder = new FrameDecoder(maxFrameBytes);
-    stream.addEventListener('message', this.onMessage);
-    stream.addEventListener('remoteCloseWrite', this.onFin);
-    stream.addEventListener('end', this.onEnd);
-    stream.addEventListener('close', this.onClose);
-    // If the remote already half-closed we cannot tell FIN from a dropped
-    // connection; only the server side (reading the request) can hit this.
-    this.finSeen = stream.remoteWriteStatus === 'closed';
-    this.endSeen = stream.readableEnded;
-    this.closeSeen = stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset';
-    if (stream.status === 'aborted' || stream.status === 'reset') this.failure = new Error(`stream ${stream.status}`);
-    this.settle();
-  }
-
-  detach(): void {
-    this.stream.removeEventListener('message', this.onMessage);
-    this.stream.removeEventListener('remoteCloseWrite', this.onFin);
-    this.stream.removeEventListener('end', this.onEnd);
-    this.stream.removeEventListener('close', this.onClose);
-  }
-
-  async *frames(signal?: AbortSignal): AsyncGenerator<Uint8Array, void, undefined> {
-    const onAbort = (): void => { this.fail(toError(signal?.reason ?? new Error('aborted'))); };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      if (signal?.aborted === true) onAbort();
-      for (;;) {
-        if (this.failure != null) throw this.failure;
-        const frame = this.ready.shift();
-        if (frame !== undefined) {
-          yield frame;
-          continue;
-        }
-        if (this.ended) return;
-        await new Promise<void>((resolve) => { this.wake = resolve; });
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      this.detach();
-    }
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  private fail(err: Error): void {
-    if (this.failure == null) {
-      this.failure = err;
-      this.stream.abort(err);
-    }
-    this.notify();
-  }
-
-  private settle(): void {
-    if (this.failure == null && !this.ended) {
-      if (this.endSeen && this.finSeen) {
-        if (this.decoder.partial) this.fail(new FrameLimitError('stream ended inside a frame'));
-        else this.ended = true;
-      } else if (this.closeSeen && !this.finSeen) {
-        this.failure = new Error('stream closed before the remote finished sending');
-      }
-      // closeSeen && finSeen && !endSeen: buffered data is still being
-      // dispatched; 'end' follows it.
-    }
-    this.notify();
-  }
-
-  private readonly onMessage = (evt: StreamMessageEvent): void => {
-    if (this.failure != null || this.ended) return;
-    try {
-      for (const frame of this.decoder.push(evt.data.subarray())) {
-        if (++this.received > this.maxFrames) throw new FrameLimitError(`more than ${this.maxFrames} frames`);
-        this.ready.push(frame);
-      }
-    } catch (err) {
-      this.fail(toError(err));
-      return;
-    }
-    this.notify();
-  };
-
-  private readonly onFin = (): void => { this.finSeen = true; };
-
-  private readonly onEnd = (): void => {
-    this.endSeen = true;
-    this.settle();
-  };
-
-  private readonly onClose = (evt: StreamCloseEvent): void => {
-    this.closeSeen = true;
-    if (evt.error != null) this.failure ??= evt.error;
-    this.settle();
-  };
 }

@@ -5,24 +5,18 @@
  * hours later, or after a restart, is still caught. On a conflict the proof is stored durably and the node
  * stops following the primary for good; it keeps serving what it has.
  */
-import { Writer, equalBytes, toHex, type Bytes } from '../core/bytes.ts';
-import { peekSignedHeader, type LogRules } from '../core/batch.ts';
+import { equalBytes, toHex } from '../core/bytes.ts';
+import { peekSignedHeader } from '../core/batch.ts';
+import type { LogRules } from '../core/rules.ts';
 import { checkProof, judgePair, proofId, type EquivocationProof } from '../core/equivocation.ts';
-import { decodeSignedHeader, encodeSignedHeader, type SignedHeader } from '../core/header.ts';
-import { parseProof, proofToJson } from '../wire/json.ts';
-import { decodeJson, encodeJson } from '../wire/p2p-messages.ts';
+import type { SignedHeader } from '../core/header.ts';
+import { decodeRecord, encodeProofRecord, encodeSeenRecord, proofRecordName, seenRecordName } from '../wire/storage-records.ts';
 import type { LogStore } from '../storage/log-store.ts';
+import { subscribe } from '../core/listeners.ts';
 import type { Logger } from '../core/logger.ts';
-
-const PROOF_RECORD = 0x50; // 'P' + proofId
-const SEEN_RECORD = 0x53; // 'S' + height
 
 /** Signed headers kept from beyond the tip; more than this many means something is badly wrong upstream. */
 const MAX_SEEN = 10_000;
-
-function seenKey(height: number): Bytes {
-  return new Writer(9).u8(SEEN_RECORD).u64(height).finish();
-}
 
 export interface HeaderWatchOptions {
   readonly store: LogStore;
@@ -49,13 +43,13 @@ export class HeaderWatch {
   static async open(opts: HeaderWatchOptions): Promise<HeaderWatch> {
     const watch = new HeaderWatch(opts);
     for await (const [name, value] of opts.store.records()) {
-      if (name[0] === PROOF_RECORD) {
-        const proof = parseProof(decodeJson(value));
-        watch.proofList.push(proof);
-        watch.recorded.set(toHex(proofId(opts.rules.separator, proof)), Promise.resolve());
+      const record = decodeRecord(name, value);
+      if (record?.kind === 'proof') {
+        watch.proofList.push(record.proof);
+        watch.recorded.set(toHex(proofId(opts.rules.separator, record.proof)), Promise.resolve());
       }
-      else if (name[0] === SEEN_RECORD) {
-        const signed = decodeSignedHeader(value);
+      else if (record?.kind === 'seen') {
+        const { signed } = record;
         if (signed.header.height > opts.store.tip.height) watch.seen.set(signed.header.height, signed);
       }
     }
@@ -78,8 +72,9 @@ export class HeaderWatch {
     return highest;
   }
 
-  onEquivocation(listener: (p: EquivocationProof) => void): void {
-    this.listeners.push(listener);
+  /** Called once for every new proof, after it is stored. Returns the unsubscribe. */
+  onEquivocation(listener: (p: EquivocationProof) => void): () => void {
+    return subscribe(this.listeners, listener);
   }
 
   /** The signed header the node holds for `height`: from its log, or seen ahead of its tip. */
@@ -125,7 +120,7 @@ export class HeaderWatch {
     if (kept) return this.judge(kept, signed, origin);
     if (this.seen.size >= MAX_SEEN) return null;
     this.seen.set(h, signed);
-    await this.opts.store.putRecord(seenKey(h), encodeSignedHeader(signed));
+    await this.opts.store.putRecord(seenRecordName(h), encodeSeenRecord(signed));
     return null;
   }
 
@@ -147,14 +142,15 @@ export class HeaderWatch {
     const seen = this.seen.get(h);
     if (!seen) return;
     this.seen.delete(h);
-    await this.opts.store.deleteRecord(seenKey(h));
+    await this.opts.store.deleteRecord(seenRecordName(h));
     await this.judge(signed, seen, origin);
   }
 
   /** Judges a held header against another one; records and returns the proof if they conflict. */
   private async judge(held: SignedHeader, seen: SignedHeader, origin: string): Promise<EquivocationProof | null> {
     const { rules, chainId } = this.opts;
-    const proof = judgePair(rules.separator, chainId, rules.primary, held, seen);
+    // Headers pair only within one view (judgePair), whose leader signed both.
+    const proof = judgePair(rules.separator, chainId, rules.membership.leaderOf(held.header.view), held, seen);
     if (proof) await this.record(proof, origin);
     return proof;
   }
@@ -165,7 +161,7 @@ export class HeaderWatch {
    */
   async adopt(proof: EquivocationProof, origin: string): Promise<'new' | 'known' | 'invalid'> {
     const { rules, chainId } = this.opts;
-    if (!equalBytes(proof.signer, rules.primary) || !equalBytes(proof.logId, rules.logId) || proof.chainId !== chainId) return 'invalid';
+    if (!rules.membership.includes(proof.signer) || !equalBytes(proof.logId, rules.logId) || proof.chainId !== chainId) return 'invalid';
     if (checkProof(rules.separator, proof) !== null) return 'invalid';
     return (await this.record(proof, origin)) ? 'new' : 'known';
   }
@@ -182,7 +178,7 @@ export class HeaderWatch {
       await held;
       return false;
     }
-    const write = this.opts.store.putRecord(Uint8Array.of(PROOF_RECORD, ...id), encodeJson(proofToJson(proof)));
+    const write = this.opts.store.putRecord(proofRecordName(id), encodeProofRecord(proof));
     this.recorded.set(key, write); // before the await: this is what makes a concurrent detection 'known'
     try {
       await write;

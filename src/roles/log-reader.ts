@@ -4,7 +4,8 @@
  * batches are kept expanded so sequential readers do not redo the work.
  */
 import type { Bytes } from '../core/bytes.ts';
-import { decodeBatch, type DecodedBatch, type LogRules } from '../core/batch.ts';
+import { decodeBatch, type DecodedBatch } from '../core/batch.ts';
+import type { LogRules } from '../core/rules.ts';
 import { EntryChain, type Entry } from '../core/entry.ts';
 import { headerHash } from '../core/header.ts';
 import { MerkleTree } from '../core/merkle.ts';

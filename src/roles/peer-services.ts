@@ -4,12 +4,12 @@
  * to its primary (finding the primary's peer, forwarding a submission, checking the receipt it gets back).
  */
 import { equalBytes, fromHex, toHex, type Bytes } from '../core/bytes.ts';
-import type { LogRules } from '../core/batch.ts';
+import type { LogRules } from '../core/rules.ts';
 import {
   BadSignatureError, ErrorCode, ExpiredError, InvalidParamsError, NonceReplayedError, NotAllowedError, NotReadyError, OverloadedError,
   PrimaryUnavailableError, SequencerError, StorageUnavailableError,
 } from '../core/errors.ts';
-import { decodeSignedHeader, headerHash, type SignedHeader } from '../core/header.ts';
+import { CURRENT_VIEW, decodeSignedHeader, headerHash, type SignedHeader } from '../core/header.ts';
 import { MAX_PEER_ID_CHARS, peerRecordSigner, type PeerRecord } from '../core/peer-record.ts';
 import { checkReceipt, type Receipt } from '../core/receipt.ts';
 import { decodeSubmission, encodeSubmission, type Submission } from '../core/submission.ts';
@@ -99,7 +99,7 @@ function disprovePrimary(rules: LogRules, status: Partial<Status>, peer: string)
   } catch (e) {
     return `peer record signature: ${(e as Error).message}`;
   }
-  return equalBytes(signer, rules.primary) ? null : `peer record signed by ${toHex(signer)}, not by the primary`;
+  return equalBytes(signer, rules.membership.leaderOf(CURRENT_VIEW)) ? null : `peer record signed by ${toHex(signer)}, not by the primary`;
 }
 
 /** The `highestHeader` of a status answer, decoded but not verified (null when the peer holds none). Throws if malformed. */

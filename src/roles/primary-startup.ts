@@ -6,14 +6,16 @@
  * does (the Replica role verifies and stores every batch). Only then is the node's Primary created. Until then
  * the node answers appends with NotReadyError and the reason given here.
  */
-import { verifyHeaderSignature, type LogRules } from '../core/batch.ts';
+import { verifyHeaderSignature } from '../core/batch.ts';
+import type { LogRules } from '../core/rules.ts';
 import type { SignedHeader } from '../core/header.ts';
 import type { Host } from '../p2p/host.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import { fetchBatches, parseHighestHeader, requestStatus } from './peer-services.ts';
-import { Replica, type Verdict } from './replica.ts';
+import { Replica } from './replica.ts';
+import type { Verdict } from './role.ts';
 
 /** While nothing changes, the reason the primary waits is logged again this often. */
 const RELOG_MS = 30_000;

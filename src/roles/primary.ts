@@ -18,17 +18,16 @@
  * write), and if the write did reach the disk after all, that batch is the recovered tip and is built on, so
  * no signed height is ever contradicted. Only an equivocation halts for good.
  */
-import { DecodeError, equalBytes, toHex, type Bytes } from '../core/bytes.ts';
+import { DecodeError, equalBytes, type Bytes } from '../core/bytes.ts';
 import {
-  encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type LogRules, type SealedBatch,
+  encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type SealedBatch,
 } from '../core/batch.ts';
 import {
-  BadSignatureError, BatchRejectedError, ExpiredError, HaltedError, InvalidParamsError, NonceReplayedError, NotAllowedError, OverloadedError,
-  SequencerError, StorageUnavailableError, TooLargeError,
+  BatchRejectedError, HaltedError, OverloadedError, SequencerError, StorageUnavailableError, TooLargeError,
 } from '../core/errors.ts';
-import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_SUBMISSION_BYTES, MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
+import { MAX_BATCH_BYTES, MAX_BATCH_TXS } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
-import { recoverAddress, SignatureError } from '../core/signature.ts';
+import { admissionError, expiryViolation, judgeSubmission, limitViolation, nonceViolation, type LogRules } from '../core/rules.ts';
 import { submissionDigest, submissionSize, type Submission } from '../core/submission.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import type { LogReader } from './log-reader.ts';
@@ -72,15 +71,6 @@ function storageError(e: unknown, message: string): unknown {
   return e instanceof StoreFaultError ? new StorageUnavailableError(message, e.message) : e;
 }
 
-function validateLimits(s: Submission): number {
-  if (s.transactions.length === 0) throw new InvalidParamsError('a submission needs at least one transaction');
-  if (s.transactions.length > MAX_TXS_PER_SUBMISSION) throw new TooLargeError('transactions per submission', MAX_TXS_PER_SUBMISSION);
-  for (const tx of s.transactions) if (tx.byteLength > MAX_TX_BYTES) throw new TooLargeError('transaction size in bytes', MAX_TX_BYTES);
-  const size = submissionSize(s);
-  if (size > MAX_SUBMISSION_BYTES) throw new TooLargeError('submission size in bytes', MAX_SUBMISSION_BYTES);
-  return size;
-}
-
 export class Primary {
   private readonly opts: PrimaryOptions;
   private readonly now: () => number;
@@ -105,12 +95,12 @@ export class Primary {
     this.now = opts.now ?? Date.now;
     this.maxPendingTxs = opts.maxPendingTxs ?? 200_000;
     this.maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024;
-    opts.watch.onEquivocation(() => this.halt('a header signed with this primary key conflicts with another (equivocation)'));
-    if (opts.watch.equivocated) this.halt('an equivocation proof against this primary key is on record');
     this.unsubscribe = [
+      opts.watch.onEquivocation(() => this.halt('a header signed with this primary key conflicts with another (equivocation)')),
       opts.store.onFault((reason) => opts.log.error('storage fault: refusing appends until the store takes writes again', { reason })),
       opts.store.onRecovered((tip) => opts.log.warn('storage writable again: sequencing resumes on the stored tip', { height: tip.height })),
     ];
+    if (opts.watch.equivocated) this.halt('an equivocation proof against this primary key is on record');
   }
 
   /**
@@ -143,27 +133,25 @@ export class Primary {
     return undefined;
   }
 
-  /** Admits a submission and resolves with its receipt once its batch is durable. */
+  /**
+   * Admits a submission and resolves with its receipt once its batch is durable. The rule book (core/rules.ts)
+   * judges it; the protocol limits come first, so that an oversized submission is "too large", never "overloaded",
+   * and the pending bound is checked before the costly signature recovery.
+   */
   async append(s: Submission): Promise<Receipt> {
     const refused = this.refusal();
     if (refused) throw refused;
-    const size = validateLimits(s);
+    const overLimit = limitViolation(s);
+    if (overLimit) throw admissionError(overLimit);
+    const size = submissionSize(s);
     if (s.transactions.length > this.maxPendingTxs) throw new TooLargeError('transactions in one submission (the primary\'s pending bound)', this.maxPendingTxs);
     if (size > this.maxPendingBytes) throw new TooLargeError('submission size in bytes (the primary\'s pending bound)', this.maxPendingBytes);
     if (this.pendingTxs + s.transactions.length > this.maxPendingTxs || this.pendingBytes + size > this.maxPendingBytes) {
       throw new OverloadedError();
     }
-    const now = this.now();
-    if (s.expiry !== 0 && s.expiry * 1000 < now) throw new ExpiredError(s.expiry, Math.floor(now / 1000));
-    if (!this.opts.rules.isAllowed(s.sender)) throw new NotAllowedError(toHex(s.sender));
     const digest = submissionDigest(this.opts.rules.separator, s);
-    let signer: Bytes;
-    try {
-      signer = recoverAddress(digest, s.signature);
-    } catch (e) {
-      throw new BadSignatureError((e as SignatureError).message);
-    }
-    if (!equalBytes(signer, s.sender)) throw new BadSignatureError(`signed by ${toHex(signer)}, not by the sender ${toHex(s.sender)}`);
+    const violation = judgeSubmission(this.opts.rules, s, { at: this.now(), digest });
+    if (violation) throw admissionError(violation);
 
     const key = nonceKey(s.sender, s.nonce);
     const k = Buffer.from(key).toString('latin1');
@@ -171,7 +159,7 @@ export class Primary {
     if (inflight) {
       // The same submission sent again while it is being sequenced (a client retry) shares its receipt.
       if (equalBytes(inflight.digest, digest)) return inflight.receipt;
-      throw new NonceReplayedError(toHex(s.sender), s.nonce);
+      throw admissionError(nonceViolation(s, 'in-batch')!); // another submission with this nonce is being sealed
     }
     const receipt = this.admit(s, digest, key, k, size);
     this.inflight.set(k, { digest, receipt });
@@ -197,7 +185,7 @@ export class Primary {
         throw storageError(e, 'could not read the batch that used this nonce');
       }
       if (again) return again;
-      throw new NonceReplayedError(toHex(s.sender), s.nonce);
+      throw admissionError(nonceViolation(s, used)!);
     }
     return new Promise<Receipt>((resolve, reject) => {
       this.enqueue({ admitted: { submission: s, digest }, size, nonceKey: key, nonceId: k, resolve, reject, answered: false });
@@ -288,8 +276,9 @@ export class Primary {
       const p = this.queue[i];
       const s = p.admitted.submission;
       if (taken.length > 0 && (txs + s.transactions.length > MAX_BATCH_TXS || bytes + p.size > MAX_BATCH_BYTES - 1024)) break;
-      if (s.expiry !== 0 && s.expiry * 1000 < now) {
-        this.answer(p, new ExpiredError(s.expiry, Math.floor(now / 1000)));
+      const expired = expiryViolation(s, now);
+      if (expired) {
+        this.answer(p, admissionError(expired));
         continue;
       }
       taken.push(p);

@@ -15,7 +15,8 @@ import type { HeaderWatch } from './header-watch.ts';
 /** Peers that connect later get the proofs again after this delay (time to exchange subscriptions). */
 const REANNOUNCE_DELAY_MS = 1000;
 
-export function shareProofs(host: Host, logId: Uint8Array, watch: HeaderWatch, log: Logger): void {
+/** Publishes every proof the watch records and adopts the valid ones peers publish. Returns the unsubscribe. */
+export function shareProofs(host: Host, logId: Uint8Array, watch: HeaderWatch, log: Logger): () => void {
   const topic = proofTopic(logId);
   const announce = (p: EquivocationProof): void => {
     host.publish(topic, encodeJson(proofToJson(p))).catch((e: Error) => log.warn('proof publish failed', { error: e.message }));
@@ -31,9 +32,12 @@ export function shareProofs(host: Host, logId: Uint8Array, watch: HeaderWatch, l
     const outcome = await watch.adopt(proof, `proof gossip from ${from}`);
     return outcome === 'invalid' ? 'reject' : outcome === 'new' ? 'accept' : 'ignore';
   });
-  watch.onEquivocation(announce);
-  host.onPeerConnected(() => {
-    if (watch.proofs.length === 0) return;
-    setTimeout(() => watch.proofs.forEach(announce), REANNOUNCE_DELAY_MS).unref();
-  });
+  const unsubscribe = [
+    watch.onEquivocation(announce),
+    host.onPeerConnected(() => {
+      if (watch.proofs.length === 0) return;
+      setTimeout(() => watch.proofs.forEach(announce), REANNOUNCE_DELAY_MS).unref();
+    }),
+  ];
+  return () => unsubscribe.forEach((u) => u());
 }

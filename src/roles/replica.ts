@@ -7,14 +7,15 @@
  * takes writes again the replica catches up from the tip on disk by itself.
  */
 import { DecodeError } from '../core/bytes.ts';
-import { decodeBatch, peekSignedHeader, verifyBatchBody, verifyHeaderSignature, type DecodedBatch, type LogRules } from '../core/batch.ts';
+import { decodeBatch, peekSignedHeader, verifyBatchBody, verifyHeaderSignature, type DecodedBatch } from '../core/batch.ts';
+import { describeViolation, nonceViolation, type LogRules } from '../core/rules.ts';
 import type { Bytes } from '../core/bytes.ts';
 import { BatchNotYetValidError, BatchRejectedError } from '../core/errors.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
+import type { Verdict } from './role.ts';
 
-export type Verdict = 'accept' | 'ignore' | 'reject';
 
 /** Where missing batches come from: any peer that serves the sync protocol. */
 export interface BatchSource {
@@ -149,10 +150,9 @@ export class Replica {
     const prevTip = store.tip;
     const verified = verifyBatchBody(rules, prevTip, batch, headerHash, this.now());
     const used = await store.nonceHeights(verified.nonceKeys);
-    const replayed = used.findIndex((h) => h !== undefined);
-    if (replayed >= 0) {
-      const s = verified.batch.submissions[replayed];
-      throw new BatchRejectedError(`nonce ${s.nonce} of 0x${Buffer.from(s.sender).toString('hex')} was used at height ${used[replayed]}`);
+    for (const [i, s] of verified.batch.submissions.entries()) {
+      const replayed = nonceViolation(s, used[i]);
+      if (replayed) throw new BatchRejectedError(describeViolation(replayed));
     }
     await store.append({ bytes, prevTip, tip: verified.tip, nonceKeys: verified.nonceKeys });
   }

@@ -26,8 +26,9 @@ export interface CallBudget {
   outOfBytes(): never;
 }
 
-export interface MethodSpec {
-  run(params: unknown, budget: CallBudget): Promise<unknown>;
+/** One method; `Result` is its result's JSON type (src/wire/rpc-types.ts). */
+export interface MethodSpec<Result = unknown> {
+  run(params: unknown, budget: CallBudget): Promise<Result>;
   /**
    * The method may change the node's state (sequencer_append, sequencer_verifyReceipt). Such calls run concurrently
    * (so the calls of one batch array share a group commit) and, once run, their answer is always delivered. Other

@@ -10,10 +10,15 @@ import type { Receipt } from '../core/receipt.ts';
 import type { Submission } from '../core/submission.ts';
 import type { Entry } from '../core/entry.ts';
 import type { EntryProof, ExpandedBatch } from '../roles/log-reader.ts';
-import { entryToJson, headerToJson, parseIndex, parseReceipt, parseSubmission, proofToJson, receiptToJson, submissionToJson } from '../wire/json.ts';
+import {
+  entryToJson, headerToJson, parseIndex, parseReceipt, parseSubmission, proofToJson, receiptToJson, submissionToJson,
+  type EntryJson, type EquivocationProofJson, type SubmissionJson,
+} from '../wire/json.ts';
+import type {
+  BatchJson, ExportedProofJson, InfoJson, ReceiptStatus, RpcMethodName, RpcResult,
+} from '../wire/rpc-types.ts';
 import type { CallBudget, MethodSpec } from './dispatcher.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
-import { encodeSlashCalldata } from '../chain/bond-contract.ts';
 
 export const MAX_READ_LIMIT = 1000;
 
@@ -24,16 +29,22 @@ export interface NodeApi {
   entries(fromSeq: number, limit: number): Promise<Entry[]>;
   batch(height: number): Promise<ExpandedBatch | undefined>;
   proof(seq: number): Promise<EntryProof | undefined>;
-  info(): Record<string, unknown>;
+  info(): InfoJson;
   equivocations(): readonly EquivocationProof[];
-  verifyReceipt(r: Receipt): Promise<{ valid: boolean; reason: string | null; status: string; proof: EquivocationProof | null }>;
+  verifyReceipt(r: Receipt): Promise<{ valid: boolean; reason: string | null; status: ReceiptStatus; proof: EquivocationProof | null }>;
 }
 
-/** A proof as exported: its JSON form plus the ready calldata of SequencerBond.slash. */
-function exportProof(p: EquivocationProof): Record<string, unknown> {
-  const json = proofToJson(p);
-  return { ...json, calldata: encodeSlashCalldata(json) };
+/** What the methods need besides the node, injected by whoever starts the RPC server. */
+export interface MethodDeps {
+  /**
+   * The ABI calldata of `SequencerBond.slash` for a proof (src/chain/bond-contract.ts encodeSlashCalldata). Injected
+   * so that the RPC does not import the chain tooling (ethers' ABI coder, the contract's interface).
+   */
+  readonly slashCalldata: (proof: EquivocationProofJson) => string;
 }
+
+/** Every method of the API, each typed with its result (src/wire/rpc-types.ts). */
+export type MethodTable = { [M in RpcMethodName]: MethodSpec<RpcResult<M>> };
 
 /** Entries fetched from the store at a time by sequencer_read, so a read stopped by its budget loaded little more. */
 const READ_CHUNK = 64;
@@ -91,10 +102,10 @@ function addWithin<T>(budget: CallBudget, into: T[], item: T): boolean {
 }
 
 /** sequencer_read: as many of the `limit` entries as the request's budget allows (at least one, or the budget error). */
-async function readEntries(node: NodeApi, fromSeq: number, limit: number, budget: CallBudget): Promise<Record<string, unknown>[]> {
+async function readEntries(node: NodeApi, fromSeq: number, limit: number, budget: CallBudget): Promise<EntryJson[]> {
   const want = Math.min(limit, budget.entriesLeft());
   if (want === 0) budget.spendEntries(limit); // throws: the entry budget is spent
-  const out: Record<string, unknown>[] = [];
+  const out: EntryJson[] = [];
   let seq = fromSeq;
   fill: while (out.length < want) {
     const asked = Math.min(READ_CHUNK, want - out.length);
@@ -113,13 +124,13 @@ async function readEntries(node: NodeApi, fromSeq: number, limit: number, budget
 }
 
 /** sequencer_getBatch: the whole batch or the budget error (a batch is never cut). */
-async function batchJson(node: NodeApi, height: number, budget: CallBudget): Promise<Record<string, unknown>> {
+async function batchJson(node: NodeApi, height: number, budget: CallBudget): Promise<BatchJson> {
   if (!budget.reserve(BATCH_FRAME_BYTES)) budget.outOfBytes();
   const b = await node.batch(height);
   if (!b) throw new NotFoundError(`batch at height ${height}`);
   budget.spendEntries(b.entries.length);
-  const submissions: Record<string, unknown>[] = [];
-  const entries: Record<string, unknown>[] = [];
+  const submissions: SubmissionJson[] = [];
+  const entries: EntryJson[] = [];
   for (const s of b.batch.submissions) if (!addWithin(budget, submissions, submissionToJson(s))) budget.outOfBytes();
   for (const e of b.entries) if (!addWithin(budget, entries, entryToJson(e))) budget.outOfBytes();
   return {
@@ -132,8 +143,13 @@ async function batchJson(node: NodeApi, height: number, budget: CallBudget): Pro
   };
 }
 
-export function createMethods(node: NodeApi): Record<string, MethodSpec> {
+export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
   const receipt = (r: Receipt) => receiptToJson(r, headerHash(node.separator, r.header));
+  /** A proof as exported: its JSON form plus the ready calldata of SequencerBond.slash. */
+  const exportProof = (p: EquivocationProof): ExportedProofJson => {
+    const json = proofToJson(p);
+    return { ...json, calldata: deps.slashCalldata(json) };
+  };
   return {
     sequencer_append: {
       changesState: true,

@@ -15,15 +15,14 @@
 import { open as openFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { Reader, Writer, u64be, type Bytes } from '../core/bytes.ts';
+import type { Bytes } from '../core/bytes.ts';
 import { GENESIS_TIP, type Tip } from '../core/batch.ts';
-
-const Prefix = { batch: 0x42 /* B */, seq: 0x53 /* S */, nonce: 0x4e /* N */, meta: 0x4d /* M */, record: 0x45 /* E */ } as const;
-
-const TIP_KEY = Uint8Array.of(Prefix.meta, ...new TextEncoder().encode('tip'));
-const IDENTITY_KEY = Uint8Array.of(Prefix.meta, ...new TextEncoder().encode('identity'));
-/** Written (synced) by each recovery attempt to learn whether the disk takes writes again. */
-const PROBE_KEY = Uint8Array.of(Prefix.meta, ...new TextEncoder().encode('probe'));
+import { BaseError } from '../core/errors.ts';
+import { subscribe } from '../core/listeners.ts';
+import {
+  IDENTITY_KEY, PROBE_KEY, RECORD_KEYS, TIP_KEY, batchKey, decodeBatchValue, decodeHeight, decodeIdentity, decodeTip,
+  encodeBatchValue, encodeHeight, encodeIdentity, encodeProbe, encodeTip, heightOfBatchKey, nonceIndexKey, recordKey, seqIndexKey,
+} from '../wire/storage-records.ts';
 
 /** Backoff between recovery attempts after a storage fault. */
 const RECOVERY_FIRST_DELAY_MS = 100;
@@ -48,25 +47,6 @@ async function probeDisk(dir: string): Promise<void> {
   }
 }
 
-function key(prefix: number, ...parts: (Uint8Array | number)[]): Bytes {
-  let size = 1;
-  for (const p of parts) size += typeof p === 'number' ? 8 : p.byteLength;
-  const w = new Writer(size).u8(prefix);
-  for (const p of parts) typeof p === 'number' ? w.u64(p) : w.raw(p);
-  return w.finish();
-}
-
-function encodeTip(t: Tip): Bytes {
-  return new Writer(8 + 32 + 8 + 32 + 8).u64(t.height + 1).raw(t.headerHash).u64(t.nextSeq).raw(t.headHash).u64(t.timestamp).finish();
-}
-
-function decodeTip(bytes: Uint8Array): Tip {
-  const r = new Reader(bytes);
-  const tip = { height: r.u64() - 1, headerHash: r.raw(32), nextSeq: r.u64(), headHash: r.raw(32), timestamp: r.u64() };
-  r.end();
-  return tip;
-}
-
 export interface StoredBatch {
   readonly height: number;
   /** Entry hash just before the batch's first entry: what its entry chain starts from. */
@@ -83,7 +63,7 @@ export interface AppendBatch {
   readonly nonceKeys: readonly Uint8Array[];
 }
 
-export class StoreIdentityError extends Error {
+export class StoreIdentityError extends BaseError {
   override name = 'StoreIdentityError';
 }
 
@@ -92,8 +72,16 @@ export class StoreIdentityError extends Error {
  * I/O error), or refuses writes while it recovers from such a fault. Nothing was changed by a refused write;
  * a write that failed may or may not have reached the disk (the tip after recovery says).
  */
-export class StoreFaultError extends Error {
+export class StoreFaultError extends BaseError {
   override name = 'StoreFaultError';
+}
+
+/** A batch appended at another height than the one after the tip: a caller's bug, never a fault of the disk. */
+export class StoreOrderError extends BaseError {
+  override name = 'StoreOrderError';
+  constructor(height: number, tipHeight: number) {
+    super(`append at height ${height} on tip ${tipHeight}`, { details: { height, tipHeight } });
+  }
 }
 
 /** LevelDB's message, with the cause that classic-level wraps around it (e.g. a failed open). */
@@ -101,14 +89,6 @@ function describe(e: unknown): string {
   const err = e as { message?: unknown; cause?: { message?: unknown } };
   const message = typeof err?.message === 'string' ? err.message : String(e);
   return typeof err?.cause?.message === 'string' ? `${message}: ${err.cause.message}` : message;
-}
-
-function subscribe<T>(listeners: T[], listener: T): () => void {
-  listeners.push(listener);
-  return () => {
-    const i = listeners.indexOf(listener);
-    if (i >= 0) listeners.splice(i, 1);
-  };
 }
 
 export class LogStore {
@@ -138,10 +118,10 @@ export class LogStore {
     const store = new LogStore(dir, db);
     try {
       const stored = await db.get(IDENTITY_KEY);
-      const wanted = new TextEncoder().encode(identity);
+      const wanted = encodeIdentity(identity);
       if (stored === undefined) await db.put(IDENTITY_KEY, wanted, { sync: true });
       else if (Buffer.compare(stored, wanted) !== 0) {
-        throw new StoreIdentityError(`${dir} holds another log (${new TextDecoder().decode(stored)}), not ${identity}`);
+        throw new StoreIdentityError(`${dir} holds another log (${decodeIdentity(stored)}), not ${identity}`);
       }
       const tip = await db.get(TIP_KEY);
       if (tip !== undefined) store.tipValue = decodeTip(tip);
@@ -183,7 +163,7 @@ export class LogStore {
         this.recovery = this.recover();
         for (const l of [...this.faultListeners]) l(reason);
       }
-      throw new StoreFaultError(reason);
+      throw new StoreFaultError(reason, { cause: e });
     }
   }
 
@@ -192,7 +172,7 @@ export class LogStore {
     try {
       return await op();
     } catch (e) {
-      throw new StoreFaultError(describe(e));
+      throw new StoreFaultError(describe(e), { cause: e });
     }
   }
 
@@ -212,7 +192,7 @@ export class LogStore {
         await this.db.open();
         const tip = await this.db.get(TIP_KEY);
         this.tipValue = tip === undefined ? GENESIS_TIP : decodeTip(tip);
-        await this.db.put(PROBE_KEY, u64be(Date.now()), { sync: true });
+        await this.db.put(PROBE_KEY, encodeProbe(Date.now()), { sync: true });
       } catch (e) {
         this.faultReason = describe(e);
         continue;
@@ -227,17 +207,14 @@ export class LogStore {
 
   /** Appends one verified batch atomically and durably (synced) and advances the tip. */
   async append(a: AppendBatch): Promise<void> {
-    if (a.tip.height !== this.tipValue.height + 1) throw new Error(`append at height ${a.tip.height} on tip ${this.tipValue.height}`);
-    const value = new Uint8Array(32 + a.bytes.byteLength);
-    value.set(a.prevTip.headHash, 0);
-    value.set(a.bytes, 32);
-    const seqValue = new Writer(8).u64(a.tip.height).finish();
+    if (a.tip.height !== this.tipValue.height + 1) throw new StoreOrderError(a.tip.height, this.tipValue.height);
+    const heightValue = encodeHeight(a.tip.height);
     const ops: { type: 'put'; key: Bytes; value: Bytes }[] = [
-      { type: 'put', key: key(Prefix.batch, a.tip.height), value },
-      { type: 'put', key: key(Prefix.seq, a.prevTip.nextSeq), value: seqValue },
+      { type: 'put', key: batchKey(a.tip.height), value: encodeBatchValue(a.prevTip.headHash, a.bytes) },
+      { type: 'put', key: seqIndexKey(a.prevTip.nextSeq), value: heightValue },
       { type: 'put', key: TIP_KEY, value: encodeTip(a.tip) },
     ];
-    for (const k of a.nonceKeys) ops.push({ type: 'put', key: key(Prefix.nonce, k), value: seqValue });
+    for (const k of a.nonceKeys) ops.push({ type: 'put', key: nonceIndexKey(k), value: heightValue });
     await this.write(() => this.db.batch(ops, { sync: true }));
     this.tipValue = a.tip;
   }
@@ -245,21 +222,21 @@ export class LogStore {
   /** For each nonce key, the height of the batch that used it, or undefined when unused. */
   async nonceHeights(nonceKeys: readonly Uint8Array[]): Promise<(number | undefined)[]> {
     if (nonceKeys.length === 0) return [];
-    const values = await this.read(() => this.db.getMany(nonceKeys.map((k) => key(Prefix.nonce, k))));
-    return values.map((v) => (v === undefined ? undefined : new Reader(v).u64()));
+    const values = await this.read(() => this.db.getMany(nonceKeys.map(nonceIndexKey)));
+    return values.map((v) => (v === undefined ? undefined : decodeHeight(v)));
   }
 
   async getBatch(height: number): Promise<StoredBatch | undefined> {
     if (height < 0 || height > this.tipValue.height) return undefined;
-    const value = await this.read(() => this.db.get(key(Prefix.batch, height)));
-    return value === undefined ? undefined : { height, prevEntryHash: value.subarray(0, 32), bytes: value.subarray(32) };
+    const value = await this.read(() => this.db.get(batchKey(height)));
+    return value === undefined ? undefined : { height, ...decodeBatchValue(value) };
   }
 
   /** Height of the batch that holds sequence number `seq`. */
   async heightOfSeq(seq: number): Promise<number | undefined> {
     if (seq < 0 || seq >= this.tipValue.nextSeq) return undefined;
-    const [value] = await this.read(() => this.db.values({ lte: key(Prefix.seq, seq), gte: key(Prefix.seq, 0), reverse: true, limit: 1 }).all());
-    return value === undefined ? undefined : new Reader(value).u64();
+    const [value] = await this.read(() => this.db.values({ lte: seqIndexKey(seq), gte: seqIndexKey(0), reverse: true, limit: 1 }).all());
+    return value === undefined ? undefined : decodeHeight(value);
   }
 
   /**
@@ -272,30 +249,30 @@ export class LogStore {
     const last = Math.min(this.tipValue.height, height + maxCount - 1);
     let bytes = 0;
     try {
-      for await (const [k, value] of this.db.iterator({ gte: key(Prefix.batch, height), lte: key(Prefix.batch, last) })) {
-        yield { height: new Reader(k, 1).u64(), prevEntryHash: value.subarray(0, 32), bytes: value.subarray(32) };
+      for await (const [k, value] of this.db.iterator({ gte: batchKey(height), lte: batchKey(last) })) {
+        yield { height: heightOfBatchKey(k), ...decodeBatchValue(value) };
         bytes += value.byteLength;
         if (bytes >= maxBytes) return;
       }
     } catch (e) {
-      throw new StoreFaultError(describe(e));
+      throw new StoreFaultError(describe(e), { cause: e });
     }
   }
 
   /** Small durable records outside the log itself (equivocation proofs, node state). */
   async putRecord(name: Uint8Array, value: Uint8Array): Promise<void> {
-    await this.write(() => this.db.put(key(Prefix.record, name), value, { sync: true }));
+    await this.write(() => this.db.put(recordKey(name), value, { sync: true }));
   }
 
   async deleteRecord(name: Uint8Array): Promise<void> {
-    await this.write(() => this.db.del(key(Prefix.record, name), { sync: true }));
+    await this.write(() => this.db.del(recordKey(name), { sync: true }));
   }
 
   async *records(): AsyncGenerator<[Bytes, Bytes]> {
     try {
-      for await (const [k, v] of this.db.iterator({ gt: Uint8Array.of(Prefix.record), lt: Uint8Array.of(Prefix.record + 1) })) yield [k.subarray(1), v];
+      for await (const [k, v] of this.db.iterator({ ...RECORD_KEYS })) yield [k.subarray(1), v];
     } catch (e) {
-      throw new StoreFaultError(describe(e));
+      throw new StoreFaultError(describe(e), { cause: e });
     }
   }
 

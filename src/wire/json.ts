@@ -3,9 +3,10 @@
  * InvalidParamsError (or TooLargeError for size limits) naming the field; they never return partial objects.
  */
 import { fromHex, toHex, type Bytes } from '../core/bytes.ts';
-import { InvalidParamsError, TooLargeError } from '../core/errors.ts';
+import { InvalidParamsError } from '../core/errors.ts';
 import type { Header, SignedHeader } from '../core/header.ts';
-import { MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../core/limits.ts';
+import { txCountViolation, txSizeViolation } from '../core/limits.ts';
+import { admissionError } from '../core/rules.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { Submission } from '../core/submission.ts';
 import type { Entry } from '../core/entry.ts';
@@ -13,6 +14,15 @@ import type { EquivocationKind, EquivocationProof } from '../core/equivocation.t
 import { getAddress } from 'ethers';
 
 const MAX_U64 = (1n << 64n) - 1n;
+
+/** A JSON value as UTF-8 bytes (status and append replies between nodes, proofs on gossip and on disk). */
+export function encodeJson(value: unknown): Bytes {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+export function decodeJson(bytes: Uint8Array): unknown {
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -46,9 +56,12 @@ export function parseSubmission(v: unknown): Submission {
   if (!isObject(v)) throw new InvalidParamsError('submission: expected an object');
   const txs = v.transactions;
   if (!Array.isArray(txs) || txs.length === 0) throw new InvalidParamsError('transactions: expected a non-empty array of hex strings');
-  if (txs.length > MAX_TXS_PER_SUBMISSION) throw new TooLargeError('transactions per submission', MAX_TXS_PER_SUBMISSION);
+  // The protocol limits (core/limits.ts), checked here too so that an oversized request is refused before it is decoded.
+  const tooMany = txCountViolation(txs.length);
+  if (tooMany) throw admissionError(tooMany);
   const transactions = txs.map((tx, i) => {
-    if (typeof tx === 'string' && tx.length > 2 + 2 * MAX_TX_BYTES) throw new TooLargeError('transaction size in bytes', MAX_TX_BYTES);
+    const tooLarge = typeof tx === 'string' ? txSizeViolation(Math.ceil((tx.length - 2) / 2)) : null; // "0x" + 2 digits a byte
+    if (tooLarge) throw admissionError(tooLarge);
     return parseHex(tx, `transactions[${i}]`);
   });
   const expiry = v.expiry === undefined || v.expiry === null ? 0n : parseU64(v.expiry, 'expiry');
@@ -62,7 +75,11 @@ export function parseSubmission(v: unknown): Submission {
   };
 }
 
-export function submissionToJson(s: Submission): Record<string, unknown> {
+export interface SubmissionJson {
+  sender: string; nonce: string; expiry: number; transactions: string[]; signature: string;
+}
+
+export function submissionToJson(s: Submission): SubmissionJson {
   return {
     sender: toHex(s.sender),
     nonce: s.nonce.toString(),
@@ -115,7 +132,12 @@ export function parseSignedHeader(v: unknown, field = 'signedHeader'): SignedHea
   return { header: parseHeader(v.header, `${field}.header`), signature: parseHex(v.signature, `${field}.signature`, 65) };
 }
 
-export function receiptToJson(r: Receipt, headerHash: Bytes): Record<string, unknown> {
+export interface ReceiptJson {
+  submissionDigest: string; sender: string; nonce: string; height: number; firstSeq: number; count: number;
+  entryHashes: string[]; prevEntryHash: string; proof: string[]; header: HeaderJson; headerHash: string; signature: string;
+}
+
+export function receiptToJson(r: Receipt, headerHash: Bytes): ReceiptJson {
   return {
     submissionDigest: toHex(r.submissionDigest),
     sender: toHex(r.sender),
@@ -151,8 +173,13 @@ export function parseReceipt(v: unknown): Receipt {
   };
 }
 
+export interface EntryJson {
+  seq: number; height: number; sender: string; nonce: string; expiry: number; transactionsHash: string;
+  signature: string; submissionDigest: string; payload: string; entryHash: string;
+}
+
 /** An entry with what a reader needs to re-verify its submission: the digest recomputes from sender, nonce, expiry and transactionsHash, and the signature recovers to sender. */
-export function entryToJson(e: Entry): Record<string, unknown> {
+export function entryToJson(e: Entry): EntryJson {
   return {
     seq: e.seq,
     height: e.height,

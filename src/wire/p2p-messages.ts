@@ -66,10 +66,5 @@ export interface Status {
   readonly peerRecord: { readonly peerId: string; readonly issuedAt: number; readonly signature: string } | null;
 }
 
-export function encodeJson(value: unknown): Bytes {
-  return new TextEncoder().encode(JSON.stringify(value));
-}
-
-export function decodeJson(bytes: Uint8Array): unknown {
-  return JSON.parse(new TextDecoder().decode(bytes));
-}
+/** Status, append replies and gossiped proofs are UTF-8 JSON (the codec lives with the JSON forms). */
+export { decodeJson, encodeJson } from './json.ts';

@@ -5,7 +5,9 @@ import { equalBytes, fromHex, toHex, type Bytes } from '../../src/core/bytes.ts'
 import { domainSeparator, TYPED_DATA_TYPES, type LogDomain } from '../../src/core/eip712.ts';
 import { addressFromPrivateKey, sign } from '../../src/core/signature.ts';
 import { submissionDigest, type Submission } from '../../src/core/submission.ts';
-import type { AdmittedSubmission, LogRules } from '../../src/core/batch.ts';
+import type { AdmittedSubmission } from '../../src/core/batch.ts';
+import { Membership } from '../../src/core/membership.ts';
+import type { LogRules } from '../../src/core/rules.ts';
 
 /** A private key made of one byte repeated 32 times (valid for 0x01..0xff). */
 export function patternKey(byte: number): Bytes {
@@ -79,7 +81,7 @@ export function makeRules(allowed: readonly Uint8Array[] = [ALICE, BOB], opts: {
   return {
     logId,
     separator: domainSeparator({ chainId: opts.chainId ?? CHAIN_ID, logId }),
-    primary: opts.primary ?? PRIMARY,
+    membership: Membership.single(opts.primary ?? PRIMARY),
     isAllowed: (sender) => allowed.some((a) => equalBytes(a, sender)),
   };
 }

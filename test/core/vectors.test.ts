@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { TypedDataEncoder, Wallet, id as ethersId, keccak256 as ethersKeccak, toUtf8Bytes, verifyTypedData } from 'ethers';
-import { decodeBatch, encodeBatch, GENESIS_TIP, verifyBatch, type LogRules, type Tip } from '../../src/core/batch.ts';
+import { decodeBatch, encodeBatch, GENESIS_TIP, verifyBatch, type Tip } from '../../src/core/batch.ts';
+import { Membership } from '../../src/core/membership.ts';
+import type { LogRules } from '../../src/core/rules.ts';
 import { equalBytes, fromHex, toHex } from '../../src/core/bytes.ts';
 import { domainSeparator, headerStructHash, submissionStructHash } from '../../src/core/eip712.ts';
 import { entryHash } from '../../src/core/entry.ts';
@@ -174,7 +176,7 @@ describe('entries', () => {
 
 describe('batches', () => {
   const rules: LogRules = {
-    logId, separator, primary: b(V.keys.primary.address),
+    logId, separator, membership: Membership.single(b(V.keys.primary.address)),
     isAllowed: (s) => V.allowlist.some((a) => equalBytes(b(a), s)),
   };
 

@@ -1,9 +1,10 @@
 /** Runs the CLI (cmd/sequencer.ts) as separate processes for tests, on free loopback ports. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { launch, type Exit, type LaunchedProcess } from '../../src/cli/launcher.ts';
+import { parseStartedEvent, type StartedEvent } from '../../src/cli/started-event.ts';
 
 export const CLI = fileURLToPath(new URL('../../cmd/sequencer.ts', import.meta.url));
 
@@ -51,112 +52,63 @@ export async function freePortBlock(count: number, offset: number): Promise<numb
   throw new Error('no free port block found');
 }
 
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
+export interface CliResult extends Exit {
   stdout: string;
   stderr: string;
 }
 
-/** Runs one CLI command to completion. */
-export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: opts.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sequencer ${args.join(' ')} timed out; stderr: ${stderr}`));
+/** Runs one CLI command to completion; it is killed (SIGKILL) and the promise rejects after `timeoutMs`. */
+export async function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const p = launchCli(args, opts.env);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void p.kill();
+      reject(new Error(`sequencer ${args.join(' ')} timed out; stderr: ${p.stderr()}`));
     }, opts.timeoutMs ?? 20_000);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
   });
-}
-
-export interface Started {
-  event: 'started';
-  mode: 'primary' | 'replica';
-  rpc: string;
-  multiaddrs: string[];
-  address: string | null;
-  peerId: string;
-  logId: string;
-  chainId: number;
+  try {
+    const exit = await Promise.race([p.exited, timedOut]);
+    return { ...exit, stdout: p.stdout(), stderr: p.stderr() };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface CliProcess {
   readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<Exit>;
   stdout(): string;
   stderr(): string;
   /** Resolves with the first stdout line matching `match`; rejects if the process exits first or on timeout. */
   waitForLine(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
 }
 
+function launchCli(args: readonly string[], env: NodeJS.ProcessEnv | undefined): LaunchedProcess {
+  return launch({ name: `sequencer ${args[0] ?? ''}`.trim(), script: CLI, args, env: env ?? cliEnv() });
+}
+
 /** Spawns a long-running CLI command; it is killed (SIGKILL) when the test ends if still running. */
 export function spawnCli(t: TestContext, args: readonly string[], opts: { env?: NodeJS.ProcessEnv } = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: opts.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    lines.push(line);
-    for (const w of waiters) w();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-      for (const w of waiters) w();
-    });
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  const p = launchCli(args, opts.env);
+  t.after(() => { void p.kill(); });
   return {
-    child,
-    exited,
-    stdout: () => out,
-    stderr: () => err,
-    waitForLine(match, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const found = lines.find(match);
-          if (found !== undefined) {
-            done();
-            resolve(found);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            done();
-            reject(new Error(`sequencer ${args[0]} exited (${child.signalCode ?? child.exitCode}) before the expected output; stderr:\n${err}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`timed out waiting for output of sequencer ${args.join(' ')}; stderr:\n${err}`));
-        }, timeoutMs);
-        const done = (): void => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    child: p.child,
+    exited: p.exited,
+    stdout: () => p.stdout(),
+    stderr: () => p.stderr(),
+    // Failures carry the process's stderr: it says why.
+    waitForLine: (match, timeoutMs) => p.waitForLine(match, timeoutMs).catch((e: Error) => {
+      throw new Error(`${e.message}; stderr:\n${p.stderr()}`, { cause: e });
+    }),
   };
 }
 
-/** `sequencer start ...`, resolved once the node printed its "started" line. */
-export async function startNode(t: TestContext, args: readonly string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<CliProcess & { started: Started }> {
+/** `sequencer start ...`, resolved once the node printed its started line. */
+export async function startNode(t: TestContext, args: readonly string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<CliProcess & { started: StartedEvent }> {
   const p = spawnCli(t, ['start', ...args], opts);
-  const line = await p.waitForLine((l) => l.startsWith('{') && l.includes('"started"'));
-  return { ...p, started: JSON.parse(line) as Started };
+  const started = parseStartedEvent(await p.waitForLine((l) => parseStartedEvent(l) !== undefined))!;
+  return { ...p, started };
 }
 
 /** True while a process with this pid exists. */

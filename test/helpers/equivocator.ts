@@ -3,19 +3,21 @@
  * for the same height on top of the primary's real tip, as a misbehaving primary would.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeBatch, encodeBatch, sealBatch, type LogRules, type Tip } from '../../src/core/batch.ts';
+import { decodeBatch, encodeBatch, sealBatch, type Tip } from '../../src/core/batch.ts';
+import { Membership } from '../../src/core/membership.ts';
+import type { LogRules } from '../../src/core/rules.ts';
 import { EntryChain } from '../../src/core/entry.ts';
 import { headerHash } from '../../src/core/header.ts';
 import { MerkleTree } from '../../src/core/merkle.ts';
 import { buildReceipt } from '../../src/core/receipt.ts';
-import { receiptToJson } from '../../src/wire/json.ts';
+import { receiptToJson, type ReceiptJson } from '../../src/wire/json.ts';
 import { fromHex, type Bytes } from '../../src/core/bytes.ts';
 import { submissionDigest } from '../../src/core/submission.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import type { RpcClient } from '../../src/client/rpc-client.ts';
 import { LOG_ID, PRIMARY_KEY, SEPARATOR, clientSigner } from './network.ts';
 
-export const PRIMARY_RULES: LogRules = { logId: LOG_ID, separator: SEPARATOR, primary: addressFromPrivateKey(PRIMARY_KEY), isAllowed: () => true };
+export const PRIMARY_RULES: LogRules = { logId: LOG_ID, separator: SEPARATOR, membership: Membership.single(addressFromPrivateKey(PRIMARY_KEY)), isAllowed: () => true };
 
 export async function tipOf(node: RpcClient): Promise<Tip> {
   const info = await node.info();
@@ -36,7 +38,7 @@ export function conflictingBatches(tip: Tip): [Bytes, Bytes] {
 }
 
 /** The receipt JSON the primary would have given for the (single) submission of a batch built by `batchOnTip`. */
-export function receiptOf(bytes: Uint8Array, prevEntryHash: Uint8Array): Record<string, unknown> {
+export function receiptOf(bytes: Uint8Array, prevEntryHash: Uint8Array): ReceiptJson {
   const batch = decodeBatch(bytes);
   const s = batch.submissions[0];
   const digest = submissionDigest(SEPARATOR, s);

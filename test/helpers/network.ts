@@ -11,7 +11,8 @@ import { RpcClient } from '../../src/client/rpc-client.ts';
 import type { NodeConfig } from '../../src/node/config.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { createLogger } from '../../src/node/logger.ts';
-import { SequencerNode } from '../../src/node/sequencer-node.ts';
+import type { SequencerNode } from '../../src/node/sequencer-node.ts';
+import { startSequencer } from '../../src/cli/start-sequencer.ts';
 import type { Host } from '../../src/p2p/host.ts';
 
 export const PRIMARY_KEY = fromHex('0x' + '11'.repeat(32));
@@ -50,11 +51,11 @@ export function baseConfig(dataDir: string, over: Partial<NodeConfig> = {}): Nod
 }
 
 export async function startPrimary(dataDir: string, over: Partial<NodeConfig> = {}): Promise<SequencerNode> {
-  return SequencerNode.start(baseConfig(dataDir, { mode: 'primary', privateKey: PRIMARY_KEY, ...over }), log.child({ node: 'primary' }));
+  return startSequencer(baseConfig(dataDir, { mode: 'primary', privateKey: PRIMARY_KEY, ...over }), log.child({ node: 'primary' }));
 }
 
 export async function startReplica(dataDir: string, peers: string[], over: Partial<NodeConfig> = {}): Promise<SequencerNode> {
-  return SequencerNode.start(baseConfig(dataDir, { peers, ...over }), log.child({ node: 'replica' }));
+  return startSequencer(baseConfig(dataDir, { peers, ...over }), log.child({ node: 'replica' }));
 }
 
 export function client(node: SequencerNode): RpcClient {

@@ -1,0 +1,120 @@
+/**
+ * The libp2p node the sequencer runs: TCP, noise, yamux, identify and GossipSub tuned for a small permissioned
+ * network, with peer scoring that penalises only invalid messages. Everything about how libp2p is configured
+ * lives here; host.ts builds the sequencer's facade on top.
+ */
+import { createHash } from 'node:crypto';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { gossipsub, StrictNoSign } from '@libp2p/gossipsub';
+import type { GossipSub, Message } from '@libp2p/gossipsub';
+import { createTopicScoreParams } from '@libp2p/gossipsub/score';
+import type { PeerScoreParams, TopicScoreParams } from '@libp2p/gossipsub/score';
+import { identify } from '@libp2p/identify';
+import type { Identify } from '@libp2p/identify';
+import type { PrivateKey } from '@libp2p/interface';
+import { tcp } from '@libp2p/tcp';
+import { createLibp2p } from 'libp2p';
+import type { Libp2p } from 'libp2p';
+
+/**
+ * Hard cap on one gossipsub RPC frame. @libp2p/gossipsub 17 length-prefixes
+ * every outbound RPC with it-length-prefixed's default maxDataLength (4 MiB,
+ * not configurable: OutboundStream calls encode.single(rpc) without options);
+ * a bigger RPC is dropped with only a log line. Inbound uses the same limit
+ * (maxInboundDataLength) - an over-limit inbound RPC makes gossipsub drop the
+ * whole peer.
+ */
+export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest supported maxMessageBytes: the RPC also carries the topic, protobuf
+ * framing and piggybacked control/IHAVE data, so leave 64 KiB of headroom.
+ */
+export const MAX_GOSSIP_MESSAGE_BYTES = GOSSIP_MAX_RPC_BYTES - 64 * 1024;
+
+/**
+ * Topic score: only P4 (invalid deliveries, i.e. validator 'reject') is active.
+ * Score = -10 * n^2 for n recent rejects (n decays 5%/s): 1 reject -> -10,
+ * 2 -> -40 (below gossipThreshold -10: no gossip), 3 -> -90 (below
+ * graylistThreshold -80: everything from that peer is ignored until it decays).
+ * Mesh-delivery penalties (P3) are off: a quiet network must not look faulty.
+ */
+const TOPIC_SCORE: Partial<TopicScoreParams> = {
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -10,
+  invalidMessageDeliveriesDecay: 0.95,
+};
+
+export type Libp2pNode = Libp2p<{ identify: Identify; pubsub: GossipSub }>;
+
+export interface Libp2pNodeOptions {
+  readonly privateKey: PrivateKey;
+  readonly listenHost: string;
+  readonly listenPort: number;
+}
+
+export function createLibp2pNode(opts: Libp2pNodeOptions): Promise<Libp2pNode> {
+  const ipProto = opts.listenHost.includes(':') ? 'ip6' : 'ip4';
+  return createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: [`/${ipProto}/${opts.listenHost}/tcp/${opts.listenPort}`] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    // Data read before a 'message' listener is attached (or while paused) is
+    // buffered up to maxReadBufferLength (default exactly 4 MiB) and the stream
+    // is reset beyond it: no room for a full gossip RPC plus its length prefix.
+    streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: 2 * GOSSIP_MAX_RPC_BYTES } })],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: StrictNoSign, // authenticated at application level
+        msgIdFn: (msg: Message) => createHash('sha256').update(msg.data).digest(),
+        emitSelf: false,
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true, // same bytes => same id: re-publishing is a no-op
+        fallbackToFloodsub: false,
+        // Small-network mesh. Our own messages go to every subscribed peer
+        // anyway (floodPublish), so a node attached through a single bootstrap
+        // peer receives them; relayed messages use the mesh, which is filled
+        // on the (default 1 s) heartbeat once subscriptions are exchanged.
+        floodPublish: true,
+        D: 4,
+        Dlo: 2,
+        Dhi: 8,
+        Dscore: 2,
+        Dout: 1,
+        // Limit on a whole inbound RPC frame (payload + envelope); this is the
+        // default, spelled out because it must match the outbound cap.
+        maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
+      }),
+    },
+  });
+}
+
+/**
+ * The two score features GossipSub 17 implements but does not put on its public interface. Its public option
+ * (`scoreParams.topics` in gossipsub()) fixes the scored topics at construction and copies them, while a host
+ * learns its topics when a role subscribes (the log id's batch topic, the proof topic); so per-topic parameters
+ * are added to the live score parameters here, the one place that reaches past the interface.
+ */
+interface ScoreInternals {
+  score?: { params: PeerScoreParams };
+  getScore?: (peer: string) => number;
+}
+
+/** Scores `topic` with TOPIC_SCORE; false if this gossipsub has no score parameters to extend (rejects then go unpenalised). */
+export function scoreTopic(pubsub: GossipSub, topic: string): boolean {
+  const score = (pubsub as unknown as ScoreInternals).score;
+  if (score == null) return false;
+  score.params.topics[topic] ??= createTopicScoreParams(TOPIC_SCORE);
+  return true;
+}
+
+/** This node's gossipsub score for `peer` (0 for unknown peers). */
+export function peerScore(pubsub: GossipSub, peer: string): number {
+  return (pubsub as unknown as ScoreInternals).getScore?.(peer) ?? 0;
+}

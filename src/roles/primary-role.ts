@@ -1,0 +1,116 @@
+/**
+ * The primary role: recovers at start-up (PrimaryStartup: syncs up to the highest header its peers hold signed
+ * with its key, docs/protocol.md §Primary start-up), then sequences (Primary). It also answers the appends
+ * replicas forward to it, and while its bond does not back it, refuses every append.
+ */
+import type { Bytes } from '../core/bytes.ts';
+import { HaltedError, NotReadyError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { signPeerRecord, type PeerRecord } from '../core/peer-record.ts';
+import type { Receipt } from '../core/receipt.ts';
+import type { LogRules } from '../core/rules.ts';
+import type { Submission } from '../core/submission.ts';
+import type { Host } from '../p2p/host.ts';
+import type { LogStore } from '../storage/log-store.ts';
+import type { HeaderWatch } from './header-watch.ts';
+import type { LogReader } from './log-reader.ts';
+import { serveAppends } from './peer-services.ts';
+import { Primary } from './primary.ts';
+import { PrimaryStartup } from './primary-startup.ts';
+import type { BondTrust, Role, Verdict } from './role.ts';
+
+export interface PrimaryRoleOptions {
+  readonly host: Host;
+  readonly store: LogStore;
+  readonly reader: LogReader;
+  readonly rules: LogRules;
+  readonly watch: HeaderWatch;
+  readonly log: Logger;
+  readonly privateKey: Bytes;
+  /** Peer ids of the configured peers: each must answer before the primary signs (§Primary start-up). */
+  readonly peers: readonly string[];
+  /** Signs on top of the local store without asking the peers (config.unsafeSkipRecovery). */
+  readonly unsafeSkipRecovery?: boolean;
+  /** Topic its batches are published on. */
+  readonly topic: string;
+  readonly maxPendingTxs?: number;
+  readonly bond?: BondTrust;
+}
+
+export class PrimaryRole implements Role {
+  readonly kind = 'primary';
+  readonly peerRecord: PeerRecord;
+  private readonly opts: PrimaryRoleOptions;
+  /** The start-up recovery while it runs; the Primary exists only after it. */
+  private startup: PrimaryStartup | undefined;
+  private primary: Primary | undefined;
+  private stopped = false;
+
+  private constructor(opts: PrimaryRoleOptions) {
+    this.opts = opts;
+    const { host, rules, log } = opts;
+    this.peerRecord = signPeerRecord(rules.separator, rules.logId, host.peerId, Math.floor(Date.now() / 1000), opts.privateKey);
+    const peers = opts.peers.filter((p) => p !== host.peerId);
+    if (peers.length === 0 || opts.unsafeSkipRecovery) {
+      if (opts.unsafeSkipRecovery && peers.length > 0) log.warn('--unsafe-skip-recovery: signing on top of the local store without asking peers; a height they hold and this store lacks would be signed again (slashable)');
+      this.becomePrimary();
+      return;
+    }
+    const startup = new PrimaryStartup({ host, store: opts.store, rules, watch: opts.watch, log, peers });
+    this.startup = startup;
+    void startup.run().then((ready) => {
+      if (!ready || this.stopped) return;
+      this.startup = undefined;
+      this.becomePrimary();
+      log.info('primary ready: synced to the highest header its peers hold signed with its key', { height: opts.store.tip.height });
+    }, (e: Error) => log.error('primary start-up recovery failed; not sequencing', { error: e.message }));
+  }
+
+  /** Starts recovering (or sequencing at once) and serves the appends replicas forward. */
+  static async start(opts: PrimaryRoleOptions): Promise<PrimaryRole> {
+    const role = new PrimaryRole(opts);
+    try {
+      await serveAppends(opts.host, opts.rules.separator, (s) => role.append(s), opts.log);
+    } catch (e) {
+      await role.stop();
+      throw e;
+    }
+    return role;
+  }
+
+  private becomePrimary(): void {
+    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, topic } = this.opts;
+    this.primary = new Primary({ store, rules, log, watch, reader, privateKey, maxPendingTxs, publish: (bytes) => host.publish(topic, bytes) });
+  }
+
+  async append(s: Submission): Promise<Receipt> {
+    const bondProblem = this.bondProblem();
+    if (bondProblem) throw new HaltedError(bondProblem);
+    if (this.primary) return this.primary.append(s);
+    throw new NotReadyError(this.startup?.notReady ?? 'the primary is stopping');
+  }
+
+  /** Subscribed to its own topic, it stays in the mesh and sees headers signed with its key elsewhere. */
+  onGossip(bytes: Uint8Array, fromPeer: string): Promise<Verdict> {
+    return this.primary?.onGossip(bytes, fromPeer) ?? this.startup?.onGossip(bytes, fromPeer) ?? Promise.resolve('ignore');
+  }
+
+  get halted(): string | undefined {
+    return this.primary?.halted;
+  }
+
+  get notReady(): string | undefined {
+    return this.startup?.notReady;
+  }
+
+  /** A primary stops sequencing on what the chain shows: its bond leaving, slashed or gone. */
+  bondProblem(): string | null {
+    return this.opts.bond?.revoked() ?? null;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.startup?.stop();
+    await this.primary?.stop();
+  }
+}

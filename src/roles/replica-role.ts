@@ -1,0 +1,79 @@
+/**
+ * The replica role: follows the primary's log (Replica: verifies every batch from gossip or sync before storing
+ * it), learns which peer is the primary (PrimaryLink), and forwards appends to it, showing each receipt's header
+ * to the HeaderWatch. While the primary's bond does not back it, it neither fetches nor takes batches from
+ * gossip, and catches up as soon as the bond backs it again.
+ */
+import { HaltedError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Receipt } from '../core/receipt.ts';
+import type { LogRules } from '../core/rules.ts';
+import type { Submission } from '../core/submission.ts';
+import type { Host } from '../p2p/host.ts';
+import type { LogStore } from '../storage/log-store.ts';
+import type { HeaderWatch } from './header-watch.ts';
+import { PrimaryLink } from './peer-services.ts';
+import { Replica } from './replica.ts';
+import type { BondTrust, Role, Verdict } from './role.ts';
+
+export interface ReplicaRoleOptions {
+  readonly host: Host;
+  readonly store: LogStore;
+  readonly rules: LogRules;
+  readonly watch: HeaderWatch;
+  readonly log: Logger;
+  readonly bond?: BondTrust;
+}
+
+export class ReplicaRole implements Role {
+  readonly kind = 'replica';
+  readonly peerRecord = undefined;
+  readonly halted = undefined;
+  readonly notReady = undefined;
+  private readonly opts: ReplicaRoleOptions;
+  private readonly link: PrimaryLink;
+  private readonly replica: Replica;
+  private readonly unsubscribe: (() => void)[];
+
+  constructor(opts: ReplicaRoleOptions) {
+    this.opts = opts;
+    const { host, store, rules, watch, log, bond } = opts;
+    const link = new PrimaryLink(host, rules, log);
+    // While the primary's bond does not back it, no batch is fetched (nor taken from gossip: onGossip).
+    const source = { peers: () => (this.bondProblem() ? [] : link.peers()), fetch: link.fetch.bind(link) };
+    const replica = new Replica({ store, rules, log, watch, source });
+    this.link = link;
+    this.replica = replica;
+    this.unsubscribe = [
+      host.onPeerConnected((peer) => {
+        void link.learnStatus(peer);
+        void replica.catchUp();
+      }),
+    ];
+    if (bond) this.unsubscribe.push(bond.onChange(() => { if (!this.bondProblem()) void replica.catchUp(); }));
+    replica.start();
+  }
+
+  /** Forwards to the primary; the receipt's header is judged against everything held before it is returned. */
+  async append(s: Submission): Promise<Receipt> {
+    const bondProblem = this.bondProblem();
+    if (bondProblem) throw new HaltedError(bondProblem);
+    const receipt = await this.link.forward(s);
+    await this.opts.watch.check(receipt, 'receipt forwarded from the primary');
+    return receipt;
+  }
+
+  onGossip(bytes: Uint8Array, fromPeer: string): Promise<Verdict> {
+    return this.bondProblem() ? Promise.resolve('ignore') : this.replica.onGossip(bytes, fromPeer);
+  }
+
+  /** A replica stops following while the bond cannot be read, too. */
+  bondProblem(): string | null {
+    return this.opts.bond?.distrust() ?? null;
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe) u();
+    await this.replica.stop();
+  }
+}
