@@ -1,6 +1,7 @@
 /**
- * The layering of docs/architecture.md, checked on the source: imports only point down the stack, and the
- * layers a browser loads (core, wire, client) import no Node built-in and no native package.
+ * The layering of docs/architecture.md, checked on the source: imports only point down the stack, the layers a
+ * browser loads (core, wire, client) import no Node built-in and no native package, and every error the project
+ * raises descends from BaseError.
  *
  *   core  <-  wire  <-  storage, p2p, client, chain  <-  roles  <-  node  <-  rpc  <-  cli (src/cli, cmd)
  */
@@ -90,6 +91,18 @@ test('core, wire and client import no Node built-in and no native package (brows
     }
   }
   assert.deepEqual(violations, [], `not browser-safe:\n${violations.join('\n')}`);
+});
+
+test('every error the project raises descends from BaseError (src/core/errors.ts)', () => {
+  const violations: string[] = [];
+  for (const file of files) {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    for (const m of text.matchAll(/throw new (Error|RangeError|TypeError|SyntaxError)\(/g)) violations.push(`${file}: throw new ${m[1]}`);
+    for (const m of text.matchAll(/class (\w+) extends (Error|RangeError|TypeError)\b/g)) {
+      if (!(file === 'src/core/errors.ts' && m[1] === 'BaseError')) violations.push(`${file}: class ${m[1]} extends ${m[2]}`);
+    }
+  }
+  assert.deepEqual(violations, [], `errors outside the BaseError tree:\n${violations.join('\n')}`);
 });
 
 test('the checker sees imports: a known downward import is found', () => {

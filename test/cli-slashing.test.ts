@@ -1,7 +1,8 @@
 /**
  * The accountability commands as separate processes against a real anvil: deploy-slashing posts a bond,
  * verify-receipt turns a conflicting receipt into a proof, proofs lists it, slash submits it once, and the
- * watch mode skips what is already paid and survives a node serving malformed proofs; the bond commands read
+ * watch mode skips what is already paid and survives a node serving malformed proofs or an oversized answer,
+ * warning once per problem rather than every poll; the bond commands read
  * a bond, manage its withdrawal, list slashes and name the contract's errors; deploy-slashing refuses another
  * chain than the log's and parameters outside the contract's bounds.
  */
@@ -16,7 +17,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { JsonRpcProvider, Wallet, parseEther } from 'ethers';
 import { GENESIS_TIP } from '../src/core/batch.ts';
 import { ZERO32, toHex } from '../src/core/bytes.ts';
-import { MAX_REWARD_BPS, MIN_WITHDRAWAL_DELAY, bondInfo, connectBond } from '../src/chain/bond-contract.ts';
+import { MAX_REWARD_BPS, MIN_WITHDRAWAL_DELAY, bondInfo, connectBond, deployBond, register } from '../src/chain/bond-contract.ts';
 import { ANVIL_KEYS, startAnvil } from './helpers/anvil.ts';
 import { cliEnv, runCli, spawnCli } from './helpers/cli.ts';
 import { batchOnTip, receiptOf } from './helpers/equivocator.ts';
@@ -24,6 +25,8 @@ import { LOG_ID, PRIMARY_KEY, client, startReplica, tempDir, waitFor } from './h
 import { createHost } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
 import { batchTopic } from '../src/wire/p2p-messages.ts';
+import { NODE_MAX_RESPONSE_BYTES } from '../src/chain/slasher.ts';
+import type { SequencerNode } from '../src/node/sequencer-node.ts';
 
 /** A node that answers every JSON-RPC call with `result` (e.g. a malformed proof list). */
 async function fakeNode(t: TestContext, result: unknown): Promise<string> {
@@ -38,6 +41,23 @@ async function fakeNode(t: TestContext, result: unknown): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
+
+/**
+ * Publishes a batch of height 0 signed by the primary (`honest`) to `replica` and waits until it is stored;
+ * `other` is another height 0 the primary signed: a receipt for it is a conflict.
+ */
+async function storeHeight0(t: TestContext, replica: SequencerNode, dir: string): Promise<{ honest: Uint8Array; other: Uint8Array }> {
+  const honest = batchOnTip(GENESIS_TIP, 'honest');
+  const other = batchOnTip(GENESIS_TIP, 'other');
+  const relay = await createHost({ privateKey: await loadOrCreatePeerKey(join(dir, 'relay')), listenPort: 0, bootstrapPeers: replica.multiaddrs(), maxMessageBytes: 3_500_000, log: () => {} });
+  t.after(() => relay.stop());
+  relay.subscribe(batchTopic(LOG_ID), async () => 'ignore');
+  const replicaPeer = (await client(replica).info()).peerId;
+  await waitFor(() => relay.subscribers(batchTopic(LOG_ID)).includes(replicaPeer), 10_000, 'replica subscribed');
+  await relay.publish(batchTopic(LOG_ID), honest);
+  await waitFor(async () => (await client(replica).info()).height === 0, 10_000, 'honest batch stored');
+  return { honest, other };
 }
 
 test('deploy-slashing, verify-receipt, proofs, slash and slash --watch', { timeout: 120_000 }, async (t) => {
@@ -64,15 +84,7 @@ test('deploy-slashing, verify-receipt, proofs, slash and slash --watch', { timeo
   assert.equal((await bondInfo(bondContract, primaryAddress, toHex(LOG_ID))).amount, parseEther('2'));
 
   // The replica stores one batch for height 0; a client then shows it a receipt for a different height 0.
-  const honest = batchOnTip(GENESIS_TIP, 'honest');
-  const other = batchOnTip(GENESIS_TIP, 'other');
-  const relay = await createHost({ privateKey: await loadOrCreatePeerKey(join(dir.path, 'relay')), listenPort: 0, bootstrapPeers: replica.multiaddrs(), maxMessageBytes: 3_500_000, log: () => {} });
-  t.after(() => relay.stop());
-  relay.subscribe(batchTopic(LOG_ID), async () => 'ignore');
-  const replicaPeer = (await client(replica).info()).peerId;
-  await waitFor(() => relay.subscribers(batchTopic(LOG_ID)).includes(replicaPeer), 10_000, 'replica subscribed');
-  await relay.publish(batchTopic(LOG_ID), honest);
-  await waitFor(async () => (await client(replica).info()).height === 0, 10_000, 'honest batch stored');
+  const { honest, other } = await storeHeight0(t, replica, dir.path);
 
   const goodFile = join(dir.path, 'good-receipt.json');
   await writeFile(goodFile, JSON.stringify(receiptOf(honest, ZERO32)));
@@ -212,4 +224,56 @@ test('deploy-slashing and start --bond-contract refuse a chain other than the lo
   const misfit = await runCli([...replicaArgs, '--db', dir.path, '--chain-id', '31337', '--bond-contract', contract, '--chain-rpc', anvil.url], { timeoutMs: 30_000 });
   assert.equal(misfit.code, 1);
   assert.match(misfit.stderr, /cannot start the replica: bond contract .* the chain RPC is chain 777, but the log's headers are signed for chain 31337/);
+});
+
+test('slash --watch skips a node whose answer is too large, still slashes the real proof, and warns once per problem', { timeout: 120_000 }, async (t) => {
+  const dir = await tempDir();
+  const anvil = await startAnvil();
+  const replica = await startReplica(join(dir.path, 'r'), [], { chainId: anvil.chainId });
+  t.after(async () => { await replica.stop(); await anvil.stop(); await dir.remove(); });
+  const provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  t.after(() => provider.destroy());
+  const primaryWallet = new Wallet(toHex(PRIMARY_KEY), provider);
+  const funder = new Wallet(ANVIL_KEYS[0], provider);
+  await (await funder.sendTransaction({ to: primaryWallet.address, value: parseEther('5') })).wait();
+  const contract = await (await deployBond(funder, { minBond: parseEther('1'), withdrawalDelay: MIN_WITHDRAWAL_DELAY, rewardBps: 2500 })).getAddress();
+  await register(connectBond(contract, primaryWallet), toHex(LOG_ID), parseEther('2'));
+
+  // The replica holds a proof: a receipt for another height 0 conflicts with the one it stored.
+  const { other } = await storeHeight0(t, replica, dir.path);
+  assert.equal((await client(replica).verifyReceipt(receiptOf(other, ZERO32))).status, 'conflict');
+
+  // A node answering a well-formed list just over the bound, counting the polls it is asked.
+  const filler = 'A'.repeat(NODE_MAX_RESPONSE_BYTES);
+  const oversized = { asked: 0 };
+  const big = createServer((req, res) => {
+    req.resume().on('end', () => {
+      oversized.asked++;
+      // written in two chunks: no Content-Length, so only counting the bytes read can stop it
+      res.setHeader('content-type', 'application/json');
+      res.write('{"jsonrpc":"2.0","id":1,"result":["');
+      res.end(filler + '"]}');
+    });
+  });
+  await new Promise<void>((resolve) => big.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => { big.closeAllConnections(); big.close(() => resolve()); }));
+  const bigUrl = `http://127.0.0.1:${(big.address() as AddressInfo).port}/`;
+  // ... and one serving a malformed proof, every poll.
+  const bogus = await fakeNode(t, [{ kind: 'conflict', a: null }]);
+
+  const watcher = spawnCli(t, ['slash', '--rpc', anvil.url, '--contract', contract, '--from', bigUrl, '--from', bogus, '--from', replica.rpcUrl, '--watch', '--interval', '1'], { env: cliEnv({ PRIVATE_KEY: ANVIL_KEYS[2] }) });
+  const slashed = JSON.parse(await watcher.waitForLine((l) => l.includes('"status"'), 30_000));
+  assert.equal(slashed.status, 'slashed', 'the real node\'s proof is slashed despite the oversized answer before it');
+  assert.equal(slashed.from, new URL(replica.rpcUrl).href);
+  assert.equal((await bondInfo(connectBond(contract, provider), primaryWallet.address, toHex(LOG_ID))).slashed, true);
+
+  // Three more polls: each warning is still printed once.
+  const after = oversized.asked;
+  await waitFor(() => oversized.asked >= after + 3, 30_000, 'three more polls');
+  const stderr = watcher.stderr();
+  const count = (re: RegExp) => stderr.split('\n').filter((l) => re.test(l)).length;
+  assert.equal(count(new RegExp(`^warning: ${bigUrl}: response exceeds ${NODE_MAX_RESPONSE_BYTES} bytes$`)), 1, stderr);
+  assert.equal(count(new RegExp(`^warning: ${bogus}: skipping malformed proof #0`)), 1, stderr);
+  watcher.child.kill('SIGTERM');
+  assert.equal((await watcher.exited).code, 0);
 });

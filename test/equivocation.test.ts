@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { JsonRpcProvider, Wallet, parseEther } from 'ethers';
-import { toHex } from '../src/core/bytes.ts';
+import { fromHex, toHex } from '../src/core/bytes.ts';
 import { createHost, type Host } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
 import { batchTopic, encodeJson, proofTopic } from '../src/wire/p2p-messages.ts';
@@ -17,11 +17,14 @@ import { judgePair } from '../src/core/equivocation.ts';
 import { headerHash, signHeader, type Header } from '../src/core/header.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { parseReceipt, proofToJson, receiptToJson, type ReceiptJson } from '../src/wire/json.ts';
-import { bondInfo, deployBond, register, slash, decodeBondError, MIN_WITHDRAWAL_DELAY } from '../src/chain/bond-contract.ts';
+import { bondInfo, connectBond, deployBond, register, requestWithdrawal, slash, decodeBondError, MIN_WITHDRAWAL_DELAY } from '../src/chain/bond-contract.ts';
 import { fetchProofs, submitProof } from '../src/chain/slasher.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
 import { ANVIL_KEYS, startAnvil } from './helpers/anvil.ts';
 import { batchOnTip, conflictingBatches, receiptOf, tipOf } from './helpers/equivocator.ts';
+import { RpcError } from '../src/client/rpc-client.ts';
+import { ErrorCode } from '../src/core/errors.ts';
+import { LogStore } from '../src/storage/log-store.ts';
 import { CHAIN_ID, LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, peerScoreAt, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
 
 async function attacker(dir: string, target: SequencerNode): Promise<Host> {
@@ -194,9 +197,20 @@ test('sequencer_verifyReceipt answers each status: consistent, invalid (tampered
   // The stored header and entries, claimed as another sender's submission: named, not 'consistent'.
   const misattributed = { ...honest, sender: toHex(addressFromPrivateKey(OUTSIDER_KEY)), submissionDigest: toHex(randomBytes(32)) };
   const mismatch = await verify(misattributed);
-  assert.equal(mismatch.valid, true);
+  assert.equal(mismatch.valid, false, 'a receipt that misstates the log is not to be relied on');
   assert.equal(mismatch.status, 'mismatch');
   assert.match(mismatch.reason ?? '', /from another sender/);
+  // The JSON's derived fields must agree with the receipt; a field the receipt does not have is refused.
+  assert.deepEqual(await verify({ ...honest, headerHash: toHex(randomBytes(32)) }),
+    { valid: false, reason: 'headerHash is not the hash of the header', status: 'invalid', proof: null });
+  for (const [what, bad, field] of [
+    ['an unknown field', { ...honest, note: 'x' }, /^note: unknown field/],
+    ['an unknown header field', { ...honest, header: { ...honest.header, extra: 1 } }, /^header\.extra: unknown field/],
+    ['a height other than the header\'s', { ...honest, height: honest.height + 1 }, /^height: /],
+    ['a count other than the entries\'', { ...honest, count: honest.count + 1 }, /^count: /],
+  ] as const) {
+    await assert.rejects(verify(bad), (e: RpcError) => e.code === ErrorCode.InvalidParams && field.test(e.message), what);
+  }
   assert.equal((await client(replica).info()).equivocations, 0, 'none of these is an equivocation');
 
   // A receipt for the next height, signed with the primary's key for a batch the primary never sequences.
@@ -230,4 +244,94 @@ test('one equivocation, one proof: many concurrent checks of one conflicting rec
   await replica.stop();
   replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
   assert.equal((await fetchProofs(replica.rpcUrl)).length, 1, 'stored once');
+});
+
+test('sequencer_verifyReceipt costs what one receipt asks: many checks of one stored batch read it once, never expanded per call', async (t) => {
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'p'));
+  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
+  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  const signer = clientSigner();
+  const tx = (s: string) => new TextEncoder().encode(s);
+  const receipts = await Promise.all(Array.from({ length: 20 }, (_, i) => client(primary).append(signer.sign({ nonce: BigInt(i + 1), transactions: [tx(`big ${i}`)] }))));
+  await waitFor(async () => (await client(replica).info()).entries === 20, 10_000, 'replication');
+  const heights = new Set(receipts.map((r) => r.height));
+  // Count the replica's batch reads (the real LevelDB store, only counted).
+  const getBatch = LogStore.prototype.getBatch;
+  let reads = 0;
+  LogStore.prototype.getBatch = function (this: LogStore, height: number) { reads++; return getBatch.call(this, height); };
+  t.after(() => { LogStore.prototype.getBatch = getBatch; });
+  const verdicts = await Promise.all(Array.from({ length: 50 }, () => receipts.map((r) => replica.verifyReceipt(parseReceipt(r)))).flat());
+  for (const v of verdicts) assert.equal(v.status, 'consistent');
+  // Each stored height is read at most twice (its header, kept by the watch; its submissions, shared by concurrent callers), not once per call.
+  assert.ok(reads <= 2 * 3 * heights.size, `${reads} batch reads for ${verdicts.length} checks of ${heights.size} heights`);
+  reads = 0;
+  for (const v of await Promise.all(receipts.map((r) => replica.verifyReceipt(parseReceipt(r))))) assert.equal(v.status, 'consistent');
+  assert.ok(reads <= heights.size, `${reads} batch reads for one more check per receipt: headers come from the watch's cache`);
+});
+
+test('a replica does not answer success for a forwarded append whose receipt conflicts with a header it holds: -32009 with the proof', async (t) => {
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'p'));
+  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
+  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  const signer = clientSigner();
+  const tx = (s: string) => new TextEncoder().encode(s);
+  await client(primary).append(signer.sign({ nonce: 1n, transactions: [tx('first')] }));
+  await waitFor(async () => (await client(replica).info()).entries === 1, 10_000, 'replication');
+  // The replica is shown a header for the next height that the primary's key signed and the primary never sequences.
+  const tip = await tipOf(client(primary));
+  const phantom = receiptOf(batchOnTip(tip, 'never sequenced'), tip.headHash);
+  assert.equal((await client(replica).call<Verdict>('sequencer_verifyReceipt', [phantom])).status, 'pending');
+  // The primary sequences the forwarded append at that height: the receipt it returns conflicts.
+  const answer = await client(replica).append(signer.sign({ nonce: 2n, transactions: [tx('forwarded')] })).then(
+    (r) => assert.fail(`answered success (height ${r.height}) for a receipt that conflicts with a held header`),
+    (e: RpcError) => e,
+  );
+  assert.equal(answer.code, ErrorCode.Halted, answer.message);
+  const proof = (answer.data as { proof?: { kind: string; a: { header: { height: number } }; b: { signature: string }; signer: string } }).proof;
+  assert.equal(proof?.kind, 'conflict');
+  assert.equal(proof.a.header.height, tip.height + 1);
+  assert.equal((await client(replica).info()).equivocations, 1, 'the proof is held');
+});
+
+test('a replica that stops following a primary whose bond is leaving still judges its gossip: an equivocation is caught', { timeout: 120_000 }, async (t) => {
+  const dir = await tempDir();
+  const anvil = await startAnvil();
+  const provider = new JsonRpcProvider(anvil.url, undefined, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
+  const nodes: SequencerNode[] = [];
+  const hosts: Host[] = [];
+  t.after(async () => {
+    await Promise.all([...hosts.map((h) => h.stop()), ...nodes.map((n) => n.stop())]);
+    provider.destroy();
+    await anvil.stop();
+    await dir.remove();
+  });
+  const deployer = new Wallet(ANVIL_KEYS[0], provider);
+  const primaryWallet = new Wallet(toHex(PRIMARY_KEY), provider);
+  const deployed = await deployBond(deployer, { minBond: parseEther('1'), withdrawalDelay: MIN_WITHDRAWAL_DELAY, rewardBps: 5000 });
+  await (await deployer.sendTransaction({ to: primaryWallet.address, value: parseEther('5') })).wait();
+  const asPrimary = connectBond(await deployed.getAddress(), primaryWallet);
+  await register(asPrimary, toHex(LOG_ID), parseEther('2'));
+  const bond = { contract: fromHex(await deployed.getAddress(), 20), chainRpc: anvil.url, pollMs: 100 };
+
+  const primary = await startPrimary(join(dir.path, 'p'));
+  nodes.push(primary);
+  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs(), { bond });
+  nodes.push(replica);
+  await client(primary).append(clientSigner().sign({ nonce: 1n, transactions: [new TextEncoder().encode('honest')] }));
+  await waitFor(async () => (await client(replica).info()).entries === 1, 15_000, 'replication');
+  await requestWithdrawal(asPrimary, toHex(LOG_ID));
+  await waitFor(async () => /bond is leaving/.test((await client(replica).info()).halted ?? ''), 10_000, 'the replica stops following');
+
+  // Another batch for the stored height 0, signed with the primary's key, reaches the replica by gossip.
+  const rogue = await attacker(join(dir.path, 't'), replica);
+  hosts.push(rogue);
+  await rogue.publish(batchTopic(LOG_ID), batchOnTip(GENESIS_TIP, 'conflicting height 0'));
+  await waitFor(async () => (await client(replica).info()).equivocations === 1, 10_000, 'the replica judges the header and records the proof');
+  const info = await client(replica).info();
+  assert.equal(info.height, 0, 'nothing stored meanwhile');
+  const [proof] = await fetchProofs(replica.rpcUrl);
+  assert.equal(proof.kind, 'conflict');
+  assert.equal(proof.a.header.height, 0);
 });

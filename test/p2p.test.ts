@@ -12,6 +12,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { createHost, FrameDecoder, FrameLimitError, MAX_GOSSIP_MESSAGE_BYTES, encodeVarint } from '../src/p2p/host.ts';
 import type { Host, HostOptions, ValidationResult } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
+import { InvalidArgumentError } from '../src/core/errors.ts';
 
 const MiB = 1 << 20;
 const TOPIC = 'test/batches/1';
@@ -122,9 +123,9 @@ test('gossip: publish without subscribers does not throw; oversized publish does
   lone.subscribe(TOPIC, async () => 'accept');
   await lone.publish(TOPIC, text('still nobody'));
   await lone.publish(TOPIC, text('still nobody')); // duplicate id: no-op
-  await assert.rejects(lone.publish(TOPIC, new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1)), RangeError);
+  await assert.rejects(lone.publish(TOPIC, new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1)), InvalidArgumentError);
   // gossipsub cannot send RPCs over 4 MiB, so such a limit is refused up front
-  await assert.rejects(createHost({ privateKey: await generateKeyPair('Ed25519'), listenPort: 0, bootstrapPeers: [], maxMessageBytes: 4 * MiB }), RangeError);
+  await assert.rejects(createHost({ privateKey: await generateKeyPair('Ed25519'), listenPort: 0, bootstrapPeers: [], maxMessageBytes: 4 * MiB }), InvalidArgumentError);
 });
 
 test('gossip: reject stops delivery on B and penalises the forwarding peer; ignore does not', async (t) => {

@@ -16,7 +16,7 @@ import { createHost, type Host } from '../src/p2p/host.ts';
 import { APPEND_PROTOCOL, STATUS_PROTOCOL, encodeJson, type Status } from '../src/wire/p2p-messages.ts';
 import { parseReceipt } from '../src/wire/json.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
-import { requestStatus } from '../src/roles/peer-services.ts';
+import { requestStatus } from '../src/roles/log-service.ts';
 import {
   LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor,
 } from './helpers/network.ts';
@@ -73,6 +73,12 @@ test('impostors that claim to be the primary without its key never receive a for
   // The primary's genuine record, as anyone connected to it can fetch it.
   const probe = await startImpostor(t, primary.multiaddrs(), () => null);
   await waitFor(() => probe.host.connectedPeers().includes(primaryPeer), 10_000, 'probe connected to the primary');
+  // The status request is an empty frame: anything else is refused with a stream reset, not answered.
+  const nonEmpty = async () => {
+    for await (const frame of probe.host.request(primaryPeer, STATUS_PROTOCOL, new Uint8Array([0x7b, 0x7d]), { maxFrameBytes: 4096, maxFrames: 1 })) return frame;
+    return undefined;
+  };
+  await assert.rejects(nonEmpty(), 'a non-empty status request is refused');
   const genuine = (await requestStatus(probe.host, primaryPeer)).peerRecord!;
   assert.equal(genuine.peerId, primaryPeer);
 

@@ -2,7 +2,8 @@
  * A primary's start-up recovery (docs/protocol.md §Primary start-up), with real nodes over loopback libp2p and
  * real LevelDB: a primary restarted on a wiped disk learns from its peers how far its key has signed and syncs
  * up to there before it signs anything, so it is never caught equivocating; while a configured peer cannot be
- * asked, appends get "not ready".
+ * asked (or fewer than the operator's recovery quorum), appends get "not ready"; a primary with no peers to ask
+ * refuses to start unless the operator accepts the risk.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,16 +13,17 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { encodeBatch, sealBatch, type Tip } from '../src/core/batch.ts';
 import { Membership } from '../src/core/membership.ts';
 import type { LogRules } from '../src/core/rules.ts';
-import { fromHex } from '../src/core/bytes.ts';
+import { fromHex, toHex } from '../src/core/bytes.ts';
 import { ErrorCode } from '../src/core/errors.ts';
 import { submissionDigest } from '../src/core/submission.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { createHost } from '../src/p2p/host.ts';
 import { batchTopic, SYNC_PROTOCOL, decodeSyncRequest } from '../src/wire/p2p-messages.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
-import { RpcError } from '../src/client/rpc-client.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
-import { runCli, freePort } from './helpers/cli.ts';
+import { cliEnv, freePort, freePorts, runCli, spawnCli } from './helpers/cli.ts';
+import { parseStartedEvent } from '../src/cli/started-event.ts';
+import { RpcClient, RpcError } from '../src/client/rpc-client.ts';
 import { LOG_ID, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
 import type { InfoJson, ReceiptJson } from '../src/wire/rpc-types.ts';
 
@@ -167,4 +169,73 @@ test('a header signed with its key that no peer can serve keeps the primary not 
   await waitFor(async () => (await info(replica)).headerHash === next.headerHash, 10_000, 'replica accepts it');
   assert.equal((await info(replica)).equivocations, 0);
   assert.equal((await info(primary)).equivocations, 0);
+});
+
+test('a primary without peers refuses to start unless told with --unsafe-skip-recovery; told, it starts and warns', async (t) => {
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  // The node itself refuses, whoever configures it.
+  const refused = await startPrimary(join(dir.path, 'in-process'), { unsafeSkipRecovery: false }).catch((e) => e);
+  assert.ok(refused instanceof Error, String(refused));
+  assert.match(refused.message, /a primary without peers cannot recover what a lost or old store lacks: give it its replicas \(--peers\), or accept the risk with --unsafe-skip-recovery/);
+
+  const env = cliEnv({ PRIVATE_KEY: toHex(PRIMARY_KEY) });
+  const [rpcPort, p2pPort] = await freePorts(2);
+  const args = ['start', '--mode', 'primary', '--db', join(dir.path, 'cli'), '--rpc-port', String(rpcPort), '--p2p-port', String(p2pPort),
+    '--allow', toHex(signer.address), '--log-id', toHex(LOG_ID), '--chain-id', '31337'];
+  const lone = await runCli(args, { env });
+  assert.equal(lone.code, 2, lone.stderr);
+  assert.match(lone.stderr, /a primary without --peers has nobody to recover a lost or old store from: give it its replicas \(--peers\), or accept the risk with --unsafe-skip-recovery/);
+  const quorumTooLarge = await runCli([...args, '--peers', `/ip4/127.0.0.1/tcp/1/p2p/${peerIdFromPrivateKey(await loadOrCreatePeerKey(join(dir.path, 'nobody'))).toString()}`, '--recovery-quorum', '2'], { env });
+  assert.equal(quorumTooLarge.code, 2, quorumTooLarge.stderr);
+  assert.match(quorumTooLarge.stderr, /--recovery-quorum: must be between 1 and 1, got 2/);
+
+  const told = spawnCli(t, [...args, '--unsafe-skip-recovery'], { env });
+  const started = parseStartedEvent(await told.waitForLine((l) => parseStartedEvent(l) !== undefined))!;
+  assert.equal(started.mode, 'primary');
+  const warning = told.stderr().split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { level: string; msg: string })
+    .find((l) => /skipping start-up recovery/.test(l.msg));
+  assert.ok(warning, `a start-up warning; stderr:\n${told.stderr()}`);
+  assert.equal(warning.level, 'warn');
+  assert.match(warning.msg, /signing on top of the local store without asking any peer[\s\S]*signed again: equivocation, slashable/);
+  const receipt = await new RpcClient(started.rpc).append(signer.sign({ nonce: nonce++, transactions: [tx('lone')] }));
+  assert.equal(receipt.height, 0);
+});
+
+test('--recovery-quorum: with one of two configured peers gone for good, a quorum of 1 syncs from the live one and proceeds; the default waits', async (t) => {
+  const dir = await tempDir();
+  let primary = await startPrimary(join(dir.path, 'p'));
+  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
+  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  let last!: ReceiptJson;
+  for (let i = 0; i < 3; i++) last = await append(primary, `held by the live replica ${i}`);
+  await waitFor(async () => (await info(replica)).headerHash === last.headerHash, 10_000, 'replicated');
+
+  // The disk is lost, and the second configured replica is gone for good (nothing listens at its address).
+  await primary.stop();
+  await rm(join(dir.path, 'p'), { recursive: true, force: true });
+  const gonePeer = peerIdFromPrivateKey(await loadOrCreatePeerKey(join(dir.path, 'gone'))).toString();
+  const peers = [...replica.multiaddrs(), `/ip4/127.0.0.1/tcp/${await freePort()}/p2p/${gonePeer}`];
+
+  // Default (all of them): the live replica answers, the gone one never does, and the primary is not ready.
+  primary = await startPrimary(join(dir.path, 'p'), { peers });
+  await waitFor(async () => (await info(primary)).notReady === `waiting for the status of configured peers ${gonePeer}`, 15_000,
+    'primary waiting for the gone peer only');
+  const refused = await append(primary, 'not without every peer').catch((e) => e);
+  assert.equal(refused.code, ErrorCode.NotReady, String(refused));
+  assert.equal((await info(primary)).equivocations, 0);
+  await primary.stop();
+
+  // A quorum of 1: the live replica's answer is enough; the primary syncs from it, then signs on top.
+  await rm(join(dir.path, 'p'), { recursive: true, force: true });
+  primary = await startPrimary(join(dir.path, 'p'), { peers, recoveryQuorum: 1 });
+  await waitFor(async () => (await info(primary)).notReady === null, 15_000, 'primary ready with a quorum of 1');
+  const recovered = await info(primary);
+  assert.equal(recovered.height, last.height, 'synced from the live replica before signing');
+  assert.equal(recovered.headerHash, last.headerHash);
+  const next = await append(primary, 'after the quorum');
+  assert.equal(next.height, last.height + 1);
+  assert.equal(next.header.prevHeaderHash, last.headerHash);
+  await waitFor(async () => (await info(replica)).headerHash === next.headerHash, 10_000, 'replica accepts it');
+  for (const node of [primary, replica]) assert.equal((await info(node)).equivocations, 0);
 });

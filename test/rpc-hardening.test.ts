@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { ErrorCode } from '../src/core/errors.ts';
 import { toHex } from '../src/core/bytes.ts';
 import { MAX_TX_BYTES } from '../src/core/limits.ts';
 import { submissionToJson } from '../src/wire/json.ts';
-import { createMethods } from '../src/rpc/methods.ts';
+import { createMethods, type NodeApi } from '../src/rpc/methods.ts';
 import { encodeSlashCalldata } from '../src/chain/bond-contract.ts';
 import { DEFAULT_RPC_LIMITS, startRpcServer, type RpcLimits, type RpcServer } from '../src/rpc/server.ts';
 import { RpcClient } from '../src/client/rpc-client.ts';
@@ -31,6 +32,8 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 let bigHeights: number[] = [];
 let bigFirstSeq = 0;
 let bigCount = 0;
+/** Receipts of the big appends (JSON form), the first of the fullest batch first. */
+let bigReceipts: unknown[] = [];
 
 before(async () => {
   dir = await tempDir();
@@ -46,6 +49,7 @@ before(async () => {
   bigHeights = [...heights].sort((a, b) => a - b);
   bigFirstSeq = Math.min(...receipts.map((r) => r.firstSeq));
   bigCount = receipts.reduce((n, r) => n + r.count, 0);
+  bigReceipts = [...receipts].sort((a, b) => b.header.count - a.header.count);
 });
 after(async () => {
   await node.stop();
@@ -439,4 +443,216 @@ test('named parameters: each method takes its documented names and refuses unkno
   await refused('sequencer_getProof', { seq: 0, extra: 1 });
   await refused('sequencer_info', [1]);
   await refused('sequencer_getEquivocations', { all: true });
+});
+
+const MiB = 1024 * 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A second loopback address: what a client on another host looks like to the per-address caps. */
+const OTHER_HOST = '127.0.0.2';
+
+/** Opens a raw TCP connection from `localAddress`; resolves once connected. */
+function connectFrom(url: string, localAddress: string): Promise<net.Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port: Number(port), host: hostname, localAddress }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** POSTs a JSON-RPC body from `localAddress` (fetch cannot choose its source address). */
+function postFrom(url: string, localAddress: string, body: string, timeoutMs = 10_000): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const rawPost = (body: string) => `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+test('a client that aborts mid-batch, again and again, leaks nothing: info, read and append then answer normally', async () => {
+  const server = await serverWith({ maxResponseBytesInFlight: 64 * MiB });
+  try {
+    // Reads of big entries: the dispatch is still building results when the client goes away.
+    const body = JSON.stringify(Array.from({ length: 1000 }, (_, i) => call(i, 'sequencer_read', [{ fromSeq: bigFirstSeq + (i % 8) * 60, limit: 1000 }])));
+    for (let i = 0; i < 8; i++) {
+      const s = await connect(server.url);
+      s.on('error', () => {});
+      s.write(rawPost(body));
+      await sleep(20 + i * 15);
+      s.destroy();
+    }
+    // The aborted dispatches end soon (nothing more is built for a client that is gone) and give their bytes back.
+    let info: any;
+    await waitFor(async () => (info = (await post(server.url, JSON.stringify(call('info-after-aborts', 'sequencer_info')))).json).result !== undefined, 5_000, 'info to be answered');
+    assert.equal(info.result.mode, 'primary');
+    // The whole pool is back: a read as large as the pool allows (a third of it, in result bytes) is answered.
+    const read = (await post(server.url, JSON.stringify(call(2, 'sequencer_read', [{ fromSeq: bigFirstSeq, limit: 1000 }])), 20_000)).json;
+    assert.ok(read.result?.length >= 100, `read after the aborts: ${read.result?.length ?? JSON.stringify(read.error)}`);
+    const s = signer.sign({ nonce: nonce++, transactions: [utf8('after aborted batches')] });
+    const appended = (await post(server.url, JSON.stringify(call(3, 'sequencer_append', [submissionToJson(s)])))).json;
+    assert.equal(appended.result?.count, 1, JSON.stringify(appended.error));
+  } finally {
+    await server.close();
+  }
+});
+
+test('a batch of many verifyReceipt calls for a 3 MiB batch runs a few at a time, keeps memory bounded and is answered', async () => {
+  let running = 0;
+  let most = 0;
+  // The real node, with its verifyReceipt counted (how many run at once).
+  const counted: NodeApi = {
+    separator: node.separator,
+    append: (s) => node.append(s),
+    entries: (from, limit) => node.entries(from, limit),
+    batch: (h) => node.batch(h),
+    proof: (seq) => node.proof(seq),
+    info: () => node.info(),
+    equivocations: () => node.equivocations(),
+    verifyReceipt: async (r) => {
+      most = Math.max(most, ++running);
+      try {
+        return await node.verifyReceipt(r);
+      } finally {
+        running--;
+      }
+    },
+  };
+  const server = await startRpcServer({ methods: createMethods(counted, { slashCalldata: encodeSlashCalldata }), host: '127.0.0.1', port: 0, limits: { maxChecksInFlight: 2 }, log });
+  try {
+    const receipt = bigReceipts[0] as { header: { count: number } };
+    assert.ok(receipt.header.count >= 30, `a receipt from a batch of ${receipt.header.count} entries of 64 KiB`);
+    const body = JSON.stringify(Array.from({ length: 80 }, (_, i) => call(i, 'sequencer_verifyReceipt', [receipt])));
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss); }, 5);
+    const answers = await Promise.all([post(server.url, body, 60_000), post(server.url, body, 60_000)]).finally(() => clearInterval(sampler));
+    for (const a of answers) {
+      assert.equal(a.json.length, 80);
+      assert.ok(a.json.every((r: any) => r.result?.status === 'consistent'), JSON.stringify(a.json.find((r: any) => r.result?.status !== 'consistent')));
+    }
+    assert.ok(most <= 2, `${most} verifyReceipt calls ran at once`);
+    assert.ok(rssPeak - rssBefore < 200 * MiB, `memory grew by ${Math.round((rssPeak - rssBefore) / MiB)} MiB`);
+    await stillServes(server.url);
+  } finally {
+    await server.close();
+  }
+});
+
+test('slow readers that never drain: appends are served at once, other clients read, and the readers are cut after the send deadline', async () => {
+  const attack = JSON.stringify([call(0, 'sequencer_read', [{ fromSeq: bigFirstSeq, limit: 1000 }]), ...Array.from({ length: 999 }, (_, i) => call(i + 1, 'sequencer_getEquivocations'))]);
+  const server = await serverWith({
+    maxResponseBytes: 16 * MiB, maxResponseBytesInFlight: 104 * MiB, maxResponseBytesPerAddress: 48 * MiB,
+    responseTimeoutMs: 1_000, minResponseBytesPerSecond: 16 * MiB, idleTimeoutMs: 30_000,
+  });
+  const readers: net.Socket[] = [];
+  try {
+    // Each asks for a big read and fills what is left of its budget, or of the pool, with tiny calls (the pool holds
+    // six and a half budgets); none reads its answer.
+    for (let i = 0; i < 7; i++) {
+      const s = await connectFrom(server.url, OTHER_HOST);
+      s.on('error', () => {});
+      s.pause();
+      s.write(rawPost(attack));
+      readers.push(s);
+    }
+    await waitFor(() => readers.every((s) => s.readableLength > 0 || closed(s)), 10_000, 'every slow reader to be answered');
+    // An append, even from the readers' own address, is never refused for the memory readers hold.
+    const s = signer.sign({ nonce: nonce++, transactions: [utf8('while readers stall')] });
+    const appended = await postFrom(server.url, OTHER_HOST, JSON.stringify(call('append-while-readers-stall', 'sequencer_append', [submissionToJson(s)])));
+    assert.equal(appended.result?.count, 1, JSON.stringify(appended.error));
+    // Another client reads: one address holds at most its share of the pool.
+    const read = (await post(server.url, JSON.stringify(call('read-while-readers-stall', 'sequencer_read', [{ fromSeq: bigFirstSeq, limit: 10 }])))).json;
+    assert.equal(read.result?.length, 10, JSON.stringify(read.error));
+    // Their address's share is taken until the reader misses its deadline (1 s + 16 MiB at 16 MiB/s): then its
+    // connection is cut and the bytes come back.
+    const readAgain = () => postFrom(server.url, OTHER_HOST, JSON.stringify(call('read-after-deadline', 'sequencer_read', [{ fromSeq: bigFirstSeq, limit: 10 }])));
+    let again: any;
+    await waitFor(async () => (again = await readAgain()).result !== undefined, 8_000, "a read from the readers' address to be answered");
+    assert.equal(again.result.length, 10);
+  } finally {
+    for (const s of readers) s.destroy();
+    await server.close();
+  }
+});
+
+test('connections trickling a request body cannot lock clients out: a per-address cap, and slow bodies are evicted', async () => {
+  const trickle = async (server: RpcServer, from: string, n: number, sockets: net.Socket[], timers: NodeJS.Timeout[]) => {
+    for (let i = 0; i < n; i++) {
+      const s = await connectFrom(server.url, from);
+      s.on('error', () => {});
+      s.on('data', () => {});
+      s.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n');
+      timers.push(setInterval(() => s.writable && s.write(' '), 100));
+      sockets.push(s);
+    }
+  };
+  const health = async (url: string) => {
+    const res = await fetch(url + '/health', { signal: AbortSignal.timeout(5_000) });
+    assert.deepEqual([res.status, await res.json()], [200, { ok: true }]);
+  };
+  const sockets: net.Socket[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  // One address cannot take every slot, and the last slots are kept for addresses that hold none (slow bodies are
+  // not evictable yet here: their grace outlasts the test).
+  const capped = await serverWith({ maxConnections: 20, maxConnectionsPerAddress: 8, reservedConnections: 4, bodyGraceMs: 60_000, requestTimeoutMs: 60_000 });
+  // One address may take every slot, but a body slower than the minimum rate gives its slot to a new client.
+  const evicting = await serverWith({ maxConnections: 20, maxConnectionsPerAddress: 20, reservedConnections: 0, bodyGraceMs: 300, minBodyBytesPerSecond: 1024, requestTimeoutMs: 60_000 });
+  try {
+    for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) await trickle(capped, from, 10, sockets, timers);
+    await trickle(evicting, '127.0.0.1', 20, sockets, timers);
+    await sleep(500);
+    for (const server of [capped, evicting]) {
+      await health(server.url);
+      await stillServes(server.url);
+    }
+    // capped: 8 + 8 from two addresses, then one from the third (a reserved slot), nothing more.
+    assert.ok(sockets.filter((s) => !closed(s)).length <= 17 + 20, 'the caps closed the connections over them');
+  } finally {
+    for (const t of timers) clearInterval(t);
+    for (const s of sockets) s.destroy();
+    await capped.close();
+    await evicting.close();
+  }
+});
+
+test('the response pool counts what results really hold: three times their bytes, and memory stays within the pool', async () => {
+  const small = await serverWith({ maxResponseBytesInFlight: 3 * MiB });
+  try {
+    const res = await post(small.url, JSON.stringify(call(1, 'sequencer_read', [{ fromSeq: bigFirstSeq, limit: 1000 }])));
+    assert.ok(res.json.result.length >= 1, JSON.stringify(res.json.error));
+    assert.ok(res.text.length <= MiB + 1000, `a 3 MiB pool let one response hold ${res.text.length} result bytes`);
+  } finally {
+    await small.close();
+  }
+  // Eight clients that never read a 16 MiB answer: what the process holds for them stays within the 96 MiB pool.
+  const pool = 96 * MiB;
+  const server = await serverWith({ maxResponseBytes: 16 * MiB, maxResponseBytesInFlight: pool, maxResponseBytesPerAddress: pool, responseTimeoutMs: 30_000 });
+  const readers: net.Socket[] = [];
+  try {
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss); }, 5);
+    for (let i = 0; i < 8; i++) {
+      const s = await connect(server.url);
+      s.on('error', () => {});
+      s.pause();
+      s.write(rawPost(JSON.stringify(call(i, 'sequencer_read', [{ fromSeq: bigFirstSeq + i * 20, limit: 1000 }]))));
+      readers.push(s);
+    }
+    await waitFor(() => readers.every((s) => s.readableLength > 0), 10_000, 'every reader to be answered');
+    await sleep(300);
+    clearInterval(sampler);
+    // Measured: a stalled answer holds ~3 times its result bytes; 96 MiB of results would take ~300 MiB.
+    assert.ok(rssPeak - rssBefore < 2 * pool, `memory grew by ${Math.round((rssPeak - rssBefore) / MiB)} MiB for a ${pool / MiB} MiB pool`);
+    await stillServes(server.url);
+  } finally {
+    for (const s of readers) s.destroy();
+    await server.close();
+  }
 });

@@ -3,7 +3,8 @@
  * primary stops sealing; a disk that fills (a real tmpfs, real LevelDB) or a process out of file descriptors
  * is reported and recovered from by itself, on a primary and on a replica, without any height being signed
  * twice; sync requests are validated field by field over real libp2p; a submission larger than the pending
- * bound gets a permanent error.
+ * bound gets a permanent error. Through a fault a replica still answers forwarded appends, the node API answers
+ * failed reads with a documented error, and equivocation evidence is held, acted on and written once it can be.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { peekSignedHeader } from '../src/core/batch.ts';
+import { GENESIS_TIP, decodeBatch, peekSignedHeader } from '../src/core/batch.ts';
+import type { EquivocationProof } from '../src/core/equivocation.ts';
 import { Membership } from '../src/core/membership.ts';
 import type { LogRules } from '../src/core/rules.ts';
 import { equalBytes } from '../src/core/bytes.ts';
@@ -28,6 +30,9 @@ import { encodeSyncRequest, SYNC_PROTOCOL } from '../src/wire/p2p-messages.ts';
 import { HeaderWatch } from '../src/roles/header-watch.ts';
 import { LogReader } from '../src/roles/log-reader.ts';
 import { Primary } from '../src/roles/primary.ts';
+import { Replica } from '../src/roles/replica.ts';
+import { parseReceipt } from '../src/wire/json.ts';
+import { batchOnTip, receiptOf } from './helpers/equivocator.ts';
 import { LogStore } from '../src/storage/log-store.ts';
 import {
   CHAIN_ID, LOG_ID, PRIMARY_KEY, SEPARATOR, baseConfig, client, clientSigner, log, startPrimary, startReplica, tempDir, waitFor,
@@ -199,7 +204,7 @@ test('primary on a full disk: appends get "storage unavailable", info reports th
   const disk = await smallDisk(4);
   const dir = await tempDir();
   const captured = capturingLogger();
-  const primary = await startSequencer(baseConfig(disk.path, { mode: 'primary', privateKey: PRIMARY_KEY }), captured.log);
+  const primary = await startSequencer(baseConfig(disk.path, { mode: 'primary', privateKey: PRIMARY_KEY, unsafeSkipRecovery: true }), captured.log);
   const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
   t.after(async () => { await replica.stop(); await primary.stop(); await disk.remove(); await dir.remove(); });
   const rpc = client(primary);
@@ -362,4 +367,104 @@ test('a store closed while it recovers from a fault closes promptly and stays co
   for await (const [name] of reopened.records()) records.push(new TextDecoder().decode(name));
   await reopened.close();
   assert.deepEqual(records, ['kept']);
+});
+
+test('a replica on a full disk still answers a forwarded append the primary sequenced with its checked receipt, and logs why it could not remember it', { skip: !isRoot && 'needs root to mount a tmpfs', timeout: 60_000 }, async (t) => {
+  const disk = await smallDisk(4);
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'p'));
+  const captured = capturingLogger();
+  const replica = await startSequencer(baseConfig(disk.path, { peers: primary.multiaddrs() }), captured.log);
+  t.after(async () => { await replica.stop(); await primary.stop(); await disk.remove(); await dir.remove(); });
+  const rpc = client(primary);
+  await rpc.append(signer.sign({ nonce: nonce++, transactions: [tx('before')] }));
+  await waitFor(async () => (await client(replica).info()).height === 0, 15_000, 'replica in step');
+
+  const freeDisk = fillDisk(disk.path);
+  await rpc.append(signer.sign({ nonce: nonce++, transactions: [bigTx('fills the replica')] }));
+  await waitFor(async () => typeof (await client(replica).info()).storageFault === 'string', 15_000, 'the replica in a storage fault');
+  // Forwarded through the replica, sequenced by the primary: the client gets the receipt, not an internal error.
+  const receipt = await client(replica).append(signer.sign({ nonce: nonce++, transactions: [tx('via the full replica')] }));
+  assert.equal(receipt.count, 1);
+  assert.equal(receipt.headerHash, (await rpc.info()).headerHash, 'the primary\'s receipt');
+  assert.ok(captured.lines.some((l) => l.level === 'warn' && /storage fault/.test(l.msg) && /record kept in memory|without being judged/.test(l.msg)), 'the lost write is logged');
+  // A receipt for a height it does not hold yet is still checked (and its header kept): pending, not an error.
+  const ahead = receiptOf(batchOnTip({ ...GENESIS_TIP, height: 40, nextSeq: 1000 }, 'far ahead'), new Uint8Array(32));
+  assert.equal((await client(replica).call<{ status: string }>('sequencer_verifyReceipt', [ahead])).status, 'pending');
+  // Its header is still judged once the replica stores that height.
+  await freeDisk();
+  await waitFor(async () => (await client(replica).info()).headerHash === receipt.headerHash, 20_000, 'the replica to catch up');
+  assert.equal((await client(replica).info()).equivocations, 0);
+});
+
+test('the node API answers a failed store read with -32012 storage unavailable, not an internal error', async (t) => {
+  const dir = await tempDir();
+  const node = await startPrimary(join(dir.path, 'p'));
+  t.after(() => dir.remove());
+  const receipt = await client(node).append(signer.sign({ nonce: nonce++, transactions: [tx('stored')] }));
+  const parsedReceipt = parseReceipt(receipt);
+  // The store is closed under the node (as while it reopens to recover from a fault): every read fails.
+  await node.stop();
+  for (const [what, call] of [
+    ['entries', () => node.entries(0, 1)],
+    ['batch', () => node.batch(0)],
+    ['proof', () => node.proof(0)],
+    ['verifyReceipt', () => node.verifyReceipt(parsedReceipt)],
+  ] as const) {
+    await assert.rejects(call(), (e: SequencerError) => e.code === ErrorCode.StorageUnavailable && /retry later/.test(e.message), what);
+  }
+});
+
+/** Proof records in the store (keys 'P' + proof id). */
+async function storedProofCount(store: LogStore): Promise<number> {
+  let n = 0;
+  for await (const [name] of store.records()) if (name[0] === 0x50) n++;
+  return n;
+}
+
+test('equivocation evidence outlives a storage fault: proofs found meanwhile are held, acted on and published at once, and written once the store recovers', { skip: !isRoot && 'needs root to mount a tmpfs', timeout: 60_000 }, async (t) => {
+  const disk = await smallDisk(4);
+  t.after(() => disk.remove());
+  const path = join(disk.path, 'db');
+  let store = await LogStore.open(path, 'storage-faults test');
+  const watch = await HeaderWatch.open({ store, rules: RULES, chainId: CHAIN_ID, log });
+  const noPeers = { peers: () => [], fetch: async function* () {} };
+  const replica = new Replica({ store, rules: RULES, source: noPeers, watch, log });
+  t.after(async () => { await replica.stop(); watch.close(); await store.close(); });
+  const published: EquivocationProof[] = [];
+  watch.onEquivocation((p) => published.push(p));
+
+  const b0 = batchOnTip(GENESIS_TIP, 'genuine 0', 1_700_000_000_000);
+  assert.deepEqual(await replica.handle(b0, 'gossip'), { verdict: 'accept', stored: true });
+  const tip0 = store.tip;
+  // A header for height 1 is remembered; then height 1 is written with another header, and the disk fills
+  // before the watch is told (the write race of a primary's own batch, or a replica's).
+  const remembered = decodeBatch(batchOnTip(tip0, 'remembered 1', 1_700_000_000_001));
+  await watch.remember(remembered);
+  const b1 = batchOnTip(tip0, 'stored 1', 1_700_000_000_002);
+  const h1 = decodeBatch(b1).header;
+  await store.append({ bytes: b1, prevTip: tip0, nonceKeys: [], tip: { height: 1, headerHash: headerHash(SEPARATOR, h1), nextSeq: h1.firstSeq + h1.count, headHash: h1.headHash, timestamp: h1.timestamp } });
+  const freeDisk = fillDisk(disk.path);
+  await assert.rejects(store.putRecord(tx('fills'), new Uint8Array(32 * 1024)), (e: Error) => e.name === 'StoreFaultError');
+  assert.ok(store.fault, 'the store is in a storage fault');
+
+  // Gossip brings another header for the stored height 0: judged although nothing can be stored now.
+  const other0 = batchOnTip(GENESIS_TIP, 'conflicting 0', 1_700_000_000_003);
+  assert.deepEqual(await replica.handle(other0, 'gossip during the fault'), { verdict: 'accept', stored: false }, 'evidence is judged and spread');
+  assert.equal(watch.proofs.length, 1, 'the proof is held although its write failed');
+  assert.equal(watch.equivocated, true, 'and acted on: nothing more is followed');
+  // The remembered header is judged before its record is deleted, whose write fails too.
+  await watch.stored(decodeBatch(b1), 'own batch');
+  assert.equal(watch.proofs.length, 2);
+  assert.deepEqual(published.map((p) => p.kind), ['conflict', 'conflict'], 'both published at once');
+
+  await freeDisk();
+  await waitFor(async () => store.fault === undefined && (await storedProofCount(store)) === 2, 15_000, 'the proofs written once the store recovers');
+  await replica.stop();
+  watch.close();
+  await store.close();
+  store = await LogStore.open(path, 'storage-faults test');
+  const reopened = await HeaderWatch.open({ store, rules: RULES, chainId: CHAIN_ID, log });
+  assert.equal(reopened.proofs.length, 2, 'both proofs survive a restart');
+  reopened.close();
 });

@@ -23,8 +23,9 @@ Options:
   --expiry T             refuse the submission after unix time T (seconds); +S means S seconds from now (default: none)
   --hex                  each DATA is 0x-hex bytes (default: UTF-8 text)
   --primary ADDRESS      expected primary address for the receipt check (default: what the node reports)
-  --bond-contract ADDRESS  with --chain-rpc: refuse (exit 1, nothing sent) unless the primary's bond on this
-                         SequencerBond deployment is active (not leaving, slashed or missing); see docs/slashing.md
+  --bond-contract ADDRESS  with --chain-rpc: refuse (exit 1, nothing sent) unless the address holds the committed
+                         SequencerBond build, parameters in bounds, and the primary's bond there is active (not
+                         leaving, slashed or missing) at a latest block at most 60 s old; see docs/slashing.md
   --chain-rpc URL        Ethereum JSON-RPC URL of the log's chain (the node's chainId), for --bond-contract
   -h, --help             show this help
 

@@ -29,8 +29,8 @@ export const USAGE = `Usage: sequencer devnet [--dir DIR] [--replicas N] [--base
 Runs a local devnet in the foreground: one primary and N replicas, each a separate process, until Ctrl-C.
 Keys (primary.key, client.key), data (DIR/<node>/) and logs (DIR/<node>.log) stay in DIR, so a restart keeps
 the same identities and log. Only the client key's address may append. The primary is given the replicas as
---peers, so it catches up from them before signing (a lost DIR/primary/ is recovered, not re-signed); the summary
-is printed once it sequences.
+--peers, so it catches up from them before signing (a lost DIR/primary/ is recovered, not re-signed); with
+--replicas 0 it starts with --unsafe-skip-recovery, trusting DIR/primary/. The summary is printed once it sequences.
 
 Options:
   --dir DIR           devnet directory (default .devnet)
@@ -218,7 +218,8 @@ export async function run(argv: string[]): Promise<number> {
     const primary = spawnNode(dir, 'primary', 'primary', [
       '--mode', 'primary', '--db', join(dir, 'primary'),
       '--rpc-port', String(basePort), '--p2p-port', String(basePort + P2P_OFFSET),
-      '--key-file', primaryKeyFile, ...(replicas > 0 ? ['--peers', replicaPeers.join(',')] : []), ...common,
+      // Without replicas there is nobody to recover from: the operator asked for a lone primary.
+      '--key-file', primaryKeyFile, ...(replicas > 0 ? ['--peers', replicaPeers.join(',')] : ['--unsafe-skip-recovery']), ...common,
     ]);
     nodes.push(primary);
     watch(primary);

@@ -19,10 +19,11 @@ skipped without sending a transaction.
   --proof FILE      one proof (JSON as printed by 'sequencer proofs'; an array of proofs also works)
   --from NODE_RPC   take the proofs a node holds (repeatable, or comma-separated)
   --watch           keep polling the --from nodes and submit each new proof once (Ctrl-C stops)
-Prints one JSON line per proof: {status: slashed|skipped|failed, ...}. A node that cannot be reached, or a
-malformed proof (from a node or the file), is reported on stderr, one line each, and skipped: the other nodes
-and proofs still go through (with --watch, polling goes on). Exit code 1 if a submission failed or anything
-was skipped that way.
+Prints one JSON line per proof: {status: slashed|skipped|failed, ...}. A node that cannot be reached, whose
+answer exceeds 4 MiB (not read further), or a malformed proof (from a node or the file), is reported on
+stderr, one line each, and skipped: the other nodes and proofs still go through (with --watch, polling goes
+on, each warning is printed once while it lasts, and a failed submission is retried every poll but reported
+again only when its reason changes). Exit code 1 if a submission failed or anything was skipped that way.
 
 Options:
   --rpc ETH_URL           Ethereum JSON-RPC URL

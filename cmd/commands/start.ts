@@ -29,10 +29,14 @@ Options:
                           limit (ulimit -n): the store and libp2p need descriptors too
   --p2p-host H            libp2p listen address (default 127.0.0.1)
   --peers MULTIADDR       peer to connect to, e.g. /ip4/127.0.0.1/tcp/7645/p2p/12D3...; repeatable or comma-separated.
-                          A primary signs nothing until every one of them has told it the highest header signed with
-                          its key and it has synced up to it (until then appends get -32010 not ready); so give a
-                          primary its replicas, each with its /p2p/<peer id>. Without --peers a primary starts at
-                          once and trusts its own store: after a lost disk it would re-sign what replicas hold
+                          A primary signs nothing until every one of them (or --recovery-quorum of them) has told it
+                          the highest header signed with its key and it has synced up to it (until then appends get
+                          -32010 not ready); so give a primary its replicas, each with its /p2p/<peer id>. A primary
+                          without --peers refuses to start unless given --unsafe-skip-recovery
+  --recovery-quorum K     primary: proceed once K of the --peers have answered (default: all of them), so that a
+                          replica gone for good does not keep the primary not ready. RISK: a header signed with this
+                          key that only the peers that did not answer hold is signed again: equivocation, slashable.
+                          Keep K as high as the peers you can count on
   --allow ADDRESS         address allowed to append; repeatable or comma-separated (use the same list on every node)
   --primary ADDRESS       the primary's address (required for a replica; a primary derives it from its key)
   --log-id ID             0x + 64 hex digits, or a name whose keccak256 is the id (default "${DEFAULT_LOG_NAME}")
@@ -44,11 +48,12 @@ Options:
                           trusts the primary only while that bond is active. Once a withdrawal is requested, or the
                           bond is slashed or gone, a replica stops following and a primary stops sequencing (appends
                           get -32009 node halted); a replica also waits while the bond cannot be read. The node
-                          refuses to start if --chain-rpc cannot be reached, is not chain --chain-id, or holds no
-                          contract there
+                          refuses to start if --chain-rpc cannot be reached, is not chain --chain-id, or the address
+                          holds no SequencerBond of the committed build with parameters in its bounds
   --chain-rpc URL         Ethereum JSON-RPC URL of the chain --chain-id (for --bond-contract)
   --unsafe-skip-recovery  primary: sign at once on top of the local store, without asking --peers for the highest
-                          header signed with this key. RISK: if the store lost batches its peers hold (lost or
+                          header signed with this key; required to start a primary without --peers (logged as a
+                          warning at start-up). RISK: if the store lost batches its peers hold (lost or
                           restored disk, another data directory), the primary signs those heights again: that is
                           equivocation, and anyone holding both headers can slash its bond. Use only when the
                           store is known to be complete, or the log is new and no peer holds anything
@@ -79,6 +84,7 @@ const SPEC = {
     'bond-contract': { type: 'string' },
     'chain-rpc': { type: 'string' },
     'unsafe-skip-recovery': { type: 'boolean', default: false },
+    'recovery-quorum': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
   },
 } as const satisfies CommandSpec<any>;
@@ -111,18 +117,26 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   const rpcMaxConnections = values['rpc-max-connections'] !== undefined ? integer(values['rpc-max-connections'], 'rpc-max-connections', 1) : undefined;
   const unsafeSkipRecovery = values['unsafe-skip-recovery'] ?? false;
   if (unsafeSkipRecovery && mode !== 'primary') throw new UsageError('--unsafe-skip-recovery is for a primary only');
-  if (mode === 'primary' && !unsafeSkipRecovery) {
-    if (anonymousPeers.length > 0) {
-      throw new UsageError(`--peers: '${anonymousPeers[0]}' has no /p2p/<peer id>; a primary waits for each of its peers at start-up and must know who they are`);
-    }
+  if (mode === 'primary' && !unsafeSkipRecovery && anonymousPeers.length > 0) {
+    throw new UsageError(`--peers: '${anonymousPeers[0]}' has no /p2p/<peer id>; a primary waits for each of its peers at start-up and must know who they are`);
   }
   const privateKey = await loadKey(values['key-file'], env);
   if (mode === 'primary' && !privateKey) throw new UsageError(`a primary needs a private key: set ${KEY_ENV}=0x... or pass --key-file FILE`);
+  // Checked after the key, so that a primary given neither hears first that it needs a key.
+  if (mode === 'primary' && !unsafeSkipRecovery && peers.length === 0) {
+    throw new UsageError('a primary without --peers has nobody to recover a lost or old store from: give it its replicas (--peers), '
+      + 'or accept the risk with --unsafe-skip-recovery (see --help)');
+  }
+  let recoveryQuorum: number | undefined;
+  if (values['recovery-quorum'] !== undefined) {
+    if (mode !== 'primary' || unsafeSkipRecovery) throw new UsageError('--recovery-quorum is for a primary that recovers at start-up (not with --unsafe-skip-recovery)');
+    recoveryQuorum = integer(values['recovery-quorum'], 'recovery-quorum', 1, peers.length);
+  }
   if ((values['bond-contract'] === undefined) !== (values['chain-rpc'] === undefined)) throw new UsageError('--bond-contract and --chain-rpc go together');
   const bond = values['bond-contract'] !== undefined
     ? { contract: parseAddress(values['bond-contract'], 'bond-contract'), chainRpc: rpcUrl(values['chain-rpc']!, 'chain-rpc') }
     : undefined;
-  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, privateKey, logId, chainId, maxPendingTxs, rpcMaxConnections, unsafeSkipRecovery, bond };
+  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, privateKey, logId, chainId, maxPendingTxs, rpcMaxConnections, unsafeSkipRecovery, recoveryQuorum, bond };
 }
 
 /** One line out of an error and its causes (LevelDB and libp2p wrap the useful part). */

@@ -12,12 +12,14 @@ sender, nonce and digest against the node's own log. Prints {valid, reason, stat
   consistent  the node stores exactly this header, with these entries, sender, nonce and digest
   pending     the node has not reached that height; it keeps the header and, if the batch that arrives
               there differs, records the equivocation proof then (ask again later)
-  invalid     the receipt does not check on its own; 'reason' says why (valid=false)
+  invalid     the receipt does not check on its own (or its headerHash is not the header's hash); 'reason'
+              says why (valid=false)
   mismatch    the node stores this header, but not with these entries, sender, nonce or digest; 'reason'
-              names what differs
+              names what differs (valid=false)
   conflict    the primary signed something else for that position: 'proof' is the equivocation proof,
               which the node also keeps
-Exit code 0 when consistent or pending, 1 otherwise.
+A receipt with a field a receipt does not have, or whose height or count disagrees with it, is refused by the
+node (invalid params). Exit code 0 when consistent or pending, 1 otherwise.
 
 Options:
   --rpc URL        the node's JSON-RPC URL

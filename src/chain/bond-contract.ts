@@ -8,8 +8,10 @@ import {
   ContractFactory,
   Interface,
   isHexString,
+  keccak256,
   type ContractRunner,
   type Log,
+  type Provider,
   type Signer,
   type TransactionReceipt,
 } from 'ethers';
@@ -28,18 +30,21 @@ import {
 
 export interface BondArtifact {
   abi: unknown[];
+  /** Creation code (constructor arguments follow it). */
   bytecode: string;
+  /** Runtime code, with zeros where a deployment's immutables go. */
+  deployedBytecode: string;
 }
 
 const ARTIFACT_URL = new URL('../../contracts/build/SequencerBond.json', import.meta.url);
 let artifact: BondArtifact | undefined;
 let iface: Interface | undefined;
 
-/** The committed build artefact { abi, bytecode } (read once). */
+/** The committed build artefact { abi, bytecode, deployedBytecode } (read once). */
 export function bondArtifact(): BondArtifact {
   if (!artifact) {
     const json = JSON.parse(readFileSync(ARTIFACT_URL, 'utf8')) as BondArtifact;
-    artifact = { abi: json.abi, bytecode: json.bytecode };
+    artifact = { abi: json.abi, bytecode: json.bytecode, deployedBytecode: json.deployedBytecode };
   }
   return artifact;
 }
@@ -124,16 +129,98 @@ export function bondStatus(info: BondInfo): BondStatus {
   return info.withdrawableAt !== 0n ? 'leaving' : 'active';
 }
 
-export async function bondInfo(contract: Contract, sequencer: string, logId: string): Promise<BondInfo> {
-  const [amount, withdrawableAt, slashed] = (await contract.getFunction('bondInfo')(sequencer, logId)) as [bigint, bigint, boolean];
+/** The bond as of block `blockTag` (default: the latest). */
+export async function bondInfo(contract: Contract, sequencer: string, logId: string, blockTag?: number): Promise<BondInfo> {
+  const overrides = blockTag === undefined ? [] : [{ blockTag }];
+  const [amount, withdrawableAt, slashed] = (await contract.getFunction('bondInfo')(sequencer, logId, ...overrides)) as [bigint, bigint, boolean];
   return { amount, withdrawableAt, slashed };
 }
+
+/**
+ * The bond as of the chain's latest block, with that block's timestamp (unix ms): how fresh the read is in chain
+ * time, whatever the endpoint's lag (docs/slashing.md §Withdrawal delay).
+ */
+export async function latestBondInfo(contract: Contract, sequencer: string, logId: string): Promise<BondInfo & { blockTimeMs: number }> {
+  const provider = contract.runner?.provider;
+  if (!provider) throw new ChainError('contract runner has no provider');
+  const block = await provider.getBlock('latest');
+  if (!block) throw new ChainError('the chain RPC returned no latest block');
+  return { ...(await bondInfo(contract, sequencer, logId, block.number)), blockTimeMs: block.timestamp * 1000 };
+}
+
+/** How old (chain time) a bond read may be and still count, by default: docs/slashing.md §Withdrawal delay. */
+export const BOND_READ_MAX_AGE_MS = 60_000;
 
 /** The deployment's immutable parameters. */
 export async function bondParams(contract: Contract): Promise<{ minBond: bigint; withdrawalDelay: bigint; rewardBps: bigint }> {
   const read = (name: string): Promise<bigint> => contract.getFunction(name)() as Promise<bigint>;
   const [minBond, withdrawalDelay, rewardBps] = await Promise.all([read('minBond'), read('withdrawalDelay'), read('rewardBps')]);
   return { minBond, withdrawalDelay, rewardBps };
+}
+
+export interface BondDeployment {
+  minBond: bigint;
+  withdrawalDelay: bigint;
+  rewardBps: bigint;
+  /** keccak256 of the contract's runtime code. */
+  codeHash: string;
+}
+
+/**
+ * Checks that `address` holds a SequencerBond the guarantee of docs/slashing.md §Withdrawal delay holds for, and
+ * returns its parameters; throws ChainError (saying what is wrong) otherwise. Two checks, both needed:
+ *
+ * - Its parameters are inside the contract's bounds (withdrawalDelay >= MIN_WITHDRAWAL_DELAY, rewardBps <=
+ *   MAX_REWARD_BPS). The constructor enforces them, but a deployment need not run the constructor: any init code
+ *   may return the genuine runtime code with other values in its immutable slots.
+ * - Its runtime code is exactly what the committed artefact's constructor returns for those parameters. The
+ *   runtime code embeds the immutables (minBond, withdrawalDelay, rewardBps), so it is compared not with the
+ *   artefact's `deployedBytecode` (zeros in those slots) but with the artefact's creation code run through
+ *   eth_call (a simulated deployment: nothing is sent) with the parameters the views report. Equal code means
+ *   equal behaviour with those immutables everywhere, so the views cannot lie (an impostor answering the same
+ *   views with good values has other code); and no slot-offset table is needed, nor trust in one.
+ *
+ * Not covered: storage written by a deployment's own init code (e.g. bonds credited without ETH): only reading
+ * the deployment transaction could tell; docs/slashing.md §Known limitations.
+ */
+export async function verifyBondDeployment(provider: Provider, address: string): Promise<BondDeployment> {
+  const code = await provider.getCode(address);
+  if (code === '0x') throw new ChainError(`no contract at ${address}`);
+  let params: Awaited<ReturnType<typeof bondParams>>;
+  try {
+    params = await bondParams(connectBond(address, provider));
+  } catch (e) {
+    throw new ChainError(`the contract at ${address} is not a SequencerBond: its parameter views fail (${describeBondError(e)})`, { cause: e });
+  }
+  const { withdrawalDelay, rewardBps } = params;
+  if (withdrawalDelay < BigInt(MIN_WITHDRAWAL_DELAY) || withdrawalDelay > BigInt(MAX_WITHDRAWAL_DELAY) || rewardBps > BigInt(MAX_REWARD_BPS)) {
+    throw new ChainError(
+      `the SequencerBond at ${address} has withdrawalDelay ${withdrawalDelay} s and rewardBps ${rewardBps}, outside the bounds its ` +
+      `guarantee needs (withdrawalDelay ${MIN_WITHDRAWAL_DELAY}..${MAX_WITHDRAWAL_DELAY}, rewardBps <= ${MAX_REWARD_BPS})`,
+      { details: { withdrawalDelay: String(withdrawalDelay), rewardBps: String(rewardBps) } },
+    );
+  }
+  let expected: string;
+  try {
+    expected = await provider.call({ data: bondCreationCode(params) });
+  } catch (e) {
+    throw new ChainError(`cannot verify the code at ${address}: simulating the SequencerBond deployment failed (${describeBondError(e)})`, { cause: e });
+  }
+  const codeHash = keccak256(code);
+  if (codeHash !== keccak256(expected)) {
+    throw new ChainError(
+      `the contract at ${address} is not the SequencerBond build this node trusts (contracts/build/SequencerBond.json): ` +
+      `its code hash is ${codeHash}, a deployment of the build with the parameters it reports would have ${keccak256(expected)}`,
+      { details: { codeHash, expected: keccak256(expected) } },
+    );
+  }
+  return { ...params, codeHash };
+}
+
+/** The artefact's creation code with its constructor arguments: what deploying it with `params` sends. */
+function bondCreationCode(params: { minBond: bigint; withdrawalDelay: bigint; rewardBps: bigint }): string {
+  const args = bondInterface().encodeDeploy([params.minBond, params.withdrawalDelay, params.rewardBps]);
+  return bondArtifact().bytecode + args.slice(2);
 }
 
 /**

@@ -3,17 +3,22 @@
  * primary's headers only while that bond is slashable for long enough to report an equivocation.
  *
  * The rule (docs/slashing.md §Withdrawal delay): a header is trusted only while the last successful read of
- * the bond, no older than `maxStalenessMs`, showed it `active` (posted, no withdrawal requested, never
- * slashed). A withdrawal request makes the bond `leaving` at once; it stays slashable for the whole
- * withdrawal delay (at least MIN_WITHDRAWAL_DELAY), so every header a node trusted is reportable for at
- * least that delay minus one staleness bound. A chain that cannot be read is not trust: the node waits.
+ * the bond showed it `active` (posted, no withdrawal requested, never slashed), and that read is no older
+ * than `maxStalenessMs` in chain time: its age is measured from the timestamp of the block it was read at,
+ * not from when the RPC answered, so an endpoint that lags (serves old blocks) cannot keep a bond `active`
+ * that the chain shows leaving. A withdrawal request makes the bond `leaving` at once; it stays slashable for
+ * the whole withdrawal delay (at least MIN_WITHDRAWAL_DELAY), so every header a node trusted is reportable for
+ * at least that delay minus one staleness bound. A chain that cannot be read is not trust: the node waits.
+ *
+ * The contract itself is checked once, at start (verifyBondDeployment): the committed SequencerBond build with
+ * parameters inside its bounds, or the watcher refuses to start.
  *
  * The provider is injected (`start`), or built from a URL and owned by the watcher (`connect`, what a node
  * given --chain-rpc uses).
  */
 import { JsonRpcProvider, getAddress, type Contract, type Provider } from 'ethers';
 import { subscribe } from '../core/listeners.ts';
-import { bondInfo, bondStatus, connectBond, describeBondError, type BondInfo } from './bond-contract.ts';
+import { BOND_READ_MAX_AGE_MS, bondStatus, connectBond, describeBondError, latestBondInfo, verifyBondDeployment, type BondInfo } from './bond-contract.ts';
 import { ChainError } from './errors.ts';
 import type { BondStateJson } from '../wire/rpc-types.ts';
 
@@ -29,7 +34,10 @@ export interface BondWatcherOptions {
   readonly chainId: number;
   /** Poll period (default 5 s). */
   readonly pollMs?: number;
-  /** A read older than this no longer counts (default 4 poll periods). */
+  /**
+   * A read whose block is older than this no longer counts (default 4 poll periods, at least 60 s: the chain's
+   * blocks, not the poll, set how fresh a read can be; an L1 block may come 12 s or more after the last).
+   */
   readonly maxStalenessMs?: number;
   readonly now?: () => number;
 }
@@ -45,6 +53,8 @@ export class BondWatcher {
   private info: BondInfo | undefined;
   private checkedAt: number | null = null;
   private error: string | null = null;
+  /** The outcome (JSON) the last poll reported to the listeners. */
+  private lastOutcome: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private readonly listeners: ((state: BondState) => void)[] = [];
@@ -56,12 +66,13 @@ export class BondWatcher {
     this.opts = { ...opts, contract: getAddress(opts.contract), sequencer: getAddress(opts.sequencer) };
     this.contract = connectBond(this.opts.contract, opts.provider);
     this.now = opts.now ?? Date.now;
-    this.maxStalenessMs = opts.maxStalenessMs ?? 4 * (opts.pollMs ?? 5000);
+    this.maxStalenessMs = opts.maxStalenessMs ?? Math.max(4 * (opts.pollMs ?? 5000), BOND_READ_MAX_AGE_MS);
   }
 
   /**
-   * Checks the provider is on the log's chain and holds a contract at the address (a misconfiguration
-   * there could never be fixed by waiting: it throws), reads the bond once, then polls it.
+   * Checks the provider is on the log's chain and holds a SequencerBond the guarantee holds for at the address
+   * (verifyBondDeployment; a misconfiguration there could never be fixed by waiting: it throws), reads the bond
+   * once, then polls it.
    */
   static async start(opts: BondWatcherOptions): Promise<BondWatcher> {
     const watcher = new BondWatcher(opts);
@@ -69,7 +80,7 @@ export class BondWatcher {
     if (chainId !== opts.chainId) {
       throw new ChainError(`the chain RPC is chain ${chainId}, but the log's headers are signed for chain ${opts.chainId}: a bond there backs nothing`, { details: { chainId, expected: opts.chainId } });
     }
-    if ((await opts.provider.getCode(watcher.opts.contract)) === '0x') throw new ChainError(`no contract at ${watcher.opts.contract} on chain ${chainId}`);
+    await verifyBondDeployment(opts.provider, watcher.opts.contract);
     await watcher.poll();
     watcher.timer = setInterval(() => void watcher.poll(), opts.pollMs ?? 5000);
     watcher.timer.unref();
@@ -89,7 +100,10 @@ export class BondWatcher {
     }
   }
 
-  /** Called after every poll whose outcome (status, amount, withdrawableAt or read error) changed. Returns the unsubscribe. */
+  /**
+   * Called after every poll whose outcome (status, amount, withdrawableAt, read error, or whether the last read
+   * is stale) changed. Returns the unsubscribe.
+   */
   onChange(listener: (state: BondState) => void): () => void {
     return subscribe(this.listeners, listener);
   }
@@ -97,21 +111,34 @@ export class BondWatcher {
   /** Reads the bond now (single-flight). */
   poll(): Promise<void> {
     this.polling ??= (async () => {
-      const before = JSON.stringify(this.outcome());
       try {
-        this.info = await bondInfo(this.contract, this.opts.sequencer, this.opts.logId);
-        this.checkedAt = this.now();
+        // The bond as of one block, dated by that block (never later than now: a clock behind the chain's must
+        // not stretch the bound).
+        const { blockTimeMs, ...info } = await latestBondInfo(this.contract, this.opts.sequencer, this.opts.logId);
+        this.info = info;
+        this.checkedAt = Math.min(blockTimeMs, this.now());
         this.error = null;
       } catch (e) {
         this.error = describeBondError(e);
       }
-      if (JSON.stringify(this.outcome()) !== before) for (const l of this.listeners) l(this.state);
+      // Compared with the last poll's outcome, not the state before this read: staleness comes with time, between polls.
+      const outcome = JSON.stringify(this.outcome());
+      if (outcome !== this.lastOutcome) {
+        this.lastOutcome = outcome;
+        for (const l of this.listeners) l(this.state);
+      }
     })().finally(() => { this.polling = undefined; });
     return this.polling;
   }
 
   private outcome() {
-    return { info: this.info && { ...this.info, amount: String(this.info.amount), withdrawableAt: String(this.info.withdrawableAt) }, error: this.error };
+    return { info: this.info && { ...this.info, amount: String(this.info.amount), withdrawableAt: String(this.info.withdrawableAt) }, error: this.error, stale: this.staleness() !== null };
+  }
+
+  /** How old (chain time) the last successful read is, when that is too old to count; else null. */
+  private staleness(): number | null {
+    const ageMs = this.checkedAt === null ? Infinity : this.now() - this.checkedAt;
+    return ageMs > this.maxStalenessMs ? ageMs : null;
   }
 
   get state(): BondState {
@@ -135,8 +162,11 @@ export class BondWatcher {
   distrust(): string | null {
     const definite = this.revoked();
     if (definite) return definite;
-    if (this.checkedAt === null || this.now() - this.checkedAt > this.maxStalenessMs) {
-      return `the primary's bond could not be read recently${this.error ? ` (${this.error})` : ''}`;
+    const why = this.error ? ` (${this.error})` : '';
+    if (this.checkedAt === null) return `the primary's bond could not be read${why}`;
+    const ageMs = this.staleness();
+    if (ageMs !== null) {
+      return `the primary's bond was last read at a block ${Math.round(ageMs / 1000)} s old (more than ${this.maxStalenessMs / 1000} s)${why}`;
     }
     return null;
   }

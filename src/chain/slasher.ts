@@ -44,9 +44,16 @@ export function wellFormedProof(value: unknown): EquivocationProof {
 /** How long a node may take to answer before the slasher gives up on it for this round. */
 export const NODE_TIMEOUT_MS = 10_000;
 
+/**
+ * The most the slasher reads of one node's answer: a node is untrusted, and a larger answer is dropped unread
+ * (the node skipped for that round) rather than buffered. A proof is about 2.5 KB with its calldata, and a node
+ * holds one per equivocation it saw, so this leaves room for some 1,600 of them.
+ */
+export const NODE_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 /** The proofs a node holds, as it sends them (each also carries `calldata`); unchecked. */
-export async function fetchProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS): Promise<EquivocationProof[]> {
-  return new RpcClient(nodeUrl, { timeoutMs }).getEquivocations();
+export async function fetchProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS, maxResponseBytes = NODE_MAX_RESPONSE_BYTES): Promise<EquivocationProof[]> {
+  return new RpcClient(nodeUrl, { timeoutMs, maxResponseBytes }).getEquivocations();
 }
 
 export type FetchedProof = { proof: EquivocationProof } | { malformed: string; index: number };
@@ -55,8 +62,8 @@ export type FetchedProof = { proof: EquivocationProof } | { malformed: string; i
  * The proofs a node holds, each checked for shape: a malformed one comes back as `{malformed, index}` so the
  * caller can report it and go on. Throws only when the node cannot be asked or does not answer a list.
  */
-export async function fetchCheckedProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS): Promise<FetchedProof[]> {
-  const result: unknown = await fetchProofs(nodeUrl, timeoutMs);
+export async function fetchCheckedProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS, maxResponseBytes = NODE_MAX_RESPONSE_BYTES): Promise<FetchedProof[]> {
+  const result: unknown = await fetchProofs(nodeUrl, timeoutMs, maxResponseBytes);
   if (!Array.isArray(result)) throw new ChainError('sequencer_getEquivocations did not return an array');
   return result.map((value: unknown, index) => {
     try {
@@ -78,33 +85,61 @@ export interface WatchOptions {
   readonly intervalMs: number;
   /** Per node and poll (default NODE_TIMEOUT_MS): a node that hangs must not stall the others. */
   readonly nodeTimeoutMs?: number;
+  /** Per node and poll (default NODE_MAX_RESPONSE_BYTES): a larger answer is not read, the node is skipped. */
+  readonly maxResponseBytes?: number;
   readonly signal?: AbortSignal;
+  /** Each outcome once; a failed one again only when its reason changes. */
   readonly onOutcome: (proof: EquivocationProof, outcome: SubmitOutcome, node: string) => void;
-  /** A node that could not be polled, or one malformed proof it served: that node's other proofs still count. */
+  /**
+   * A node that could not be polled (unreachable, timed out, answer too large), or one malformed proof it served:
+   * that node's other proofs still count. Each once while it lasts: again only after a poll without it.
+   */
   readonly onError: (node: string, error: Error) => void;
 }
 
-/** Polls every node until aborted; submits each distinct proof once (a failed submission is retried next poll). */
+/**
+ * Polls every node until aborted; submits each distinct proof once (a failed submission is retried next poll).
+ * What it reports is news only: the same warning about the same node, or the same failure of the same proof,
+ * is not repeated every poll.
+ */
 export async function watchNodes(opts: WatchOptions): Promise<void> {
   const done = new Set<string>();
+  /** Per node, the warnings of its last poll. */
+  const warned = new Map<string, Set<string>>();
+  /** Per proof still failing, the reason last reported. */
+  const failing = new Map<string, string>();
   while (!opts.signal?.aborted) {
     for (const node of opts.nodes) {
+      const before = warned.get(node);
+      const now = new Set<string>();
+      warned.set(node, now);
+      const warn = (error: Error): void => {
+        now.add(error.message);
+        if (!before?.has(error.message)) opts.onError(node, error);
+      };
       let fetched: FetchedProof[];
       try {
-        fetched = await fetchCheckedProofs(node, opts.nodeTimeoutMs);
+        fetched = await fetchCheckedProofs(node, opts.nodeTimeoutMs, opts.maxResponseBytes);
       } catch (e) {
-        opts.onError(node, e as Error);
+        warn(e as Error);
         continue;
       }
       for (const item of fetched) {
         if ('malformed' in item) {
-          opts.onError(node, new InvalidProofError(`skipping malformed proof #${item.index}: ${item.malformed}`));
+          warn(new InvalidProofError(`skipping malformed proof #${item.index}: ${item.malformed}`));
           continue;
         }
         const { proof } = item;
-        if (done.has(proofKey(proof))) continue;
+        const key = proofKey(proof);
+        if (done.has(key)) continue;
         const outcome = await submitProof(opts.contract, proof);
-        if (outcome.status !== 'failed') done.add(proofKey(proof));
+        if (outcome.status === 'failed') {
+          if (failing.get(key) === outcome.reason) continue;
+          failing.set(key, outcome.reason);
+        } else {
+          done.add(key);
+          failing.delete(key);
+        }
         opts.onOutcome(proof, outcome, node);
       }
     }

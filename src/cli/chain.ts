@@ -4,6 +4,7 @@ import { toHex } from '../core/bytes.ts';
 import { describeBondError } from '../chain/bond-contract.ts';
 import { CliError, UsageError } from './args.ts';
 import { loadKey } from './keys.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
 
 /** A provider on `url`, checked to answer (and, with `expectedChainId`, to be that chain). */
 export async function chainProvider(url: string, expectedChainId?: number): Promise<JsonRpcProvider> {
@@ -45,7 +46,7 @@ export async function contractCall<T>(what: string, call: () => Promise<T>): Pro
 export function ether(value: string, flag: string): bigint {
   try {
     const v = parseEther(value);
-    if (v < 0n) throw new Error('negative');
+    if (v < 0n) throw new InvalidArgumentError('negative');
     return v;
   } catch {
     throw new UsageError(`--${flag}: expected an amount of ETH such as 1 or 0.25, got '${value}'`);
@@ -55,15 +56,26 @@ export function ether(value: string, flag: string): bigint {
 export { formatEther };
 
 /**
- * Refuses (CliError) unless `sequencer`'s bond for `logId` on the SequencerBond at `contract` is active: a
- * client must not take headers from a primary whose bond is leaving, slashed or gone, since an equivocation
- * it signs then may not be slashable (docs/slashing.md §Withdrawal delay).
+ * Refuses (CliError) unless the contract at `contract` is a SequencerBond the guarantee holds for
+ * (verifyBondDeployment) and `sequencer`'s bond for `logId` there is active: a client must not take headers
+ * from a primary whose bond is leaving, slashed or gone, or held by a contract that only claims to be the
+ * bond, since an equivocation it signs then may not be slashable (docs/slashing.md §Withdrawal delay).
  */
 export async function requireActiveBond(chainRpc: string, contract: string, sequencer: string, logId: string, chainId: number): Promise<void> {
-  const { bondInfo, bondStatus, connectBond } = await import('../chain/bond-contract.ts');
+  const { BOND_READ_MAX_AGE_MS, bondStatus, connectBond, latestBondInfo, verifyBondDeployment } = await import('../chain/bond-contract.ts');
   const provider = await chainProvider(chainRpc, chainId);
   try {
-    const info = await contractCall(`reading the bond at ${contract}`, () => bondInfo(connectBond(contract, provider), sequencer, logId));
+    try {
+      await verifyBondDeployment(provider, contract);
+    } catch (e) {
+      throw new CliError(`${(e as Error).message}; refusing to append`);
+    }
+    const info = await contractCall(`reading the bond at ${contract}`, () => latestBondInfo(connectBond(contract, provider), sequencer, logId));
+    // As a node's watcher: a read at an old block (a lagging endpoint) does not show the bond as it is now.
+    const ageMs = Date.now() - info.blockTimeMs;
+    if (ageMs > BOND_READ_MAX_AGE_MS) {
+      throw new CliError(`the Ethereum node at ${chainRpc} serves a latest block ${Math.round(ageMs / 1000)} s old (more than ${BOND_READ_MAX_AGE_MS / 1000} s): it cannot show whether the primary's bond is active now; refusing to append`);
+    }
     const status = bondStatus(info);
     if (status !== 'active') {
       const detail = status === 'leaving' ? ` (withdrawal requested, withdrawable at ${info.withdrawableAt})` : '';

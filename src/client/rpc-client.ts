@@ -4,7 +4,7 @@
  * (NonceReplayedError for -32003, …: core/errors.ts errorFromRpc), so callers can `instanceof` it.
  */
 import type { Submission } from '../core/submission.ts';
-import { ErrorCode, errorFromRpc, SequencerError } from '../core/errors.ts';
+import { BaseError, ErrorCode, errorFromRpc, SequencerError } from '../core/errors.ts';
 import { submissionToJson } from '../wire/json.ts';
 import type { ReceiptJson, RpcMethodName, RpcParams, RpcResult } from '../wire/rpc-types.ts';
 
@@ -15,23 +15,50 @@ import type { ReceiptJson, RpcMethodName, RpcParams, RpcResult } from '../wire/r
  */
 export { SequencerError as RpcError } from '../core/errors.ts';
 
+/** The body of `res` as text, or throws (code 'ResponseTooLarge') once it exceeds `maxBytes`, reading no further. */
+async function readCapped(res: Response, maxBytes: number): Promise<string> {
+  const tooLarge = () => new BaseError(`response exceeds ${maxBytes} bytes`, { code: 'ResponseTooLarge', details: { maxBytes } });
+  if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  // Streamed, so that an oversized answer without a Content-Length is cut off too (the client runs in browsers: no Buffer).
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let size = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    size += r.value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    text += decoder.decode(r.value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
 interface JsonRpcResponse { id: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } }
 
 export class RpcClient {
   readonly url: string;
   /** Each request (and reading its answer) fails after this long; none by default. */
   readonly timeoutMs: number | undefined;
+  /** A larger answer is not read (an untrusted node must not make the caller buffer without bound); none by default. */
+  readonly maxResponseBytes: number | undefined;
   private nextId = 1;
 
-  constructor(url: string, opts: { timeoutMs?: number } = {}) {
+  constructor(url: string, opts: { timeoutMs?: number; maxResponseBytes?: number } = {}) {
     this.url = url;
     this.timeoutMs = opts.timeoutMs;
+    this.maxResponseBytes = opts.maxResponseBytes;
   }
 
   private async post(body: unknown): Promise<unknown> {
     const signal = this.timeoutMs !== undefined ? AbortSignal.timeout(this.timeoutMs) : undefined;
     const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
-    const text = await res.text();
+    const text = this.maxResponseBytes === undefined ? await res.text() : await readCapped(res, this.maxResponseBytes);
     try {
       return JSON.parse(text);
     } catch {

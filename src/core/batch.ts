@@ -80,6 +80,17 @@ export function peekSignedHeader(bytes: Uint8Array): SignedHeader {
   return { header: readHeader(r), signature: r.raw(SIGNATURE_BYTES) };
 }
 
+/**
+ * The submissions of an encoded batch, each read only when the iteration reaches it (nothing is kept): for
+ * looking one up in a stored batch, which was verified before it was stored, without decoding the rest.
+ * Throws DecodeError.
+ */
+export function* submissionsOf(bytes: Uint8Array): Generator<DecodedSubmission> {
+  const r = new Reader(bytes, 1 + HEADER_BYTES + SIGNATURE_BYTES);
+  const n = r.u32();
+  for (let i = 0; i < n; i++) yield readSubmission(r);
+}
+
 /** Lookup key of a (sender, nonce) pair: sender[20] | nonce u64. */
 export function nonceKey(sender: Uint8Array, nonce: bigint): Bytes {
   return new Writer(28).raw(sender).u64(nonce).finish();

@@ -1,6 +1,6 @@
 /** Byte helpers shared by the codecs. Big-endian everywhere, as in docs/protocol.md. */
 
-import { BaseError } from './errors.ts';
+import { BaseError, InvalidArgumentError, InvariantError } from './errors.ts';
 
 export type Bytes = Uint8Array;
 
@@ -29,14 +29,14 @@ export function toHex(bytes: Uint8Array): string {
   return hex;
 }
 
-/** Parses 0x-prefixed hex; `length` (in bytes) is enforced when given. Throws RangeError on bad input. */
+/** Parses 0x-prefixed hex; `length` (in bytes) is enforced when given. Throws InvalidArgumentError on bad input. */
 export function fromHex(hex: string, length?: number): Bytes {
   if (typeof hex !== 'string' || hex.length % 2 !== 0 || hex.charCodeAt(0) !== 48 /* 0 */ || hex.charCodeAt(1) !== 120 /* x */) {
-    throw new RangeError('expected 0x-prefixed hex with an even number of digits');
+    throw new InvalidArgumentError('expected 0x-prefixed hex with an even number of digits');
   }
   const out = NodeBuffer ? nodeHexDecode(NodeBuffer, hex) : portableHexDecode(hex);
-  if (out === null) throw new RangeError('expected 0x-prefixed hex with an even number of digits');
-  if (length !== undefined && out.byteLength !== length) throw new RangeError(`expected ${length} bytes, got ${out.byteLength}`);
+  if (out === null) throw new InvalidArgumentError('expected 0x-prefixed hex with an even number of digits');
+  if (length !== undefined && out.byteLength !== length) throw new InvalidArgumentError(`expected ${length} bytes, got ${out.byteLength}`);
   return out;
 }
 
@@ -100,7 +100,7 @@ export class Writer {
   raw(b: Uint8Array): this { this.bytes.set(b, this.offset); this.offset += b.byteLength; return this; }
 
   finish(): Bytes {
-    if (this.offset !== this.bytes.byteLength) throw new Error(`encoder size mismatch: wrote ${this.offset} of ${this.bytes.byteLength}`);
+    if (this.offset !== this.bytes.byteLength) throw new InvariantError(`encoder size mismatch: wrote ${this.offset} of ${this.bytes.byteLength}`);
     return this.bytes;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { keccak256 } from './hash.ts';
 import type { Bytes } from './bytes.ts';
+import { InvariantError } from './errors.ts';
 
 export const DOMAIN_NAME = 'Sequencer';
 export const DOMAIN_VERSION = '1';
@@ -84,7 +85,7 @@ class Encoder {
   /** An address as an ABI word: 12 zero bytes, then the 20 address bytes. */
   address(a: Uint8Array): this { this.bytes.fill(0, this.offset, this.offset + 12); this.offset += 12; return this.raw(a); }
   hash(): Bytes {
-    if (this.offset !== this.bytes.byteLength) throw new Error(`EIP-712 encoding size mismatch: ${this.offset} of ${this.bytes.byteLength}`);
+    if (this.offset !== this.bytes.byteLength) throw new InvariantError(`EIP-712 encoding size mismatch: ${this.offset} of ${this.bytes.byteLength}`);
     return keccak256(this.bytes);
   }
 }

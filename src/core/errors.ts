@@ -153,6 +153,19 @@ export class StorageUnavailableError extends SequencerError {
 }
 
 /** Why a replica refused a batch. Never sent over RPC; it decides the GossipSub verdict and is logged. */
+/**
+ * A caller passed a value outside what a function accepts (malformed hex, a range outside a tree, an empty
+ * validator set): a programming or configuration mistake, raised before anything happens.
+ */
+export class InvalidArgumentError extends BaseError {
+  static { this.prototype.name = 'InvalidArgumentError'; }
+}
+
+/** An internal invariant did not hold (an encoder wrote a different size than it reserved): a bug, never input. */
+export class InvariantError extends BaseError {
+  static { this.prototype.name = 'InvariantError'; }
+}
+
 export class BatchRejectedError extends BaseError {
   static { this.prototype.name = 'BatchRejectedError'; }
 }

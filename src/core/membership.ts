@@ -6,6 +6,7 @@
  */
 import { equalBytes, toHex, type Bytes } from './bytes.ts';
 import { keccak256 } from './hash.ts';
+import { InvalidArgumentError } from './errors.ts';
 
 export class Membership {
   /** Validator addresses (20 bytes each), in the configured order: that order decides the leader of each view. */
@@ -28,12 +29,12 @@ export class Membership {
 
   /** A set of distinct 20-byte addresses, in the order that assigns views to leaders. Throws on anything else. */
   static of(validators: readonly Bytes[]): Membership {
-    if (validators.length === 0) throw new Error('a membership needs at least one validator');
+    if (validators.length === 0) throw new InvalidArgumentError('a membership needs at least one validator');
     const seen = new Set<string>();
     for (const v of validators) {
-      if (v.byteLength !== 20) throw new Error(`a validator address is 20 bytes, not ${v.byteLength}`);
+      if (v.byteLength !== 20) throw new InvalidArgumentError(`a validator address is 20 bytes, not ${v.byteLength}`);
       const hex = toHex(v);
-      if (seen.has(hex)) throw new Error(`validator ${hex} listed twice`);
+      if (seen.has(hex)) throw new InvalidArgumentError(`validator ${hex} listed twice`);
       seen.add(hex);
     }
     return new Membership(validators.map((v) => Uint8Array.from(v)));

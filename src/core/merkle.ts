@@ -7,6 +7,7 @@
  */
 import { sha256, sha256Pairs } from './hash.ts';
 import { equalBytes, type Bytes } from './bytes.ts';
+import { InvalidArgumentError } from './errors.ts';
 
 const H = 32;
 
@@ -17,7 +18,7 @@ export class MerkleTree {
 
   /** `leaves` is n packed 32-byte hashes. */
   constructor(leaves: Bytes) {
-    if (leaves.byteLength === 0 || leaves.byteLength % H !== 0) throw new RangeError('a Merkle tree needs one or more 32-byte leaves');
+    if (leaves.byteLength === 0 || leaves.byteLength % H !== 0) throw new InvalidArgumentError('a Merkle tree needs one or more 32-byte leaves');
     this.size = leaves.byteLength / H;
     this.levels = [leaves];
     let level = leaves;
@@ -54,7 +55,7 @@ export class MerkleTree {
    * proof is the range [i, i + 1).
    */
   rangeProof(lo: number, hi: number): Bytes[] {
-    if (!(0 <= lo && lo < hi && hi <= this.size)) throw new RangeError('range outside the tree');
+    if (!(0 <= lo && lo < hi && hi <= this.size)) throw new InvalidArgumentError('range outside the tree');
     const proof: Bytes[] = [];
     const walk = (start: number, size: number): void => {
       if (start + size <= lo || start >= hi) { proof.push(this.subtree(start, size)); return; }

@@ -5,8 +5,10 @@
  * merely claiming to be the primary, is what routes client submissions. Its own EIP-712 type keeps the
  * signature from ever being taken for a header or a submission.
  */
-import type { Bytes } from './bytes.ts';
+import { equalBytes, toHex, type Bytes } from './bytes.ts';
 import { peerRecordStructHash, typedDataDigest } from './eip712.ts';
+import { CURRENT_VIEW } from './header.ts';
+import type { LogRules } from './rules.ts';
 import { recoverAddress, sign } from './signature.ts';
 
 /** A libp2p peer id is ~52 characters; anything much longer is not one. */
@@ -30,4 +32,20 @@ export function signPeerRecord(separator: Uint8Array, logId: Uint8Array, peerId:
 /** The address that signed the record for this log; throws SignatureError on a malformed signature. */
 export function peerRecordSigner(separator: Uint8Array, logId: Uint8Array, record: PeerRecord): Bytes {
   return recoverAddress(peerRecordDigest(separator, logId, record.peerId, record.issuedAt), record.signature);
+}
+
+/**
+ * Why `record` does not prove that `peer` holds the primary's key, or null when it does: it must be signed by the
+ * primary for this log and name `peer`, the peer id that libp2p's Noise handshake authenticated for the
+ * connection the record came over (a record replayed by another peer names someone else).
+ */
+export function whyNotPrimary(rules: LogRules, record: PeerRecord, peer: string): string | null {
+  if (record.peerId !== peer) return `its peer record names another peer (${record.peerId})`;
+  let signer: Bytes;
+  try {
+    signer = peerRecordSigner(rules.separator, rules.logId, record);
+  } catch (e) {
+    return `peer record signature: ${(e as Error).message}`;
+  }
+  return equalBytes(signer, rules.membership.leaderOf(CURRENT_VIEW)) ? null : `peer record signed by ${toHex(signer)}, not by the primary`;
 }

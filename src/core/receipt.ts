@@ -12,7 +12,7 @@ import { verifyRangeProof, type MerkleTree } from './merkle.ts';
 import type { Membership } from './membership.ts';
 import type { LogRules } from './rules.ts';
 import { recoverAddress } from './signature.ts';
-import { submissionDigest } from './submission.ts';
+import { submissionDigest, type DecodedSubmission } from './submission.ts';
 
 export interface Receipt extends SignedHeader {
   readonly submissionDigest: Bytes;
@@ -97,8 +97,11 @@ export function checkReceipt(rules: ReceiptRules, r: Receipt, payloads?: readonl
  * one transaction per entry hash, and its entries chained from `prevEntryHash` must be the receipt's entry
  * hashes. The header alone does not bind sender, digest or prevEntryHash, so a receipt can carry a stored
  * header and stored entries and still misstate whose they are. Returns null when it matches, else what differs.
+ * The submissions are read only up to `firstSeq` (they may be a lazy iteration: batch.ts submissionsOf).
  */
-export function receiptMismatch(separator: Bytes, r: Receipt, batch: DecodedBatch): string | null {
+export function receiptMismatch(
+  separator: Bytes, r: Receipt, batch: Pick<DecodedBatch, 'header'> & { readonly submissions: Iterable<DecodedSubmission> },
+): string | null {
   let seq = batch.header.firstSeq;
   for (const s of batch.submissions) {
     if (seq > r.firstSeq) break;

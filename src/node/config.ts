@@ -11,7 +11,10 @@ export interface NodeConfig {
   readonly rpcPort: number;
   readonly p2pHost: string;
   readonly p2pPort: number;
-  /** Multiaddrs of peers to connect to (with /p2p/<peer id>; a primary waits for each at start-up). */
+  /**
+   * Multiaddrs of peers to connect to (with /p2p/<peer id>; a primary asks them at start-up, and refuses to start
+   * without any unless `unsafeSkipRecovery`).
+   */
   readonly peers: readonly string[];
   /** Addresses allowed to append (20 bytes each). Replicas must use the same list as the primary. */
   readonly allow: readonly Bytes[];
@@ -26,11 +29,17 @@ export interface NodeConfig {
   /** Concurrent JSON-RPC connections (default in src/rpc/server.ts); keep it well below `ulimit -n`. */
   readonly rpcMaxConnections?: number;
   /**
-   * A primary normally signs nothing until every configured peer has told it the highest header signed with its
-   * key and it has synced up to it (docs/protocol.md §Primary start-up). True skips that: it signs on top of its
-   * own store at once, and re-signs (equivocates, is slashable for) any height its peers hold that it lacks.
+   * A primary normally signs nothing until its configured peers have told it the highest header signed with its
+   * key and it has synced up to it (docs/protocol.md §Primary start-up), and refuses to start with no peers. True
+   * skips that, with or without peers: it signs on top of its own store at once, and re-signs (equivocates, is
+   * slashable for) any height its peers hold that it lacks.
    */
   readonly unsafeSkipRecovery?: boolean;
+  /**
+   * How many of the configured peers must answer a primary at start-up before it proceeds (1..peers; default all).
+   * Fewer lets it start while some are down, but a header only the silent ones hold would be signed again.
+   */
+  readonly recoveryQuorum?: number;
   /**
    * The SequencerBond deployment backing the primary, and an Ethereum JSON-RPC URL of the log's chain. When set,
    * the node trusts the primary only while its bond is active (docs/slashing.md §Withdrawal delay): a replica

@@ -9,13 +9,14 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import { equalBytes, toHex, type Bytes } from '../core/bytes.ts';
-import { decodeBatch, peekSignedHeader } from '../core/batch.ts';
+import { peekSignedHeader } from '../core/batch.ts';
 import { domainSeparator } from '../core/eip712.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
 import { CURRENT_VIEW, encodeSignedHeader, headerHash, type SignedHeader } from '../core/header.ts';
 import { MAX_BATCH_BYTES } from '../core/limits.ts';
 import { Membership } from '../core/membership.ts';
-import { checkReceipt, receiptMismatch, type Receipt } from '../core/receipt.ts';
+import { InvalidArgumentError, InvariantError, StorageUnavailableError } from '../core/errors.ts';
+import { checkReceipt, type Receipt } from '../core/receipt.ts';
 import type { LogRules } from '../core/rules.ts';
 import { addressFromPrivateKey } from '../core/signature.ts';
 import type { Submission } from '../core/submission.ts';
@@ -26,13 +27,14 @@ import type { InfoJson, ReceiptStatus } from '../wire/rpc-types.ts';
 import { HeaderWatch } from '../roles/header-watch.ts';
 import type { Entry } from '../core/entry.ts';
 import { LogReader, type EntryProof, type ExpandedBatch } from '../roles/log-reader.ts';
-import { serveLog } from '../roles/peer-services.ts';
+import { serveLog } from '../roles/log-service.ts';
 import { shareProofs } from '../roles/proof-gossip.ts';
 import { PrimaryRole } from '../roles/primary-role.ts';
 import { ReplicaRole } from '../roles/replica-role.ts';
 import type { Role } from '../roles/role.ts';
 import { BondWatcher } from '../chain/bond-watcher.ts';
-import { LogStore } from '../storage/log-store.ts';
+import { LogStore, StoreFaultError } from '../storage/log-store.ts';
+import type { ParsedReceipt } from '../wire/json.ts';
 import type { NodeConfig } from './config.ts';
 import { ProcessMonitor } from './process-stats.ts';
 import type { Logger } from '../core/logger.ts';
@@ -41,13 +43,26 @@ export const VERSION: string = pkg.version;
 
 /**
  * What sequencer_verifyReceipt answers (docs/protocol.md §JSON-RPC API; the statuses: ReceiptStatus in
- * src/wire/rpc-types.ts). `reason` says why for `invalid` and `mismatch`; `proof` is set for `conflict` only.
+ * src/wire/rpc-types.ts). `valid` is false for `invalid` and `mismatch` (a receipt that misstates the log is not
+ * to be relied on); `reason` says why for those two; `proof` is set for `conflict` only.
  */
 export interface ReceiptVerdict {
   readonly valid: boolean;
   readonly reason: string | null;
   readonly status: ReceiptStatus;
   readonly proof: EquivocationProof | null;
+}
+
+/**
+ * A failed read or write of the store (disk full, too many open files, an I/O error) as the documented error a
+ * client gets from any call of the node's API: -32012 storage unavailable, retry later (docs/protocol.md §Errors).
+ */
+async function storageUnavailable<T>(work: Promise<T>, what: string): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    throw e instanceof StoreFaultError ? new StorageUnavailableError(what, e.message) : e;
+  }
 }
 
 /** A server that exposes the node to clients (the JSON-RPC server); the node closes it first when it stops. */
@@ -60,14 +75,14 @@ export interface NodeEndpoint {
 function logRules(config: NodeConfig): LogRules {
   const own = config.privateKey ? addressFromPrivateKey(config.privateKey) : undefined;
   if (config.mode === 'primary') {
-    if (!own) throw new Error('a primary needs a private key');
-    if (config.primary && !equalBytes(config.primary, own)) throw new Error(`--primary ${toHex(config.primary)} is not this key's address ${toHex(own)}`);
+    if (!own) throw new InvalidArgumentError('a primary needs a private key');
+    if (config.primary && !equalBytes(config.primary, own)) throw new InvalidArgumentError(`--primary ${toHex(config.primary)} is not this key's address ${toHex(own)}`);
     if (!config.unsafeSkipRecovery) {
       const anonymous = config.peers.filter((p) => !peerIdOfAddress(p));
-      if (anonymous.length > 0) throw new Error(`a primary waits for each of its peers at start-up, so each needs its /p2p/<peer id>: ${anonymous.join(', ')}`);
+      if (anonymous.length > 0) throw new InvalidArgumentError(`a primary waits for each of its peers at start-up, so each needs its /p2p/<peer id>: ${anonymous.join(', ')}`);
     }
   } else if (!config.primary) {
-    throw new Error('a replica needs the primary address (--primary)');
+    throw new InvalidArgumentError('a replica needs the primary address (--primary)');
   }
   const allowed = new Set(config.allow.map((a) => toHex(a)));
   return {
@@ -166,6 +181,7 @@ export class SequencerNode {
         privateKey: config.privateKey!,
         peers: config.peers.map((p) => peerIdOfAddress(p)!),
         unsafeSkipRecovery: config.unsafeSkipRecovery,
+        recoveryQuorum: config.recoveryQuorum,
         maxPendingTxs: config.maxPendingTxs,
       })
       : new ReplicaRole(common);
@@ -180,7 +196,7 @@ export class SequencerNode {
 
   /** The URL of the attached JSON-RPC server. */
   get rpcUrl(): string {
-    if (!this.endpoint) throw new Error('no RPC server is attached to this node');
+    if (!this.endpoint) throw new InvariantError('no RPC server is attached to this node');
     return this.endpoint.url;
   }
 
@@ -224,20 +240,20 @@ export class SequencerNode {
 
   /** A primary sequences; a replica forwards to the primary and shows the receipt's header to its watch. */
   append(s: Submission): Promise<Receipt> {
-    if (!this.role) throw new Error('the node has not started');
-    return this.role.append(s);
+    if (!this.role) throw new InvariantError('the node has not started');
+    return storageUnavailable(this.role.append(s), 'the submission cannot be taken now');
   }
 
   entries(fromSeq: number, limit: number): Promise<Entry[]> {
-    return this.reader.entries(fromSeq, limit);
+    return storageUnavailable(this.reader.entries(fromSeq, limit), 'the log cannot be read now');
   }
 
   batch(height: number): Promise<ExpandedBatch | undefined> {
-    return this.reader.batch(height);
+    return storageUnavailable(this.reader.batch(height), 'the log cannot be read now');
   }
 
   proof(seq: number): Promise<EntryProof | undefined> {
-    return this.reader.proof(seq);
+    return storageUnavailable(this.reader.proof(seq), 'the log cannot be read now');
   }
 
   info(): InfoJson {
@@ -271,30 +287,39 @@ export class SequencerNode {
 
   /**
    * Checks a client's receipt: on its own (checkReceipt: this log, an allowed view, the primary's signature,
-   * the Merkle proof), then against what this node holds. A header that conflicts with a held one yields, and
-   * records, an equivocation proof; a header for a height not yet held is kept, and judged when that height
-   * arrives; a stored header must come with the entries, sender and digest the log holds under it.
-   * Statuses: docs/protocol.md §JSON-RPC API (verifyReceipt).
+   * the Merkle proof; and the JSON's `headerHash`, when given, is the header's hash), then against what this
+   * node holds. A header that conflicts with a held one yields, and records, an equivocation proof; a header
+   * for a height not yet held is kept, and judged when that height arrives; a stored header must come with the
+   * entries, sender and digest the log holds under it. One call costs what one receipt asks: the stored headers
+   * it is judged against (cached by the watch) and the one submission it names (LogReader.receiptMismatch),
+   * never the whole batch expanded. Statuses: docs/protocol.md §JSON-RPC API (verifyReceipt).
    */
-  async verifyReceipt(receipt: Receipt): Promise<ReceiptVerdict> {
-    const reason = checkReceipt(this.rules, receipt);
+  verifyReceipt(receipt: ParsedReceipt): Promise<ReceiptVerdict> {
+    return storageUnavailable(this.judgeReceipt(receipt), 'the receipt cannot be checked against the log now');
+  }
+
+  private async judgeReceipt(receipt: ParsedReceipt): Promise<ReceiptVerdict> {
+    const hash = headerHash(this.separator, receipt.header);
+    const reason = checkReceipt(this.rules, receipt)
+      ?? (receipt.headerHash && !equalBytes(receipt.headerHash, hash) ? 'headerHash is not the hash of the header' : null);
     if (reason) return { valid: false, reason, status: 'invalid', proof: null };
     const origin = 'receipt check';
     const proof = await this.watch.check(receipt, origin);
     if (proof) return { valid: true, reason: null, status: 'conflict', proof };
     const height = receipt.header.height;
     if (height > this.store.tip.height) return { valid: true, reason: null, status: 'pending', proof: null };
-    const stored = await this.store.getBatch(height);
-    if (!stored) throw new Error(`batch ${height} missing at or below the tip ${this.store.tip.height}`);
-    const batch = decodeBatch(stored.bytes);
-    if (!equalBytes(headerHash(this.separator, batch.header), headerHash(this.separator, receipt.header))) {
+    const held = await this.watch.held(height);
+    if (!held) throw new InvariantError(`batch ${height} missing at or below the tip ${this.store.tip.height}`);
+    if (!equalBytes(headerHash(this.separator, held.header), hash)) {
       // Stored after `remember` kept the receipt's header: judged against the log now (one proof, whoever records it).
       const late = await this.watch.observe(receipt, origin);
-      if (!late) throw new Error(`the header stored at height ${height} differs from the receipt's, yet the watch found no conflict`);
+      if (!late) throw new InvariantError(`the header stored at height ${height} differs from the receipt's, yet the watch found no conflict`);
       return { valid: true, reason: null, status: 'conflict', proof: late };
     }
-    const mismatch = receiptMismatch(this.separator, receipt, batch);
-    return { valid: true, reason: mismatch, status: mismatch ? 'mismatch' : 'consistent', proof: null };
+    const mismatch = await this.reader.receiptMismatch(receipt);
+    if (mismatch === undefined) throw new InvariantError(`batch ${height} missing at or below the tip ${this.store.tip.height}`);
+    // A mismatch is no equivocation, but the receipt misstates the log: not something to rely on.
+    return { valid: mismatch === null, reason: mismatch, status: mismatch ? 'mismatch' : 'consistent', proof: null };
   }
 
   async stop(): Promise<void> {
@@ -303,6 +328,7 @@ export class SequencerNode {
     for (const u of this.unsubscribe) u();
     this.bond?.stop();
     await this.host.stop();
+    this.watch.close();
     await this.store.close();
     this.monitor.stop();
   }

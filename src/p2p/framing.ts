@@ -13,7 +13,7 @@
  * remote's FIN, 'end' the end of the readable side, 'close' the stream's end (with an error if it was reset).
  */
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
-import { BaseError } from '../core/errors.ts';
+import { BaseError, InvalidArgumentError } from '../core/errors.ts';
 
 /** A frame broke a limit (size, count) or the framing itself; the stream is reset. */
 export class FrameLimitError extends BaseError {
@@ -26,7 +26,7 @@ export function toError(err: unknown): Error {
 
 /** Unsigned LEB128 varint, as used by it-length-prefixed / multiformats. */
 export function encodeVarint(n: number): Uint8Array {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`bad varint value ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`bad varint value ${n}`);
   const out: number[] = [];
   while (n >= 0x80) {
     out.push((n % 0x80) | 0x80);

@@ -23,8 +23,9 @@ import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import { FrameReader, toError, writeFrame } from './framing.ts';
+import { FrameLimitError, FrameReader, toError, writeFrame } from './framing.ts';
 import { createLibp2pNode, MAX_GOSSIP_MESSAGE_BYTES, peerScore, scoreTopic, type Libp2pNode } from './libp2p-node.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
 
 // Callers and tests reach the whole p2p surface through this module.
 export { FrameDecoder, FrameLimitError, encodeVarint } from './framing.ts';
@@ -110,7 +111,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   });
   const maxMessageBytes = opts.maxMessageBytes;
   if (!(maxMessageBytes > 0 && maxMessageBytes <= MAX_GOSSIP_MESSAGE_BYTES)) {
-    throw new RangeError(`maxMessageBytes must be in (0, ${MAX_GOSSIP_MESSAGE_BYTES}] (gossipsub caps an RPC at 4 MiB)`);
+    throw new InvalidArgumentError(`maxMessageBytes must be in (0, ${MAX_GOSSIP_MESSAGE_BYTES}] (gossipsub caps an RPC at 4 MiB)`);
   }
   const node = await createLibp2pNode({
     privateKey: opts.privateKey, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.listenPort,
@@ -149,7 +150,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
 
     async publish(topic, data) {
       if (data.byteLength > maxMessageBytes) {
-        throw new RangeError(`message of ${data.byteLength} bytes exceeds maxMessageBytes ${maxMessageBytes}`);
+        throw new InvalidArgumentError(`message of ${data.byteLength} bytes exceeds maxMessageBytes ${maxMessageBytes}`);
       }
       try {
         await pubsub.publish(topic, data);
@@ -171,7 +172,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
             request = frame;
             break;
           }
-          if (request == null) throw new Error('stream ended without a request frame');
+          if (request == null) throw new FrameLimitError('stream ended without a request frame');
           const out = handler(request, from);
           const frames = isAsyncIterable(out) ? out : isPromise(out) ? await out : out;
           for await (const frame of frames) await writeFrame(stream, frame);

@@ -9,6 +9,7 @@ import { chmod, link, mkdir, open, readFile, rename, unlink } from 'node:fs/prom
 import { join } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
+import { BaseError } from '../core/errors.ts';
 
 export const PEER_KEY_FILE = 'peer-key';
 
@@ -67,6 +68,6 @@ async function readKey(file: string): Promise<PrivateKey | undefined> {
     return privateKeyFromProtobuf(bytes);
   } catch (err) {
     // Never silently replace a corrupt key: that would change the node's peer id.
-    throw new Error(`corrupt libp2p key file ${file}: ${(err as Error).message}`, { cause: err });
+    throw new BaseError(`corrupt libp2p key file ${file}: ${(err as Error).message}`, { code: 'CorruptKeyFile', cause: err });
   }
 }

@@ -4,19 +4,34 @@
  * headers it has seen ahead of its tip. Both are durable, so a conflicting header arriving from another peer,
  * hours later, or after a restart, is still caught. On a conflict the proof is stored durably and the node
  * stops following the primary for good; it keeps serving what it has.
+ *
+ * Evidence outlives a storage fault (disk full, ...: LogStore): a proof or seen header whose write fails is
+ * kept and acted on in memory all the same (a proof is listed, halts the node and is published) and written
+ * once the store takes writes again; gossip would not deliver its headers a second time.
  */
 import { equalBytes, toHex } from '../core/bytes.ts';
 import { peekSignedHeader } from '../core/batch.ts';
 import type { LogRules } from '../core/rules.ts';
 import { checkProof, judgePair, proofId, type EquivocationProof } from '../core/equivocation.ts';
-import type { SignedHeader } from '../core/header.ts';
+import { decodeSignedHeader, encodeSignedHeader, type SignedHeader } from '../core/header.ts';
 import { decodeRecord, encodeProofRecord, encodeSeenRecord, proofRecordName, seenRecordName } from '../wire/storage-records.ts';
-import type { LogStore } from '../storage/log-store.ts';
+import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import { subscribe } from '../core/listeners.ts';
+import { LookupCache } from './lookup-cache.ts';
 import type { Logger } from '../core/logger.ts';
 
 /** Signed headers kept from beyond the tip; more than this many means something is badly wrong upstream. */
 const MAX_SEEN = 10_000;
+/** Headers of stored batches kept in memory, so that judging a header does not read whole batches again. */
+const STORED_HEADERS_CACHED = 1024;
+
+/**
+ * The header in bytes of its own: one peeked from a batch is a view into the batch's bytes, and keeping the
+ * view would keep the whole batch (up to the batch limit) alive for as long as the header is held.
+ */
+function detached(signed: SignedHeader): SignedHeader {
+  return decodeSignedHeader(encodeSignedHeader(signed));
+}
 
 export interface HeaderWatchOptions {
   readonly store: LogStore;
@@ -35,9 +50,31 @@ export class HeaderWatch {
    */
   private readonly recorded = new Map<string, Promise<void>>();
   private readonly listeners: ((p: EquivocationProof) => void)[] = [];
+  /**
+   * Record writes that failed in a storage fault, by record name (hex): the value to put, or null to delete.
+   * Written again once the store recovers; a later write of the same name replaces the pending one.
+   */
+  private readonly unsaved = new Map<string, { name: Uint8Array; value: Uint8Array | null }>();
+  /**
+   * Signed headers of stored batches by height (a stored batch never changes), read once each: a batch is
+   * read whole from the store, and one header may be judged many times (sequencer_verifyReceipt). Concurrent
+   * lookups of one height share its read.
+   */
+  private readonly storedHeaders: LookupCache<number, SignedHeader>;
+  private readonly unsubscribe: () => void;
 
   private constructor(opts: HeaderWatchOptions) {
     this.opts = opts;
+    this.storedHeaders = new LookupCache(STORED_HEADERS_CACHED, async (height) => {
+      const stored = await opts.store.getBatch(height);
+      return stored && detached(peekSignedHeader(stored.bytes));
+    });
+    this.unsubscribe = opts.store.onRecovered(() => void this.saveUnsaved());
+  }
+
+  /** Stops writing what a storage fault left unsaved (the node is stopping; the store closes next). */
+  close(): void {
+    this.unsubscribe();
   }
 
   static async open(opts: HeaderWatchOptions): Promise<HeaderWatch> {
@@ -77,13 +114,10 @@ export class HeaderWatch {
     return subscribe(this.listeners, listener);
   }
 
-  /** The signed header the node holds for `height`: from its log, or seen ahead of its tip. */
-  private async held(height: number): Promise<SignedHeader | undefined> {
+  /** The signed header the node holds for `height`: from its log, or seen ahead of its tip. Throws StoreFaultError when the read fails. */
+  async held(height: number): Promise<SignedHeader | undefined> {
     if (height < 0) return undefined;
-    if (height <= this.opts.store.tip.height) {
-      const stored = await this.opts.store.getBatch(height);
-      return stored && peekSignedHeader(stored.bytes);
-    }
+    if (height <= this.opts.store.tip.height) return this.storedHeaders.get(height);
     return this.seen.get(height);
   }
 
@@ -119,8 +153,8 @@ export class HeaderWatch {
     const kept = this.seen.get(h);
     if (kept) return this.judge(kept, signed, origin);
     if (this.seen.size >= MAX_SEEN) return null;
-    this.seen.set(h, signed);
-    await this.opts.store.putRecord(seenRecordName(h), encodeSeenRecord(signed));
+    this.seen.set(h, detached(signed));
+    await this.persist(seenRecordName(h), encodeSeenRecord(signed));
     return null;
   }
 
@@ -142,8 +176,9 @@ export class HeaderWatch {
     const seen = this.seen.get(h);
     if (!seen) return;
     this.seen.delete(h);
-    await this.opts.store.deleteRecord(seenRecordName(h));
+    // Judged before the record is deleted: the evidence comes first, whatever the disk does.
     await this.judge(signed, seen, origin);
+    await this.persist(seenRecordName(h), null);
   }
 
   /** Judges a held header against another one; records and returns the proof if they conflict. */
@@ -168,7 +203,8 @@ export class HeaderWatch {
 
   /**
    * Stores a proof unless already held; returns whether it was new. A detection of a proof being recorded by
-   * another caller waits for that write, so once any caller returns, the proof is durable and listed once.
+   * another caller waits for that write, so once any caller returns, the proof is listed once, and durable
+   * unless the store is in a fault (then it is written once the store recovers: `persist`).
    */
   private async record(proof: EquivocationProof, origin: string): Promise<boolean> {
     const id = proofId(this.opts.rules.separator, proof);
@@ -178,12 +214,12 @@ export class HeaderWatch {
       await held;
       return false;
     }
-    const write = this.opts.store.putRecord(proofRecordName(id), encodeProofRecord(proof));
+    const write = this.persist(proofRecordName(id), encodeProofRecord(proof));
     this.recorded.set(key, write); // before the await: this is what makes a concurrent detection 'known'
     try {
       await write;
     } catch (e) {
-      this.recorded.delete(key); // not durable: a later detection must try again
+      this.recorded.delete(key); // not a storage fault: a bug; a later detection must try again
       throw e;
     }
     this.proofList.push(proof);
@@ -192,5 +228,38 @@ export class HeaderWatch {
     });
     for (const l of this.listeners) l(proof);
     return true;
+  }
+
+  /**
+   * Writes a record (or deletes it: null). In a storage fault the write is kept, to be done once the store
+   * recovers; the caller goes on with what it holds in memory. Throws only what is not a storage fault.
+   */
+  private async persist(name: Uint8Array, value: Uint8Array | null): Promise<void> {
+    const key = toHex(name);
+    this.unsaved.delete(key); // this write supersedes any pending one of the same record
+    try {
+      await (value ? this.opts.store.putRecord(name, value) : this.opts.store.deleteRecord(name));
+    } catch (e) {
+      if (!(e instanceof StoreFaultError)) throw e;
+      // Once per fault at warn level: while it lasts, every header met would say the same.
+      this.opts.log[this.unsaved.size === 0 ? 'warn' : 'debug']('storage fault: record kept in memory, written once the store recovers', { record: key, error: e.message });
+      this.unsaved.set(key, { name, value });
+    }
+  }
+
+  /** Writes what storage faults left unsaved; what fails again waits for the next recovery. */
+  private async saveUnsaved(): Promise<void> {
+    if (this.unsaved.size === 0) return;
+    for (const [key, pending] of [...this.unsaved]) {
+      if (this.unsaved.get(key) !== pending) continue; // written meanwhile by a newer call
+      try {
+        await (pending.value ? this.opts.store.putRecord(pending.name, pending.value) : this.opts.store.deleteRecord(pending.name));
+        if (this.unsaved.get(key) === pending) this.unsaved.delete(key);
+      } catch (e) {
+        if (!(e instanceof StoreFaultError)) this.opts.log.error('writing a record kept through a storage fault failed', { record: key, error: (e as Error).message });
+        return;
+      }
+    }
+    if (this.unsaved.size === 0) this.opts.log.warn('records kept through the storage fault are written');
   }
 }

@@ -4,14 +4,16 @@
  * batches are kept expanded so sequential readers do not redo the work.
  */
 import type { Bytes } from '../core/bytes.ts';
-import { decodeBatch, type DecodedBatch } from '../core/batch.ts';
+import { decodeBatch, peekSignedHeader, submissionsOf, type DecodedBatch } from '../core/batch.ts';
 import type { LogRules } from '../core/rules.ts';
 import { EntryChain, type Entry } from '../core/entry.ts';
 import { headerHash } from '../core/header.ts';
 import { MerkleTree } from '../core/merkle.ts';
+import { receiptMismatch, type Receipt } from '../core/receipt.ts';
 import { sha256 } from '../core/hash.ts';
 import { submissionDigest } from '../core/submission.ts';
 import type { LogStore, StoredBatch } from '../storage/log-store.ts';
+import { LookupCache } from './lookup-cache.ts';
 
 export interface ExpandedBatch {
   readonly batch: DecodedBatch;
@@ -34,10 +36,17 @@ export class LogReader {
   private readonly store: LogStore;
   private readonly rules: LogRules;
   private readonly cache = new Map<number, ExpandedBatch>();
+  /**
+   * Stored batches as read, by height: concurrent lookups of one batch share one read, and the few most recent
+   * are kept (an expanded batch holds views into its bytes anyway), so receipts checked against one batch do
+   * not read it again each.
+   */
+  private readonly stored: LookupCache<number, StoredBatch>;
 
   constructor(store: LogStore, rules: LogRules) {
     this.store = store;
     this.rules = rules;
+    this.stored = new LookupCache(CACHE_BATCHES, (height) => store.getBatch(height));
   }
 
   private expand(stored: StoredBatch): ExpandedBatch {
@@ -62,10 +71,26 @@ export class LogReader {
     return { batch, headerHash: headerHash(this.rules.separator, h), prevEntryHash: stored.prevEntryHash, entries, tree: new MerkleTree(leaves) };
   }
 
+  /**
+   * What a receipt whose header is the stored one at its height misstates about the log (core/receipt.ts
+   * receiptMismatch), or null. Cheap, as one receipt asks no more: a batch already expanded is used as it is;
+   * otherwise the stored batch is read (once for concurrent callers, and kept among the few most recent) and
+   * only its submissions up to the one the receipt names are decoded, none kept. Undefined when the height is
+   * not stored.
+   */
+  async receiptMismatch(r: Receipt): Promise<string | null | undefined> {
+    const height = r.header.height;
+    const cached = this.cache.get(height);
+    if (cached) return receiptMismatch(this.rules.separator, r, cached.batch);
+    const stored = await this.stored.get(height);
+    if (!stored) return undefined;
+    return receiptMismatch(this.rules.separator, r, { header: peekSignedHeader(stored.bytes).header, submissions: submissionsOf(stored.bytes) });
+  }
+
   async batch(height: number): Promise<ExpandedBatch | undefined> {
     const cached = this.cache.get(height);
     if (cached) return cached;
-    const stored = await this.store.getBatch(height);
+    const stored = await this.stored.get(height);
     if (!stored) return undefined;
     const expanded = this.expand(stored);
     this.cache.set(height, expanded);

@@ -1,20 +1,24 @@
 /**
  * The primary role: recovers at start-up (PrimaryStartup: syncs up to the highest header its peers hold signed
- * with its key, docs/protocol.md §Primary start-up), then sequences (Primary). It also answers the appends
- * replicas forward to it, and while its bond does not back it, refuses every append.
+ * with its key, docs/protocol.md §Primary start-up), then sequences (Primary); with no peers to ask it refuses
+ * to start unless told to skip recovery. It also answers the appends replicas forward to it, and while its bond
+ * does not back it, refuses every append.
  */
 import type { Bytes } from '../core/bytes.ts';
-import { HaltedError, NotReadyError } from '../core/errors.ts';
+import { HaltedError, InvalidArgumentError, InvalidParamsError, NotReadyError } from '../core/errors.ts';
+import { headerHash } from '../core/header.ts';
 import type { Logger } from '../core/logger.ts';
 import { signPeerRecord, type PeerRecord } from '../core/peer-record.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { LogRules } from '../core/rules.ts';
-import type { Submission } from '../core/submission.ts';
+import { decodeSubmission, type Submission } from '../core/submission.ts';
 import type { Host } from '../p2p/host.ts';
 import type { LogStore } from '../storage/log-store.ts';
+import { receiptToJson } from '../wire/json.ts';
+import { APPEND_PROTOCOL, MAX_REQUEST_BYTES, encodeJson } from '../wire/p2p-messages.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import type { LogReader } from './log-reader.ts';
-import { serveAppends } from './peer-services.ts';
+import { appendErrorReply } from './primary-errors.ts';
 import { Primary } from './primary.ts';
 import { PrimaryStartup } from './primary-startup.ts';
 import type { BondTrust, Role, Verdict } from './role.ts';
@@ -27,14 +31,37 @@ export interface PrimaryRoleOptions {
   readonly watch: HeaderWatch;
   readonly log: Logger;
   readonly privateKey: Bytes;
-  /** Peer ids of the configured peers: each must answer before the primary signs (§Primary start-up). */
+  /** Peer ids of the configured peers: they are asked before the primary signs (§Primary start-up). */
   readonly peers: readonly string[];
-  /** Signs on top of the local store without asking the peers (config.unsafeSkipRecovery). */
+  /** How many of `peers` must answer before the primary proceeds (config.recoveryQuorum); default all of them. */
+  readonly recoveryQuorum?: number;
+  /**
+   * Signs on top of the local store without asking any peer (config.unsafeSkipRecovery). Without peers, the
+   * role refuses to start unless this is set: there would be nobody to recover a lost store from.
+   */
   readonly unsafeSkipRecovery?: boolean;
   /** Topic its batches are published on. */
   readonly topic: string;
   readonly maxPendingTxs?: number;
   readonly bond?: BondTrust;
+}
+
+/** A primary answers forwarded submissions with the receipt JSON, or the error with its code (§Append forwarding). */
+async function serveAppends(host: Host, separator: Bytes, append: (s: Submission) => Promise<Receipt>, log: Logger): Promise<void> {
+  await host.handleRequests(APPEND_PROTOCOL, async (request) => {
+    try {
+      let submission: Submission;
+      try {
+        submission = decodeSubmission(request);
+      } catch (e) {
+        throw new InvalidParamsError(`malformed submission: ${(e as Error).message}`);
+      }
+      const receipt = await append(submission);
+      return [encodeJson({ result: receiptToJson(receipt, headerHash(separator, receipt.header)) })];
+    } catch (e) {
+      return [encodeJson(appendErrorReply(e, log))];
+    }
+  }, { maxRequestBytes: MAX_REQUEST_BYTES });
 }
 
 export class PrimaryRole implements Role {
@@ -51,12 +78,18 @@ export class PrimaryRole implements Role {
     const { host, rules, log } = opts;
     this.peerRecord = signPeerRecord(rules.separator, rules.logId, host.peerId, Math.floor(Date.now() / 1000), opts.privateKey);
     const peers = opts.peers.filter((p) => p !== host.peerId);
-    if (peers.length === 0 || opts.unsafeSkipRecovery) {
-      if (opts.unsafeSkipRecovery && peers.length > 0) log.warn('--unsafe-skip-recovery: signing on top of the local store without asking peers; a height they hold and this store lacks would be signed again (slashable)');
+    if (opts.unsafeSkipRecovery) {
+      log.warn('skipping start-up recovery (--unsafe-skip-recovery): signing on top of the local store without asking any peer; '
+        + 'if it lacks batches a replica holds (lost or restored disk), those heights are signed again: equivocation, slashable', { height: opts.store.tip.height });
       this.becomePrimary();
       return;
     }
-    const startup = new PrimaryStartup({ host, store: opts.store, rules, watch: opts.watch, log, peers });
+    // Nobody to ask means nothing protects a lost or old store from being signed on top of: the operator must say so.
+    if (peers.length === 0) {
+      throw new InvalidArgumentError('a primary without peers cannot recover what a lost or old store lacks: give it its replicas (--peers), '
+        + 'or accept the risk with --unsafe-skip-recovery (a new log, or a store known to be complete)');
+    }
+    const startup = new PrimaryStartup({ host, store: opts.store, rules, watch: opts.watch, log, peers, quorum: opts.recoveryQuorum });
     this.startup = startup;
     void startup.run().then((ready) => {
       if (!ready || this.stopped) return;

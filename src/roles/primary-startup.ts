@@ -1,10 +1,10 @@
 /**
  * A primary's start-up recovery (docs/protocol.md §Primary start-up). A primary restarted on an empty or older
  * database would otherwise sign again heights its peers already hold, which is equivocation, and slashable.
- * So before the primary signs anything, this asks every configured peer for the highest header signed with its
- * key (status `highestHeader`), verifies each, and syncs the log up to the highest one exactly as a replica
- * does (the Replica role verifies and stores every batch). Only then is the node's Primary created. Until then
- * the node answers appends with NotReadyError and the reason given here.
+ * So before the primary signs anything, this asks the configured peers (all of them, or a quorum the operator
+ * chose) for the highest header signed with its key (status `highestHeader`), verifies each, and syncs the log
+ * up to the highest one exactly as a replica does (the Replica role verifies and stores every batch). Only then
+ * is the node's Primary created. Until then the node answers appends with NotReadyError and the reason given here.
  */
 import { verifyHeaderSignature } from '../core/batch.ts';
 import type { LogRules } from '../core/rules.ts';
@@ -13,9 +13,11 @@ import type { Host } from '../p2p/host.ts';
 import type { LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
-import { fetchBatches, parseHighestHeader, requestStatus } from './peer-services.ts';
+import { parseHighestHeader } from '../wire/status.ts';
+import { fetchBatches, requestStatus } from './log-service.ts';
 import { Replica } from './replica.ts';
 import type { Verdict } from './role.ts';
+import { InvalidArgumentError } from '../core/errors.ts';
 
 /** While nothing changes, the reason the primary waits is logged again this often. */
 const RELOG_MS = 30_000;
@@ -26,14 +28,20 @@ export interface PrimaryStartupOptions {
   readonly rules: LogRules;
   readonly watch: HeaderWatch;
   readonly log: Logger;
-  /** Peer ids of the configured peers (--peers): every one must answer before the primary signs. */
+  /** Peer ids of the configured peers (--peers), at least one. */
   readonly peers: readonly string[];
+  /**
+   * How many of `peers` must answer before the primary proceeds (1..peers.length; default all). Fewer than all
+   * lets a primary start while some peers are gone, at a price: a header only those peers hold is signed again.
+   */
+  readonly quorum?: number;
   /** Pause between rounds while waiting for peers or for batches. */
   readonly retryMs?: number;
 }
 
 export class PrimaryStartup {
   private readonly opts: PrimaryStartupOptions;
+  private readonly quorum: number;
   private readonly replica: Replica;
   private readonly answered = new Set<string>();
   /** The highest verified header signed by this key that a peer reported. */
@@ -45,6 +53,10 @@ export class PrimaryStartup {
   constructor(opts: PrimaryStartupOptions) {
     this.opts = opts;
     const { host, rules } = opts;
+    this.quorum = opts.quorum ?? opts.peers.length;
+    if (!(Number.isSafeInteger(this.quorum) && this.quorum >= 1 && this.quorum <= opts.peers.length)) {
+      throw new InvalidArgumentError(`the recovery quorum must be between 1 and the number of configured peers (${opts.peers.length}), not ${this.quorum}`);
+    }
     const configured = new Set(opts.peers);
     this.replica = new Replica({
       store: opts.store, rules, log: opts.log, watch: opts.watch,
@@ -57,7 +69,7 @@ export class PrimaryStartup {
         fetch: (peer, fromHeight) => fetchBatches(host, rules, peer, fromHeight),
       },
     });
-    this.reason = `waiting for the status of configured peers ${this.waitingFor().join(', ')}`;
+    this.reason = this.waitingReason();
   }
 
   /** Why the primary may not sign yet; undefined once recovery is complete. */
@@ -83,7 +95,7 @@ export class PrimaryStartup {
       if (blocker === undefined) break;
       this.reason = blocker;
       if (blocker !== logged || Date.now() - loggedAt > RELOG_MS) {
-        const stuck = this.answered.size === this.opts.peers.length;
+        const stuck = this.answered.size >= this.quorum;
         log[stuck ? 'warn' : 'info'](stuck ? 'primary not ready: cannot sync to the highest header signed with its key' : 'primary not ready: waiting for peers', {
           reason: blocker, tip: this.opts.store.tip.height,
         });
@@ -100,6 +112,12 @@ export class PrimaryStartup {
     this.finished = true;
     await this.replica.stop();
     if (completed) this.reason = undefined;
+    const unasked = this.waitingFor();
+    if (completed && unasked.length > 0 && !this.opts.watch.equivocated) {
+      log.warn('primary proceeds without the status of some configured peers (recovery quorum reached): a header only they hold would be signed again', {
+        quorum: this.quorum, unanswered: unasked,
+      });
+    }
     return completed;
   }
 
@@ -113,15 +131,21 @@ export class PrimaryStartup {
     return this.opts.peers.filter((p) => !this.answered.has(p));
   }
 
-  /** One round: ask the peers that have not answered, then sync. Returns what still blocks, or undefined when done. */
+  /** What the primary waits for while fewer than `quorum` peers have answered. */
+  private waitingReason(): string {
+    const waiting = this.waitingFor().join(', ');
+    if (this.quorum === this.opts.peers.length) return `waiting for the status of configured peers ${waiting}`;
+    return `waiting for the status of ${this.quorum - this.answered.size} more of configured peers ${waiting} (recovery quorum ${this.quorum} of ${this.opts.peers.length})`;
+  }
+
+  /** One round: ask the connected peers that have not answered (all of them, even once the quorum has), then sync. Returns what still blocks, or undefined when done. */
   private async round(): Promise<string | undefined> {
     const { host, store, watch } = this.opts;
     // An equivocation on record halts the primary as soon as it is created; nothing to recover for.
     if (watch.equivocated) return undefined;
     const connected = new Set(host.connectedPeers());
     await Promise.all(this.waitingFor().filter((p) => connected.has(p)).map((p) => this.ask(p)));
-    const waiting = this.waitingFor();
-    if (waiting.length > 0) return `waiting for the status of configured peers ${waiting.join(', ')}`;
+    if (this.answered.size < this.quorum) return this.waitingReason();
     // Headers seen ahead of the tip (gossip, an earlier run of this recovery) count too: they are durable.
     const target = Math.max(this.reported?.header.height ?? -1, watch.highestSeen()?.header.height ?? -1);
     if (store.tip.height >= target) return undefined;

@@ -1,18 +1,21 @@
 /**
  * The replica role: follows the primary's log (Replica: verifies every batch from gossip or sync before storing
  * it), learns which peer is the primary (PrimaryLink), and forwards appends to it, showing each receipt's header
- * to the HeaderWatch. While the primary's bond does not back it, it neither fetches nor takes batches from
- * gossip, and catches up as soon as the bond backs it again.
+ * to the HeaderWatch. While the primary's bond does not back it, it neither fetches nor stores batches from
+ * gossip (their headers are still judged: an equivocation is caught all the same), and catches up as soon as
+ * the bond backs it again.
  */
-import { HaltedError } from '../core/errors.ts';
+import { ErrorCode, HaltedError, SequencerError } from '../core/errors.ts';
+import type { EquivocationProof } from '../core/equivocation.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { LogRules } from '../core/rules.ts';
 import type { Submission } from '../core/submission.ts';
 import type { Host } from '../p2p/host.ts';
-import type { LogStore } from '../storage/log-store.ts';
+import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
+import { proofToJson } from '../wire/json.ts';
 import type { HeaderWatch } from './header-watch.ts';
-import { PrimaryLink } from './peer-services.ts';
+import { PrimaryLink } from './primary-link.ts';
 import { Replica } from './replica.ts';
 import type { BondTrust, Role, Verdict } from './role.ts';
 
@@ -39,9 +42,9 @@ export class ReplicaRole implements Role {
     this.opts = opts;
     const { host, store, rules, watch, log, bond } = opts;
     const link = new PrimaryLink(host, rules, log);
-    // While the primary's bond does not back it, no batch is fetched (nor taken from gossip: onGossip).
+    // While the primary's bond does not back it, no batch is fetched, nor stored from gossip (mayStore).
     const source = { peers: () => (this.bondProblem() ? [] : link.peers()), fetch: link.fetch.bind(link) };
-    const replica = new Replica({ store, rules, log, watch, source });
+    const replica = new Replica({ store, rules, log, watch, source, mayStore: () => !this.bondProblem() });
     this.link = link;
     this.replica = replica;
     this.unsubscribe = [
@@ -54,17 +57,36 @@ export class ReplicaRole implements Role {
     replica.start();
   }
 
-  /** Forwards to the primary; the receipt's header is judged against everything held before it is returned. */
+  /**
+   * Forwards to the primary; the receipt's header is judged against everything held before it is returned.
+   * A receipt that conflicts with a held header is not a success: -32009 halted, with the proof
+   * (docs/protocol.md §Append forwarding). The primary did sequence the submission, so a storage fault while
+   * judging it does not turn its checked receipt into an error: it is logged.
+   */
   async append(s: Submission): Promise<Receipt> {
     const bondProblem = this.bondProblem();
     if (bondProblem) throw new HaltedError(bondProblem);
     const receipt = await this.link.forward(s);
-    await this.opts.watch.check(receipt, 'receipt forwarded from the primary');
+    let proof: EquivocationProof | null;
+    try {
+      proof = await this.opts.watch.check(receipt, 'receipt forwarded from the primary');
+    } catch (e) {
+      if (!(e instanceof StoreFaultError)) throw e;
+      this.opts.log.warn('storage fault: the forwarded receipt is returned without being judged against the log', {
+        height: receipt.header.height, error: e.message,
+      });
+      return receipt;
+    }
+    if (proof) {
+      throw new SequencerError(ErrorCode.Halted, 'node halted: the primary equivocated: its receipt conflicts with a header this node holds',
+        { proof: proofToJson(proof) });
+    }
     return receipt;
   }
 
+  /** Batches are stored only while the bond backs the primary (mayStore), but every header is judged. */
   onGossip(bytes: Uint8Array, fromPeer: string): Promise<Verdict> {
-    return this.bondProblem() ? Promise.resolve('ignore') : this.replica.onGossip(bytes, fromPeer);
+    return this.replica.onGossip(bytes, fromPeer);
   }
 
   /** A replica stops following while the bond cannot be read, too. */

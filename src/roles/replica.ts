@@ -4,7 +4,9 @@
  * or, for gaps and late starts, by ranged fetches from any peer; both paths go through `handle`, which also
  * shows every primary-signed header to the HeaderWatch. Once the primary is caught equivocating, nothing more
  * is stored. While the store is in a storage fault (disk full, ...: LogStore) nothing is stored either; once it
- * takes writes again the replica catches up from the tip on disk by itself.
+ * takes writes again the replica catches up from the tip on disk by itself. Nor while its owner says not to
+ * (`mayStore`: the primary's bond does not back it). Whenever it does not store, it still judges every header
+ * it meets, so that an equivocation is caught (and spread) all the same.
  */
 import { DecodeError } from '../core/bytes.ts';
 import { decodeBatch, peekSignedHeader, verifyBatchBody, verifyHeaderSignature, type DecodedBatch } from '../core/batch.ts';
@@ -34,6 +36,8 @@ export interface ReplicaOptions {
   readonly now?: () => number;
   /** How often to poll peers for batches gossip may have lost. */
   readonly syncIntervalMs?: number;
+  /** Whether batches may be stored now (default: always); headers are judged either way. */
+  readonly mayStore?: () => boolean;
 }
 
 interface Outcome {
@@ -101,8 +105,6 @@ export class Replica {
     return this.serialized(async () => {
       const { store, rules, watch, log } = this.opts;
       if (watch.equivocated) return IGNORE;
-      // Not stored now, and not the relay's fault: sync fetches it again once the store has recovered.
-      if (store.fault !== undefined) return IGNORE;
       try {
         const signed = peekSignedHeader(bytes);
         const hash = verifyHeaderSignature(rules, signed);
@@ -111,6 +113,12 @@ export class Replica {
         const tip = store.tip;
         const height = signed.header.height;
         if (height <= tip.height) return IGNORE;
+        // Not stored now (a storage fault, or not allowed), and not the relay's fault: sync fetches it again
+        // later. Its header is kept, so that a different one for its height is still caught.
+        if (store.fault !== undefined || this.opts.mayStore?.() === false) {
+          await watch.remember(signed);
+          return IGNORE;
+        }
         if (height > tip.height + 1) {
           await watch.remember(signed);
           log.debug('gap detected, syncing', { height, tip: tip.height, origin });

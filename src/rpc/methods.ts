@@ -50,6 +50,13 @@ export type MethodTable = { [M in RpcMethodName]: MethodSpec<RpcResult<M>> };
 const READ_CHUNK = 64;
 /** Reserved for what surrounds the lists of a getBatch result (header, hashes, signature). */
 const BATCH_FRAME_BYTES = 1024;
+/** A receipt's JSON without its hash lists (header, signature, numbers), and one hash of a list ("0x…", quotes, comma). */
+const RECEIPT_FRAME_BYTES = 1536;
+const HASH_JSON_BYTES = 69;
+/** More hashes than a range proof in the largest batch can hold (two per level of a tree of MAX_BATCH_TXS leaves). */
+const MAX_PROOF_HASHES = 32;
+/** More than a verifyReceipt result can take: status, reason, and a proof of two signed headers with its calldata. */
+const VERDICT_BYTES = 8 * 1024;
 
 /** The single argument of a method: params[0], or the params object itself. */
 function arg(params: unknown): unknown {
@@ -152,8 +159,13 @@ export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
   };
   return {
     sequencer_append: {
-      changesState: true,
-      run: async (params) => receipt(await node.append(parseSubmission(objectParam(params, 'submission')))),
+      kind: 'write',
+      run: async (params, budget) => {
+        const submission = parseSubmission(objectParam(params, 'submission'));
+        // Its receipt's bound, from the write reserve, before anything is sequenced (a refusal changes nothing).
+        if (!budget.reserve(RECEIPT_FRAME_BYTES + HASH_JSON_BYTES * (submission.transactions.length + MAX_PROOF_HASHES))) budget.outOfBytes();
+        return receipt(await node.append(submission));
+      },
     },
     sequencer_read: {
       run: async (params, budget) => {
@@ -179,10 +191,12 @@ export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
       },
     },
     sequencer_verifyReceipt: {
-      // Records the equivocation proof a conflicting receipt yields.
-      changesState: true,
-      run: async (params) => {
-        const r = await node.verifyReceipt(parseReceipt(objectParam(params, 'receipt')));
+      // Records the equivocation proof a conflicting receipt yields, but loads a stored batch as a read does.
+      kind: 'check',
+      run: async (params, budget) => {
+        const parsed = parseReceipt(objectParam(params, 'receipt'));
+        if (!budget.reserve(VERDICT_BYTES)) budget.outOfBytes();
+        const r = await node.verifyReceipt(parsed);
         return { ...r, proof: r.proof && exportProof(r.proof) };
       },
     },

@@ -1,8 +1,9 @@
 /**
  * JSON-RPC 2.0 over HTTP (docs/protocol.md §JSON-RPC API). This layer bounds what a client can make the node hold:
- * concurrent connections (capped well below the process's file descriptors, which the store needs), the time a
- * connection may stay idle or trickle a request, the request body (capped before parsing), and the response
- * (a budget per request and a pool across requests, dispatcher.ts). The JSON-RPC semantics live in dispatcher.ts.
+ * concurrent connections (capped well below the process's file descriptors, which the store needs, and per remote
+ * address), the time a connection may stay idle, trickle a request or take to read its answer, the request body
+ * (capped before parsing), and the response (a budget per request, a pool across requests with a share per remote
+ * address, and a reserve of its own for appends: dispatcher.ts). The JSON-RPC semantics live in dispatcher.ts.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -16,20 +17,42 @@ const MiB = 1024 * 1024;
 export interface RpcLimits {
   /** Request body bytes, checked before parsing (HTTP 413, -32005). */
   readonly maxBodyBytes: number;
-  /** Body bytes of all requests in flight together, held until each is answered (HTTP 503, -32006 beyond). */
+  /** Body bytes of all requests in flight together, each held until its calls have run (HTTP 503, -32006 beyond). */
   readonly maxBodyBytesInFlight: number;
   /** Body bytes read and dropped after a 413 so that the client, still sending, can read the answer; then the connection is cut. */
   readonly maxDiscardBytes: number;
   /** Calls in one JSON-RPC batch array. */
   readonly maxBatchLength: number;
-  /** Result bytes of one HTTP request, all calls of a batch array together (-32011 beyond). */
+  /** Result bytes of one HTTP request, all read and check calls of a batch array together (-32011 beyond). */
   readonly maxResponseBytes: number;
   /** Log entries one HTTP request may serve (-32011 beyond). */
   readonly maxResponseEntries: number;
-  /** Result bytes held by all requests in flight together (-32006 beyond). */
+  /**
+   * Memory held by the results of read and check calls of all requests in flight, counted as RESULT_MEMORY_FACTOR
+   * (3) times their result bytes (-32006 beyond).
+   */
   readonly maxResponseBytesInFlight: number;
+  /** The share of maxResponseBytesInFlight the requests of one remote address may hold together (-32006 beyond). */
+  readonly maxResponseBytesPerAddress: number;
+  /** Memory held by the answers of write calls (appends) in flight, a reserve of their own (-32006 beyond, before sequencing). */
+  readonly maxWriteBytesInFlight: number;
+  /** sequencer_verifyReceipt calls running at once in the whole server; the others wait their turn. */
+  readonly maxChecksInFlight: number;
+  /** A response must be sent within responseTimeoutMs plus its size at minResponseBytesPerSecond, else the connection is cut. */
+  readonly responseTimeoutMs: number;
+  readonly minResponseBytesPerSecond: number;
   /** Concurrent HTTP connections; more are closed at once. Keep it well below `ulimit -n`: LevelDB and libp2p need descriptors too. */
   readonly maxConnections: number;
+  /**
+   * Concurrent HTTP connections from one remote address; by default every slot but the reserved ones (a load
+   * generator, or a reverse proxy, holds many connections from one address).
+   */
+  readonly maxConnectionsPerAddress?: number;
+  /** Of maxConnections, the slots kept for addresses that hold no connection yet. */
+  readonly reservedConnections: number;
+  /** A connection sending a request body slower than this on average (after bodyGraceMs) may be evicted for a new one. */
+  readonly minBodyBytesPerSecond: number;
+  readonly bodyGraceMs: number;
   /** Time for a connection to deliver a request's headers (from its first byte, or from its opening). */
   readonly headersTimeoutMs: number;
   /** Time for a connection to deliver a whole request (headers and body). */
@@ -47,8 +70,18 @@ export const DEFAULT_RPC_LIMITS: RpcLimits = {
   maxBatchLength: 1000,
   maxResponseBytes: 64 * MiB,
   maxResponseEntries: 100_000,
-  maxResponseBytesInFlight: 256 * MiB,
+  // Two full-size responses at once (each 64 MiB of results, held ~3 times over).
+  maxResponseBytesInFlight: 384 * MiB,
+  maxResponseBytesPerAddress: 192 * MiB,
+  // ~20,000 single-transaction appends in flight (a receipt's bound is reserved, three times over, before it is sequenced).
+  maxWriteBytesInFlight: 256 * MiB,
+  maxChecksInFlight: 4,
+  responseTimeoutMs: 10_000,
+  minResponseBytesPerSecond: 512 * 1024,
   maxConnections: 256,
+  reservedConnections: 8,
+  minBodyBytesPerSecond: 16 * 1024,
+  bodyGraceMs: 1_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
@@ -75,57 +108,113 @@ function reply(res: http.ServerResponse, status: number, body: string, headers: 
   res.end(body);
 }
 
+/** The key of a connection's remote address for the per-address caps. */
+function addressOf(socket: Socket): string {
+  return socket.remoteAddress ?? '';
+}
+
+interface Connection {
+  readonly socket: Socket;
+  readonly address: string;
+  /** Requests in progress (more than one only with HTTP pipelining). */
+  active: number;
+  /** Since when the connection has had no request in progress (evictable), or the request head arrived. */
+  since: number;
+  /** Set while a request's body is arriving: the socket's bytesRead when its head arrived. */
+  receiving: { readonly bytesAtHead: number } | undefined;
+}
+
 /**
- * At most `maxConnections` connections at a time. A connection between requests (not yet sent a complete request
- * head, or idle after a response) is *evictable*: when the cap is reached, a new connection evicts the one that has
- * been evictable the longest, so a flood of silent or trickling sockets cannot lock clients out; only when every
- * connection is busy with a request is the new one closed at once. A connection that has not delivered its first
- * request head within headersTimeoutMs is closed (Node's headersTimeout only runs once a first byte has arrived).
+ * At most `maxConnections` connections at a time, `maxConnectionsPerAddress` of them from one remote address, and the
+ * last `reservedConnections` slots only for addresses that hold none yet (so that a new client, or a health check,
+ * gets in while other addresses hold the rest). When a cap is reached, a new connection evicts one of the connections
+ * it counts against, so that a flood of silent, trickling or parked sockets cannot lock clients out: first the one
+ * that has been idle the longest (no request in progress: not yet sent a complete request head, or idle after a
+ * response), else the one sending its request body the slowest, if that is below minBodyBytesPerSecond after
+ * bodyGraceMs. Only when every connection is busy with a
+ * request (being run or answered: bounded by the pools and the response deadline) is the new one closed at once.
+ * A connection that has not delivered its first request head within headersTimeoutMs is closed (Node's
+ * headersTimeout only runs once a first byte has arrived).
  */
 function capConnections(server: http.Server, limits: RpcLimits, log: Logger): void {
-  const open = new Set<Socket>();
-  /** Connections with no request in progress, in the order they became so (the first is evicted first). */
-  const evictable = new Set<Socket>();
-  /** Requests in progress per connection (more than one only with HTTP pipelining). */
-  const active = new Map<Socket, number>();
+  const open = new Map<Socket, Connection>();
+  const perAddress = new Map<string, number>();
+  /** At most a quarter of the slots are reserved, so that a small cap still serves addresses that hold several. */
+  const reserved = Math.min(limits.reservedConnections, Math.floor(limits.maxConnections / 4));
+  const perAddressCap = limits.maxConnectionsPerAddress ?? limits.maxConnections - reserved;
   let refused = 0;
   let lastRefusalLog = 0;
+
+  /** The connection to evict among `candidates`, or undefined when each is busy. */
+  const victim = (candidates: Iterable<Connection>): Connection | undefined => {
+    const now = Date.now();
+    let idle: Connection | undefined;
+    let slow: { c: Connection; rate: number } | undefined;
+    for (const c of candidates) {
+      if (c.active === 0) {
+        if (!idle || c.since < idle.since) idle = c;
+      } else if (c.receiving && now - c.since >= limits.bodyGraceMs) {
+        const rate = ((c.socket.bytesRead - c.receiving.bytesAtHead) * 1000) / (now - c.since);
+        if (rate < limits.minBodyBytesPerSecond && (!slow || rate < slow.rate)) slow = { c, rate };
+      }
+    }
+    return idle ?? slow?.c;
+  };
+  const ofAddress = function* (address: string): Iterable<Connection> {
+    for (const c of open.values()) if (c.address === address) yield c;
+  };
+
   server.on('connection', (socket: Socket) => {
-    if (open.size >= limits.maxConnections) {
-      const oldest = evictable.values().next().value;
-      if (oldest === undefined) {
+    const address = addressOf(socket);
+    const held = perAddress.get(address) ?? 0;
+    const full = held >= perAddressCap;
+    // The last reservedConnections slots only go to addresses that hold none yet: a new client gets in even while
+    // other addresses hold every other slot busy.
+    const reservedOnly = held > 0 && open.size >= limits.maxConnections - reserved;
+    if (full || reservedOnly || open.size >= limits.maxConnections) {
+      // Over its address's cap, or asking for a reserved slot, a connection can only evict one of its own address.
+      const evicted = victim(full || (reservedOnly && open.size < limits.maxConnections) ? ofAddress(address) : open.values());
+      if (!evicted) {
         socket.destroy();
         refused++;
         if (Date.now() - lastRefusalLog >= 10_000) {
           lastRefusalLog = Date.now();
-          log.warn('RPC connection refused: every connection is busy and the cap is reached', { maxConnections: limits.maxConnections, refusedSinceStart: refused });
+          log.warn('RPC connection refused: every connection it would count against is busy and a cap is reached', {
+            maxConnections: limits.maxConnections, maxConnectionsPerAddress: perAddressCap, reservedConnections: reserved, refusedSinceStart: refused,
+          });
         }
         return;
       }
-      open.delete(oldest);
-      evictable.delete(oldest);
-      oldest.destroy();
+      evicted.socket.destroy();
+      forget(evicted.socket);
     }
-    open.add(socket);
-    evictable.add(socket);
+    open.set(socket, { socket, address, active: 0, since: Date.now(), receiving: undefined });
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1); // `held` may have dropped by an eviction
     socket.setTimeout(limits.headersTimeoutMs);
-    socket.once('close', () => {
-      open.delete(socket);
-      evictable.delete(socket);
-      active.delete(socket);
-    });
+    socket.once('close', () => forget(socket));
   });
+  const forget = (socket: Socket): void => {
+    const c = open.get(socket);
+    if (!c) return;
+    open.delete(socket);
+    const n = (perAddress.get(c.address) ?? 1) - 1;
+    if (n > 0) perAddress.set(c.address, n);
+    else perAddress.delete(c.address);
+  };
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const socket = req.socket;
-    if (!open.has(socket)) return;
-    evictable.delete(socket);
-    active.set(socket, (active.get(socket) ?? 0) + 1);
-    socket.setTimeout(limits.idleTimeoutMs);
+    const c = open.get(req.socket);
+    if (!c) return;
+    c.active++;
+    c.since = Date.now();
+    const receiving = { bytesAtHead: req.socket.bytesRead };
+    c.receiving = receiving;
+    req.once('end', () => {
+      if (c.receiving === receiving) c.receiving = undefined;
+    });
+    req.socket.setTimeout(limits.idleTimeoutMs);
     res.once('close', () => {
-      const n = (active.get(socket) ?? 1) - 1;
-      if (n > 0) return void active.set(socket, n);
-      active.delete(socket);
-      if (open.has(socket)) evictable.add(socket);
+      if (c.receiving === receiving) c.receiving = undefined;
+      if (--c.active === 0) c.since = Date.now();
     });
   });
 }
@@ -148,8 +237,18 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   if (fdLimit !== undefined && limits.maxConnections > fdLimit / 2) {
     log.warn('the RPC connection cap leaves the store and libp2p few file descriptors: lower --rpc-max-connections or raise ulimit -n', { maxConnections: limits.maxConnections, openFileLimit: fdLimit });
   }
-  const dispatcher = new Dispatcher({ methods: opts.methods, maxBatchLength: limits.maxBatchLength, log });
+  const dispatcher = new Dispatcher({ methods: opts.methods, maxBatchLength: limits.maxBatchLength, maxChecksInFlight: limits.maxChecksInFlight, log });
   const responsePool = new MemoryPool(limits.maxResponseBytesInFlight);
+  const writePool = new MemoryPool(limits.maxWriteBytesInFlight);
+  /** Each remote address's share of the response pool, with the number of its requests holding it. */
+  const addressShares = new Map<string, { pool: MemoryPool; requests: number }>();
+  const joinShare = (address: string): { pool: MemoryPool; leave: () => void } => {
+    let share = addressShares.get(address);
+    if (!share) addressShares.set(address, (share = { pool: new MemoryPool(limits.maxResponseBytesPerAddress), requests: 0 }));
+    share.requests++;
+    const held = share;
+    return { pool: held.pool, leave: () => { if (--held.requests === 0) addressShares.delete(address); } };
+  };
   const bodyPool = new MemoryPool(limits.maxBodyBytesInFlight);
   const tooLargeBody = errorResponse(null, { code: ErrorCode.TooLarge, message: `request body exceeds ${limits.maxBodyBytes} bytes`, data: { limit: limits.maxBodyBytes } });
   const overloadedBody = errorResponse(null, { code: ErrorCode.Overloaded, message: 'too many request bodies in flight, retry later' });
@@ -176,13 +275,38 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     req.resume();
   };
 
+  /**
+   * Writes a JSON-RPC answer piece by piece (never joined into one more copy). It must be sent within
+   * responseTimeoutMs plus its size at minResponseBytesPerSecond: a client that reads it slower (or not at all)
+   * loses the connection, and the pools get its bytes back.
+   */
+  const send = (res: http.ServerResponse, pieces: readonly string[]): void => {
+    const length = pieces.reduce((n, p) => n + Buffer.byteLength(p), 0);
+    const deadline = setTimeout(() => res.destroy(), limits.responseTimeoutMs + (length * 1000) / limits.minResponseBytesPerSecond);
+    res.once('finish', () => clearTimeout(deadline));
+    res.once('close', () => clearTimeout(deadline));
+    res.writeHead(200, { ...JSON_HEADERS, 'content-length': length });
+    res.cork(); // one writev for all the pieces, not one write each
+    for (const piece of pieces) res.write(piece);
+    res.end();
+  };
+
   const handleRpc = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (Number(req.headers['content-length'] ?? 0) > limits.maxBodyBytes) return refuseBody(req, res, 413, tooLargeBody);
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
-    // The body and what is parsed from it are held until the answer is sent: their bytes stay taken until then.
-    res.once('close', () => bodyPool.give(size));
+    let closed = false;
+    /** Set while the request is dispatched: what must run once both the dispatch has finished and the connection closed. */
+    let dispatching: { finished: boolean; release: () => void } | undefined;
+    // The body and what is parsed from it are held until the dispatch is over (or the request is refused): a client
+    // that is slow to read its answer holds the answer's memory, counted in the response pools, not its body's.
+    const releaseBody = () => bodyPool.give(size);
+    res.once('close', () => {
+      closed = true;
+      if (!dispatching) return releaseBody();
+      if (dispatching.finished) return dispatching.release();
+    });
     req.on('data', (chunk: Buffer) => {
       const over = size + chunk.length > limits.maxBodyBytes;
       if (over || chunk.length > bodyPool.free) {
@@ -196,7 +320,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (refused) return;
+      if (refused || closed) return;
       let body: unknown;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -204,14 +328,30 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         return reply(res, 200, errorResponse(null, { code: -32700, message: 'parse error' }));
       }
       chunks.length = 0;
-      const budget = new RequestBudget({ maxBytes: limits.maxResponseBytes, maxEntries: limits.maxResponseEntries }, responsePool);
-      res.on('close', () => budget.release());
+      const share = joinShare(addressOf(req.socket));
+      const budget = new RequestBudget({ maxBytes: limits.maxResponseBytes, maxEntries: limits.maxResponseEntries }, { read: [responsePool, share.pool], write: writePool });
+      // Calls still running when the client goes away take nothing more, and their bytes are given back only once
+      // they are over: what they built is held until then.
+      const state: { finished: boolean; release: () => void } = dispatching = {
+        finished: false,
+        release: () => {
+          budget.release();
+          share.leave();
+        },
+      };
+      res.once('close', () => budget.abandon());
+      const finish = (answer: () => void) => {
+        state.finished = true;
+        releaseBody();
+        if (closed) return state.release();
+        answer();
+      };
       dispatcher.handle(body, budget).then(
-        (text) => (text === undefined ? res.writeHead(204).end() : reply(res, 200, text)),
-        (e: unknown) => {
+        (pieces) => finish(() => (pieces === undefined ? res.writeHead(204).end() : send(res, pieces))),
+        (e: unknown) => finish(() => {
           log.error('RPC dispatch failed', { error: (e as Error)?.stack ?? String(e) });
           reply(res, 500, errorResponse(null, { code: -32603, message: 'internal error' }));
-        },
+        }),
       );
     });
   };

@@ -154,23 +154,53 @@ export function receiptToJson(r: Receipt, headerHash: Bytes): ReceiptJson {
   };
 }
 
-export function parseReceipt(v: unknown): Receipt {
+/** The fields of a receipt's JSON form (ReceiptJson); any other is refused, so a misspelt field is never silently ignored. */
+const RECEIPT_FIELDS: ReadonlySet<string> = new Set([
+  'submissionDigest', 'sender', 'nonce', 'height', 'firstSeq', 'count', 'entryHashes', 'prevEntryHash', 'proof', 'header', 'headerHash', 'signature',
+]);
+const HEADER_FIELDS: ReadonlySet<string> = new Set(['logId', 'height', 'view', 'firstSeq', 'count', 'prevHeaderHash', 'headHash', 'entriesRoot', 'timestamp']);
+
+function refuseUnknownFields(v: Record<string, unknown>, known: ReadonlySet<string>, prefix: string): void {
+  for (const name of Object.keys(v)) if (!known.has(name)) throw new InvalidParamsError(`${prefix}${name}: unknown field`);
+}
+
+/**
+ * A receipt as parsed from its JSON form, with the JSON's `headerHash` when it carries one: checking that field
+ * needs the log's domain separator, which the parser does not have (sequencer_verifyReceipt answers `invalid`
+ * when it is not the header's hash).
+ */
+export interface ParsedReceipt extends Receipt {
+  readonly headerHash?: Bytes;
+}
+
+/**
+ * Parses a receipt's JSON form. The derived fields (`height`, `count`, `headerHash`) may be left out; given,
+ * `height` and `count` must agree with the header and the entry hashes, else the field is refused.
+ */
+export function parseReceipt(v: unknown): ParsedReceipt {
   if (!isObject(v)) throw new InvalidParamsError('receipt: expected an object');
+  refuseUnknownFields(v, RECEIPT_FIELDS, '');
+  if (isObject(v.header)) refuseUnknownFields(v.header, HEADER_FIELDS, 'header.');
   const list = (x: unknown, f: string): Bytes[] => {
     if (!Array.isArray(x)) throw new InvalidParamsError(`${f}: expected an array`);
     return x.map((h, i) => parseHex(h, `${f}[${i}]`, 32));
   };
-  return {
+  const header = parseHeader(v.header);
+  const entryHashes = list(v.entryHashes, 'entryHashes');
+  if (v.height !== undefined && parseIndex(v.height, 'height') !== header.height) throw new InvalidParamsError('height: differs from header.height');
+  if (v.count !== undefined && parseIndex(v.count, 'count') !== entryHashes.length) throw new InvalidParamsError('count: differs from the number of entryHashes');
+  const receipt: Receipt = {
     submissionDigest: parseHex(v.submissionDigest, 'submissionDigest', 32),
     sender: parseHex(v.sender, 'sender', 20),
     nonce: parseU64(v.nonce, 'nonce'),
     firstSeq: parseIndex(v.firstSeq, 'firstSeq'),
-    entryHashes: list(v.entryHashes, 'entryHashes'),
+    entryHashes,
     prevEntryHash: parseHex(v.prevEntryHash, 'prevEntryHash', 32),
     proof: list(v.proof, 'proof'),
-    header: parseHeader(v.header),
+    header,
     signature: parseHex(v.signature, 'signature', 65),
   };
+  return v.headerHash === undefined ? receipt : { ...receipt, headerHash: parseHex(v.headerHash, 'headerHash', 32) };
 }
 
 export interface EntryJson {

@@ -41,7 +41,7 @@ export interface ExportedProofJson extends EquivocationProofJson {
 
 /**
  * What sequencer_verifyReceipt says of a receipt (docs/protocol.md §JSON-RPC API, verifyReceipt):
- *   invalid:    the receipt does not check on its own (another log or view, signature, Merkle proof);
+ *   invalid:    the receipt does not check on its own (another log or view, signature, Merkle proof, headerHash);
  *   consistent: the node stores this very header, with these entries, sender, nonce and digest;
  *   mismatch:   the node stores this header, but not with the entries, sender, nonce or digest the receipt states;
  *   pending:    the node does not hold the height yet; it keeps the header and judges it when the height arrives;
@@ -49,7 +49,7 @@ export interface ExportedProofJson extends EquivocationProofJson {
  */
 export type ReceiptStatus = 'invalid' | 'consistent' | 'mismatch' | 'pending' | 'conflict';
 
-/** sequencer_verifyReceipt. `valid` is false only for `invalid`; `reason` says why for `invalid` and `mismatch`. */
+/** sequencer_verifyReceipt. `valid` is false for `invalid` and `mismatch`; `reason` says why for those two. */
 export interface VerifyReceiptJson {
   valid: boolean;
   reason: string | null;
@@ -73,7 +73,7 @@ export interface BondStateJson {
   /** Unix seconds (chain time) from which a requested withdrawal can be taken; 0 = none requested. */
   readonly withdrawableAt: number;
   readonly slashed: boolean;
-  /** Unix ms of the last successful read, or null. */
+  /** Unix ms (chain time) of the block the last successful read was made at, at most the node's clock then; or null. */
   readonly checkedAt: number | null;
   /** The last read's failure, or null if it succeeded. */
   readonly error: string | null;

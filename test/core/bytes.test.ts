@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { concatBytes, DecodeError, equalBytes, fromHex, Reader, toHex, u64be, Writer, ZERO32 } from '../../src/core/bytes.ts';
+import { InvalidArgumentError } from '../../src/core/errors.ts';
 
 describe('hex', () => {
   test('toHex / fromHex round trip, lower-case output', () => {
@@ -18,17 +19,17 @@ describe('hex', () => {
 
   test('fromHex refuses malformed input', () => {
     for (const bad of ['', '00', '0x0', '0x123', '0xzz', '0X00', ' 0x00', '0x00 ', '0x0g', 'x00', '0x-1']) {
-      assert.throws(() => fromHex(bad), RangeError, JSON.stringify(bad));
+      assert.throws(() => fromHex(bad), InvalidArgumentError, JSON.stringify(bad));
     }
-    assert.throws(() => fromHex(1 as unknown as string), RangeError);
-    assert.throws(() => fromHex(undefined as unknown as string), RangeError);
+    assert.throws(() => fromHex(1 as unknown as string), InvalidArgumentError);
+    assert.throws(() => fromHex(undefined as unknown as string), InvalidArgumentError);
   });
 
   test('fromHex enforces the length when given', () => {
     assert.equal(fromHex('0x' + '00'.repeat(32), 32).byteLength, 32);
     assert.throws(() => fromHex('0x' + '00'.repeat(31), 32), /expected 32 bytes, got 31/);
     assert.throws(() => fromHex('0x' + '00'.repeat(33), 32), /expected 32 bytes, got 33/);
-    assert.throws(() => fromHex('0x', 1), RangeError);
+    assert.throws(() => fromHex('0x', 1), InvalidArgumentError);
     assert.equal(fromHex('0x', 0).byteLength, 0);
   });
 });

@@ -4,6 +4,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { MerkleTree, merkleRoot, rootFromRangeProof, verifyRangeProof } from '../../src/core/merkle.ts';
 import { detBytes, rand } from './helpers.ts';
+import { InvalidArgumentError } from '../../src/core/errors.ts';
 
 // ---- reference -------------------------------------------------------------------------------------------
 
@@ -116,9 +117,9 @@ describe('MerkleTree root', () => {
   });
 
   test('refuses no leaves or a partial leaf', () => {
-    assert.throws(() => new MerkleTree(new Uint8Array(0)), RangeError);
-    assert.throws(() => new MerkleTree(new Uint8Array(31)), RangeError);
-    assert.throws(() => new MerkleTree(new Uint8Array(65)), RangeError);
+    assert.throws(() => new MerkleTree(new Uint8Array(0)), InvalidArgumentError);
+    assert.throws(() => new MerkleTree(new Uint8Array(31)), InvalidArgumentError);
+    assert.throws(() => new MerkleTree(new Uint8Array(65)), InvalidArgumentError);
   });
 
   test('leaf order matters', () => {
@@ -249,7 +250,7 @@ describe('range proof argument checks', () => {
 
   test('rangeProof refuses empty or out-of-tree ranges', () => {
     for (const [lo, hi] of [[0, 0], [3, 3], [4, 2], [-1, 2], [0, 7], [6, 7]]) {
-      assert.throws(() => tree.rangeProof(lo, hi), RangeError, `[${lo},${hi})`);
+      assert.throws(() => tree.rangeProof(lo, hi), InvalidArgumentError, `[${lo},${hi})`);
     }
   });
 

@@ -104,9 +104,13 @@ export function spawnCli(t: TestContext, args: readonly string[], opts: { env?: 
   };
 }
 
-/** `sequencer start ...`, resolved once the node printed its started line. */
+/**
+ * `sequencer start ...`, resolved once the node printed its started line. A primary given no --peers gets
+ * --unsafe-skip-recovery (a lone primary on a new log: it refuses to start without being told).
+ */
 export async function startNode(t: TestContext, args: readonly string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<CliProcess & { started: StartedEvent }> {
-  const p = spawnCli(t, ['start', ...args], opts);
+  const lonePrimary = args.some((a, i) => a === '--mode' && args[i + 1] === 'primary') && !args.includes('--peers') && !args.includes('--unsafe-skip-recovery');
+  const p = spawnCli(t, ['start', ...args, ...(lonePrimary ? ['--unsafe-skip-recovery'] : [])], opts);
   const started = parseStartedEvent(await p.waitForLine((l) => parseStartedEvent(l) !== undefined))!;
   return { ...p, started };
 }

@@ -50,8 +50,13 @@ export function baseConfig(dataDir: string, over: Partial<NodeConfig> = {}): Nod
   };
 }
 
+/**
+ * A primary. Without `peers` it is a lone primary on a new log, which a primary refuses to be unless told
+ * (docs/protocol.md §Primary start-up), so this says it with `unsafeSkipRecovery` unless `over` decides.
+ */
 export async function startPrimary(dataDir: string, over: Partial<NodeConfig> = {}): Promise<SequencerNode> {
-  return startSequencer(baseConfig(dataDir, { mode: 'primary', privateKey: PRIMARY_KEY, ...over }), log.child({ node: 'primary' }));
+  const lone = (over.peers ?? []).length === 0;
+  return startSequencer(baseConfig(dataDir, { mode: 'primary', privateKey: PRIMARY_KEY, unsafeSkipRecovery: lone, ...over }), log.child({ node: 'primary' }));
 }
 
 export async function startReplica(dataDir: string, peers: string[], over: Partial<NodeConfig> = {}): Promise<SequencerNode> {
