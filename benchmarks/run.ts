@@ -4,6 +4,8 @@
  *
  *   node benchmarks/run.ts [--replicas 2] [--payload 128] [--txs-per-submission 100] [--clients 4]
  *     [--duration 20] [--warmup 3] [--rate 0] [--rpc-batch 1] [--inflight 4] [--out FILE] [--keep]
+ *     [--idle 10] [--reference redis] [--cpu-prof]
+ *   node benchmarks/run.ts --curve [curve flags]      latency/CPU vs throughput curve (benchmarks/curve.ts, --curve --help)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -15,8 +17,14 @@ import {
   timestampName, type Percentiles,
 } from './lib/common.ts';
 import { HttpPoster } from './lib/http.ts';
-import { summariseProfiles } from './lib/profile.ts';
+import { formatProfiles, summariseProfiles } from './lib/profile.ts';
 import type { FromMain, ToMain, WorkerConfig } from './client-worker.ts';
+
+// `--curve`: the latency/CPU-versus-throughput curve, which runs this file once per point (benchmarks/curve.ts).
+if (process.argv.includes('--curve')) {
+  const { curveMain } = await import('./curve.ts');
+  process.exit(await curveMain(process.argv.slice(2).filter((a) => a !== '--curve')));
+}
 
 const flags = parseFlags(process.argv.slice(2), {
   replicas: { kind: 'number', default: 2, help: 'replica processes' },
@@ -34,7 +42,10 @@ const flags = parseFlags(process.argv.slice(2), {
   'log-level': { kind: 'string', default: 'warn', help: "nodes' log level (logs go to <data dir>/<node>.log)" },
   out: { kind: 'string', default: '', help: 'JSON results file (default benchmarks/results/<timestamp>.json)' },
   keep: { kind: 'boolean', help: 'keep the data directory (node databases and logs)' },
-  'cpu-prof': { kind: 'boolean', help: 'run the nodes under node --cpu-prof (profiles next to --out) and summarise the hot functions' },
+  'cpu-prof': { kind: 'boolean', help: 'run the nodes under node --cpu-prof (profiles next to --out) and summarise the hot functions and categories per node' },
+  idle: { kind: 'number', default: 0, help: 'before the load: measure each node\'s CPU for this many seconds with no load and no polls, then 5 s with the polls only (0 = skip)' },
+  curve: { kind: 'boolean', help: 'the latency/CPU-vs-throughput curve instead (benchmarks/curve.ts; its flags: --curve --help)' },
+  reference: { kind: 'string', default: '', help: "after the run: the same measurement on a reference replicated log ('redis': Redis Streams, 1 primary + --replicas replicas)" },
 }, 'usage: node benchmarks/run.ts [flags]');
 
 const R = flags.replicas, C = Math.max(1, flags.clients), K = Math.max(1, flags['txs-per-submission']), B = Math.max(1, flags['rpc-batch']);
@@ -135,11 +146,35 @@ try {
 }
 if (result) {
   if (flags['cpu-prof']) {
-    const profiles = summariseProfiles(profileDir, 15);
-    result.cpuProfiles = { dir: profileDir, note: 'self time by function over the whole process life (busy time only; idle excluded)', profiles };
-    for (const [file, p] of Object.entries(profiles)) {
-      process.stdout.write(`\n${file}: busy ${fmt.int(p.busyMs)} ms, idle ${fmt.int(p.idleMs)} ms; top self time:\n`);
-      for (const f of p.functions.slice(0, 10)) process.stdout.write(`  ${f.percent.toFixed(1).padStart(5)}%  ${f.fn}\n`);
+    const profiles = summariseProfiles(profileDir, 25);
+    result.cpuProfiles = {
+      dir: profileDir,
+      note: 'self time over the whole process life (start-up, warm-up and drain included; busy time only, idle excluded), by category and by function, per node; a sample counts in the category of its innermost categorised frame',
+      profiles,
+    };
+    process.stdout.write(`\nCPU profiles (${profileDir}):` + formatProfiles(profiles, 12));
+  }
+  if (flags.reference && exitCode === 0) {
+    if (flags.reference !== 'redis') {
+      log(`--reference ${flags.reference}: only 'redis' is supported`);
+    } else {
+      const { runRedisReference, formatComparison } = await import('./lib/redis-reference.ts');
+      try {
+        // Open loop (Redis's maximum), then paced at the rate our run stored on every replica (latency at equal load).
+        const opts = { replicas: R, payloadBytes: flags.payload, durationS: windowS, warmupS, pollMs: flags['poll-ms'], log };
+        log(`\nreference: Redis Streams, 1 primary + ${R} replicas, open loop...`);
+        const refs = [await runRedisReference(opts)];
+        const ours = (result.results as { minReplicaTxPerSecStored: number | null }).minReplicaTxPerSecStored;
+        if (ours) {
+          log(`reference: Redis Streams paced at ${fmt.int(ours)} entries/s (our rate)...`);
+          refs.push(await runRedisReference({ ...opts, rate: ours }));
+        }
+        result.reference = refs;
+        process.stdout.write('\n' + formatComparison(result, refs) + '\n');
+      } catch (e) {
+        log(`reference run skipped: ${(e as Error).message}`);
+        result.reference = { skipped: (e as Error).message };
+      }
     }
   }
   mkdirSync(dirname(outFile), { recursive: true });
@@ -153,6 +188,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   for (const n of cluster.nodes) log(`  ${n.name.padEnd(9)} pid ${n.pid}  ${n.rpc}`);
   const died: string[] = [];
   for (const n of cluster.nodes) void n.process.exited.then(({ code, signal }) => died.push(`${n.name} exited (${code ?? signal})`));
+  const idle = flags.idle > 0 ? await measureIdle(cluster, flags.idle, flags['poll-ms']) : undefined;
 
   // Clients: pre-build and pre-sign the pools in worker threads (in parallel, before anything is timed).
   const perClient = poolSubmissionsPerClient();
@@ -251,6 +287,9 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   const primaryLat: number[] = [];
   const replicaLat: number[][] = pollers.slice(1).map(() => []);
   const replicaMissing = pollers.slice(1).map(() => 0);
+  /** submit -> the moment the LAST replica stored it (max over replicas per submission). */
+  const allReplicasLat: number[] = [];
+  let allReplicasMissing = 0;
   for (const d of done) {
     const n = d.submitT.length;
     subs.sent += n;
@@ -266,11 +305,13 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
       if (sub < tW0 || sub >= tW1 || !(ack > 0)) continue;
       subs.inWindow++;
       primaryLat.push(ack - sub);
+      let lastStored = -Infinity, missing = false;
       pollers.slice(1).forEach((p, r) => {
         const stored = p.entries.firstTimeReaching(d.endSeq[i]);
-        if (stored === undefined) replicaMissing[r]++;
-        else replicaLat[r].push(Math.max(0, stored - sub));
+        if (stored === undefined) { replicaMissing[r]++; missing = true; }
+        else { replicaLat[r].push(Math.max(0, stored - sub)); if (stored > lastStored) lastStored = stored; }
       });
+      if (R > 0) { if (missing) allReplicasMissing++; else allReplicasLat.push(Math.max(0, lastStored - sub)); }
     }
   }
   const windowRate = (tl: Timeline) => (tl.valueAt(tW1) - tl.valueAt(tW0)) / windowS;
@@ -345,6 +386,11 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
       primaryTxPerSecFromReceipts: Math.round(txsAckedInWindow / windowS),
       primarySubmissionsPerSec: Math.round(subsAckedInWindow / windowS),
       primaryTxPerSecStored: nodes[0].txPerSecStored,
+      /** submit -> receipt at the client (ms), submissions sent in the window. */
+      latencyReceipt: percentiles(primaryLat),
+      /** submit -> stored by EVERY replica (the slowest one, per submission; poll resolution), ms. */
+      latencyAllReplicas: percentiles(allReplicasLat),
+      latencyAllReplicasMissing: allReplicasMissing,
       minReplicaTxPerSecStored: R ? Math.min(...nodes.slice(1).map((n) => n.txPerSecStored)) : null,
       totalTxsSequenced: finalEntries,
       totalTxsAcked: totalAckedTxs,
@@ -361,6 +407,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
       },
       lateSendsPaced: done.reduce((s, d) => s + d.lateSends, 0),
     },
+    ...(idle ? { idle } : {}),
     clients: { poolSizedForTxPerSec: poolRate(), poolSubmissionsPerClient: perClient, poolMiB: Math.round(poolMiB), preSignSeconds: Math.round(genMs / 100) / 10, signedDuringRun: signedLive },
     nodes,
     nodeLogs: cluster.logSummary(),
@@ -383,7 +430,8 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
     `slowest replica stored:              ${r.minReplicaTxPerSecStored === null ? '-' : fmt.int(r.minReplicaTxPerSecStored)} tx/s`,
     `total sequenced ${fmt.int(r.totalTxsSequenced)} tx; submissions sent ${fmt.int(r.submissions.sent)}, acked ${fmt.int(r.submissions.acked)}, failed ${r.submissions.failed}; errors ${Object.keys(errors).length ? JSON.stringify(errors) : 'none'}`,
     `CPU in the window (% of one core): nodes ${nodesCpuPct.toFixed(0)}, clients+measurement ${benchCpuPct.toFixed(0)} (client threads ${clientThreadsCpuPct.map((c) => c.toFixed(0)).join('/')}, main ${mainThreadCpuPct.toFixed(0)}), other processes ${foreignCpuPct ?? '-'}; machine busy ${machineBusyPct ?? '-'} of ${machineCapacityPct ?? '-'}`,
-    `latency: primary = submit -> receipt, replica = submit -> stored at that replica (poll ${pollMs} ms)`,
+    `latency: primary = submit -> receipt, replica = submit -> stored at that replica (poll ${pollMs} ms); stored by every replica p50/p99 ${fmt.ms(r.latencyAllReplicas?.p50)} / ${fmt.ms(r.latencyAllReplicas?.p99)} ms`,
+    ...(idle ? [`idle (% of one core, ${idle.seconds} s, no load): ${Object.entries(idle.cpuPercentNoPolls).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}; with ${pollMs} ms polls only: ${Object.entries(idle.cpuPercentPollsOnly).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}`] : []),
     '',
     table(rows),
     '',
@@ -391,4 +439,34 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
     '',
   ].join('\n'));
   return result;
+}
+
+/**
+ * Idle CPU: `seconds` with no load and no polls (the node's own background work: timers, GossipSub heartbeats,
+ * LevelDB), then 5 s with only the benchmark's sequencer_info polls (their cost, to subtract when comparing the
+ * CPU per transaction at low rates). % of one core per node, from /proc/<pid>/stat.
+ */
+async function measureIdle(cluster: Cluster, seconds: number, pollMs: number) {
+  const over = async (s: number) => {
+    const a = new Map(cluster.nodes.map((n) => [n.name, procSample(n.pid)]));
+    const t0 = nowMs();
+    await sleep(s * 1000);
+    const dt = (nowMs() - t0) / 1000;
+    return Object.fromEntries(cluster.nodes.map((n) => {
+      const x = a.get(n.name), y = procSample(n.pid);
+      return [n.name, x && y ? Math.round(((y.cpuTicks - x.cpuTicks) / CLK_TCK / dt) * 1000) / 10 : undefined];
+    }));
+  };
+  log(`idle: ${seconds} s with no load and no polls...`);
+  await sleep(1000); // let start-up work settle
+  const cpuPercentNoPolls = await over(seconds);
+  const pollers = cluster.nodes.map((n) => new Poller(n, pollMs));
+  const pollSeconds = 5;
+  const cpuPercentPollsOnly = await over(pollSeconds);
+  await Promise.all(pollers.map((p) => p.stop()));
+  log(`idle % of a core: ${JSON.stringify(cpuPercentNoPolls)}; polls only: ${JSON.stringify(cpuPercentPollsOnly)}`);
+  return {
+    note: '% of one core per node: no load and no polls, then only the sequencer_info polls of the benchmark (every pollMs). /proc/<pid>/stat has 10 ms ticks: +-0.1% over 10 s.',
+    seconds, pollMs, cpuPercentNoPolls, pollSeconds, cpuPercentPollsOnly,
+  };
 }

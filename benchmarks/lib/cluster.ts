@@ -162,7 +162,8 @@ export class Cluster {
     ];
     try {
       cluster.nodeArgs = opts.nodeArgs ?? (() => []);
-      await cluster.spawnNode('primary', 'primary', common, toHex(PRIMARY_KEY));
+      // A fresh log: no replica holds anything yet, so the primary has nothing to recover (and no peers to ask).
+      await cluster.spawnNode('primary', 'primary', [...common, '--unsafe-skip-recovery', 'yes'], toHex(PRIMARY_KEY));
       const replicas = await Promise.all(Array.from({ length: opts.replicas }, (_, i) => cluster.spawnReplica(`replica${i + 1}`)));
       cluster.nodes.splice(1, replicas.length, ...replicas);
     } catch (e) {
