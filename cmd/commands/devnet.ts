@@ -12,6 +12,7 @@ import { RpcClient } from '../../src/client/rpc-client.ts';
 import { toHex, type Bytes } from '../../src/core/bytes.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import { CliError, UsageError, integer, oneOf, parseCommand, type CommandSpec } from '../../src/cli/args.ts';
+import { LOG_LEVELS } from '../../src/cli/command-log.ts';
 import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, generatePrivateKey, parseLogId, readKeyFile } from '../../src/cli/keys.ts';
 import { loadOrCreatePeerKey } from '../../src/p2p/identity.ts';
 import { describeExit, launch, LaunchError, type LaunchedProcess } from '../../src/cli/launcher.ts';
@@ -55,7 +56,6 @@ const SPEC = {
     reset: { type: 'boolean', default: false },
     'log-id': { type: 'string', default: DEFAULT_LOG_NAME },
     'chain-id': { type: 'string', default: String(DEFAULT_CHAIN_ID) },
-    'log-level': { type: 'string', default: 'info' },
   },
 } as const satisfies CommandSpec<any>;
 
@@ -181,7 +181,7 @@ export async function run(argv: string[]): Promise<number> {
   const logIdArg = values['log-id'] ?? DEFAULT_LOG_NAME;
   const logId = toHex(parseLogId(logIdArg));
   const chainId = String(integer(values['chain-id'] ?? String(DEFAULT_CHAIN_ID), 'chain-id', 1));
-  const logLevel = oneOf(values['log-level'] ?? 'info', 'log-level', ['debug', 'info', 'warn', 'error']);
+  const logLevel = oneOf(values['log-level'] ?? 'info', 'log-level', LOG_LEVELS);
   if (values.dir === '') throw new UsageError('--dir: must not be empty');
 
   await prepareDir(dir, values.reset ?? false);

@@ -5,9 +5,9 @@ import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, loadKey, parseAddress, par
 import type { Mode, NodeConfig } from '../../src/node/config.ts';
 import type { Level } from '../../src/core/logger.ts';
 import { createLogger } from '../../src/node/logger.ts';
+import { LOG_LEVELS } from '../../src/cli/command-log.ts';
 import { startedEvent } from '../../src/cli/started-event.ts';
 
-const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 const STOP_TIMEOUT_MS = 20_000;
 
 export const USAGE = `Usage: sequencer start --mode primary|replica --db DIR --rpc-port N --p2p-port N [options]
@@ -85,7 +85,6 @@ const SPEC = {
     'chain-rpc': { type: 'string' },
     'unsafe-skip-recovery': { type: 'boolean', default: false },
     'recovery-quorum': { type: 'string' },
-    'log-level': { type: 'string', default: 'info' },
   },
 } as const satisfies CommandSpec<any>;
 
@@ -152,7 +151,7 @@ function describe(e: unknown): string {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommand(SPEC, argv);
-  const level = oneOf<Level>(values['log-level'] ?? 'info', 'log-level', LEVELS);
+  const level = oneOf<Level>(values['log-level'] ?? 'info', 'log-level', LOG_LEVELS);
   const config = await configFromFlags(values);
   const log = createLogger(level);
   if (config.allow.length === 0) log.warn('the allowlist is empty: every append will be refused (pass --allow ADDRESS)');

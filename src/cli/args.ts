@@ -6,6 +6,8 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { BaseError } from '../core/errors.ts';
+import type { Level } from '../core/logger.ts';
+import { LOG_LEVELS, setCommandLog } from './command-log.ts';
 
 /** A mistake in how the command was invoked: exit code 2 and a hint to run --help. */
 export class UsageError extends BaseError {
@@ -36,11 +38,24 @@ export interface CommandSpec<O extends ParseArgsOptionsConfig> {
   readonly positionals?: { readonly min: number; readonly max: number; readonly what: string };
 }
 
-const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+/** Options every command takes: parseCommand adds them to each command's own. */
+const COMMON = {
+  help: { type: 'boolean', short: 'h' },
+  'log-level': { type: 'string', default: 'info' },
+} as const;
 
-/** Parses `argv` against the spec. On --help prints the usage to stdout and throws HelpShown. */
+/** Appended to a command's --help, unless its usage describes --log-level itself (start, devnet: their nodes' level). */
+const COMMON_USAGE = `
+Every command also takes:
+  --log-level LEVEL   what it logs to stderr, as JSON lines: debug, info, warn or error (default info)
+`;
+
+/**
+ * Parses `argv` against the spec, and sets the command's log level (command-log.ts). On --help prints the usage
+ * to stdout and throws HelpShown.
+ */
 export function parseCommand<O extends ParseArgsOptionsConfig>(spec: CommandSpec<O>, argv: readonly string[]) {
-  const options = { ...spec.options, ...HELP } as O & typeof HELP;
+  const options = { ...spec.options, ...COMMON } as O & typeof COMMON;
   const wantsHelp = helpRequested(argv);
   let parsed;
   try {
@@ -49,7 +64,9 @@ export function parseCommand<O extends ParseArgsOptionsConfig>(spec: CommandSpec
     if (wantsHelp) showHelp(spec.usage);
     throw new UsageError(cleanParseError(e));
   }
-  if ((parsed.values as { help?: boolean }).help) showHelp(spec.usage);
+  if ((parsed.values as { help?: boolean }).help) showHelp(spec.usage.includes('--log-level') ? spec.usage : spec.usage.trimEnd() + '\n' + COMMON_USAGE);
+  const level = oneOf<Level>((parsed.values as { 'log-level'?: string })['log-level'] ?? 'info', 'log-level', LOG_LEVELS);
+  setCommandLog(level, spec.name).debug('command', { args: Object.keys(parsed.values).filter((k) => k !== 'help'), positionals: parsed.positionals.length });
   const pos = spec.positionals ?? { min: 0, max: 0, what: '' };
   const n = parsed.positionals.length;
   if (n > pos.max) {

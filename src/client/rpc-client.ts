@@ -47,17 +47,20 @@ export class RpcClient {
   readonly timeoutMs: number | undefined;
   /** A larger answer is not read (an untrusted node must not make the caller buffer without bound); none by default. */
   readonly maxResponseBytes: number | undefined;
+  /** The fetch used (the global one by default): a caller may bring its own, e.g. with a proxy or instrumentation. */
+  readonly fetch: typeof fetch;
   private nextId = 1;
 
-  constructor(url: string, opts: { timeoutMs?: number; maxResponseBytes?: number } = {}) {
+  constructor(url: string, opts: { timeoutMs?: number; maxResponseBytes?: number; fetch?: typeof fetch } = {}) {
     this.url = url;
     this.timeoutMs = opts.timeoutMs;
     this.maxResponseBytes = opts.maxResponseBytes;
+    this.fetch = opts.fetch ?? ((input, init) => fetch(input, init));
   }
 
   private async post(body: unknown): Promise<unknown> {
     const signal = this.timeoutMs !== undefined ? AbortSignal.timeout(this.timeoutMs) : undefined;
-    const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+    const res = await this.fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
     const text = this.maxResponseBytes === undefined ? await res.text() : await readCapped(res, this.maxResponseBytes);
     try {
       return JSON.parse(text);

@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import { equalBytes, toHex, type Bytes } from '../core/bytes.ts';
-import { peekSignedHeader } from '../core/batch.ts';
+import { peekSignedHeader, type Tip } from '../core/batch.ts';
 import { domainSeparator } from '../core/eip712.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
 import { CURRENT_VIEW, encodeSignedHeader, headerHash, type SignedHeader } from '../core/header.ts';
@@ -36,6 +36,7 @@ import { BondWatcher } from '../chain/bond-watcher.ts';
 import { LogStore, StoreFaultError } from '../storage/log-store.ts';
 import type { ParsedReceipt } from '../wire/json.ts';
 import type { NodeConfig } from './config.ts';
+import { PrometheusNodeMetrics, type HaltReason } from './metrics.ts';
 import { ProcessMonitor } from './process-stats.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -63,6 +64,22 @@ async function storageUnavailable<T>(work: Promise<T>, what: string): Promise<T>
   } catch (e) {
     throw e instanceof StoreFaultError ? new StorageUnavailableError(what, e.message) : e;
   }
+}
+
+/** A replica this many heights or fewer behind the highest primary-signed header it has met is ready (GET /readyz). */
+export const READY_MAX_LAG = 8;
+
+/** One reason a node is not ready; `code` is one of a fixed set (docs/metrics.md §Health), `message` says more. */
+export interface NotReadyReason {
+  readonly code: 'halted' | 'storage_fault' | 'recovering' | 'no_peers' | 'behind';
+  readonly message: string;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reasons: readonly NotReadyReason[];
+  readonly height: number;
+  readonly highestSeenHeight: number;
 }
 
 /** A server that exposes the node to clients (the JSON-RPC server); the node closes it first when it stops. */
@@ -113,8 +130,10 @@ export class SequencerNode {
   /** Listeners the node registered for its own lifetime, removed when it stops. */
   private readonly unsubscribe: (() => void)[] = [];
   private readonly monitor = new ProcessMonitor();
+  /** The node's Prometheus metrics (GET /metrics; docs/metrics.md). */
+  private readonly metrics: PrometheusNodeMetrics;
 
-  private constructor(config: NodeConfig, rules: LogRules, store: LogStore, watch: HeaderWatch, host: Host, log: Logger) {
+  private constructor(config: NodeConfig, rules: LogRules, store: LogStore, watch: HeaderWatch, host: Host, log: Logger, metrics: PrometheusNodeMetrics) {
     this.config = config;
     this.rules = rules;
     this.separator = rules.separator;
@@ -124,6 +143,7 @@ export class SequencerNode {
     this.host = host;
     this.reader = new LogReader(store, rules);
     this.log = log;
+    this.metrics = metrics;
   }
 
   /** Opens the store, the watch and the host, and starts the node's role. Without an RPC server: src/cli/start-sequencer.ts starts both. */
@@ -134,6 +154,7 @@ export class SequencerNode {
     const store = await LogStore.open(join(config.dataDir, 'db'), `log ${toHex(config.logId)} chain ${config.chainId} primary ${toHex(primary)}`);
     let host: Host;
     let watch: HeaderWatch;
+    const metrics = new PrometheusNodeMetrics({ mode: config.mode, version: VERSION });
     try {
       watch = await HeaderWatch.open({ store, rules, chainId: config.chainId, log });
       host = await createHost({
@@ -143,12 +164,13 @@ export class SequencerNode {
         bootstrapPeers: [...config.peers],
         maxMessageBytes: MAX_BATCH_BYTES + 1024,
         log: (level, msg, err) => log[level](msg, err ? { error: (err as Error).message ?? String(err) } : undefined),
+        metrics: metrics.libp2p(),
       });
     } catch (e) {
       await store.close();
       throw e;
     }
-    const node = new SequencerNode(config, rules, store, watch, host, log);
+    const node = new SequencerNode(config, rules, store, watch, host, log, metrics);
     try {
       await node.wire();
     } catch (e) {
@@ -172,9 +194,11 @@ export class SequencerNode {
       }));
     }
     const topic = batchTopic(rules.logId);
-    await serveLog(host, store, rules, () => this.status());
+    const { metrics } = this;
+    this.unsubscribe.push(store.onAppended((tip, write) => metrics.stored(tip, write)));
+    await serveLog(host, store, rules, () => this.status(), metrics);
     this.unsubscribe.push(shareProofs(host, rules.logId, watch, log));
-    const common = { host, store, rules, watch, log, bond: this.bond };
+    const common = { host, store, rules, watch, log, bond: this.bond, metrics };
     this.role = config.mode === 'primary'
       ? await PrimaryRole.start({
         ...common, reader, topic,
@@ -186,7 +210,22 @@ export class SequencerNode {
       })
       : new ReplicaRole(common);
     const role = this.role;
-    host.subscribe(topic, (msg, from) => role.onGossip(msg, from));
+    host.subscribe(topic, async (msg, from) => {
+      const verdict = await role.onGossip(msg, from);
+      metrics.gossip(verdict);
+      return verdict;
+    });
+    metrics.observe({
+      tip: () => store.tip,
+      highestSeenHeight: () => Math.max(store.tip.height, watch.highestSeen()?.header.height ?? -1),
+      finalizedHeight: () => -1,
+      connectedPeers: () => host.connectedPeers().length,
+      equivocations: () => watch.proofs.length,
+      halted: () => this.haltReason(),
+      storageFault: () => store.fault !== undefined,
+      recovering: () => role.notReady !== undefined,
+      ready: () => this.readiness().ready,
+    });
   }
 
   /** Attaches the server that exposes this node (src/rpc/serve-node.ts); `stop` closes it before anything else. */
@@ -198,6 +237,14 @@ export class SequencerNode {
   get rpcUrl(): string {
     if (!this.endpoint) throw new InvariantError('no RPC server is attached to this node');
     return this.endpoint.url;
+  }
+
+  /**
+   * Calls `listener` after each batch is stored (durably; sequenced by a primary, verified by a replica), with the
+   * new tip: what server push (src/rpc/events.ts) follows. Returns the unsubscribe function.
+   */
+  onBatchStored(listener: (tip: Tip) => void): () => void {
+    return this.store.onAppended(listener);
   }
 
   multiaddrs(): string[] {
@@ -239,9 +286,17 @@ export class SequencerNode {
   // ---- NodeApi ----
 
   /** A primary sequences; a replica forwards to the primary and shows the receipt's header to its watch. */
-  append(s: Submission): Promise<Receipt> {
+  async append(s: Submission): Promise<Receipt> {
     if (!this.role) throw new InvariantError('the node has not started');
-    return storageUnavailable(this.role.append(s), 'the submission cannot be taken now');
+    const started = performance.now();
+    let ok = false;
+    try {
+      const receipt = await storageUnavailable(this.role.append(s), 'the submission cannot be taken now');
+      ok = true;
+      return receipt;
+    } finally {
+      this.metrics.appended((performance.now() - started) / 1000, ok);
+    }
   }
 
   entries(fromSeq: number, limit: number): Promise<Entry[]> {
@@ -279,6 +334,41 @@ export class SequencerNode {
       process: this.monitor.sample(),
       version: VERSION,
     };
+  }
+
+  /** Why the node is halted, as the bounded reason of the sequencer_halted metric, or undefined. */
+  private haltReason(): HaltReason | undefined {
+    if (this.watch.equivocated) return 'equivocation';
+    if (this.bondProblem()) return 'bond';
+    if (this.role?.halted) return 'internal';
+    return undefined;
+  }
+
+  /**
+   * Whether the node should be sent traffic (GET /readyz): not halted, its store writable, past a primary's
+   * start-up recovery, connected to a peer when it has any configured, and (a replica) within READY_MAX_LAG heights
+   * of the highest primary-signed header it has met. Every reason that holds is listed, codes first.
+   */
+  readiness(): Readiness {
+    const reasons: NotReadyReason[] = [];
+    const info = this.info();
+    if (info.halted) reasons.push({ code: 'halted', message: info.halted });
+    if (info.storageFault) reasons.push({ code: 'storage_fault', message: info.storageFault });
+    if (info.notReady) reasons.push({ code: 'recovering', message: info.notReady });
+    if (this.config.peers.length > 0 && info.connectedPeers.length === 0) {
+      reasons.push({ code: 'no_peers', message: `connected to none of the ${this.config.peers.length} configured peers` });
+    }
+    const seen = this.watch.highestSeen()?.header.height ?? -1;
+    const lag = seen - this.store.tip.height;
+    if (this.config.mode === 'replica' && lag > READY_MAX_LAG) {
+      reasons.push({ code: 'behind', message: `${lag} heights behind the highest header seen (${seen}); ready within ${READY_MAX_LAG}` });
+    }
+    return { ready: reasons.length === 0, reasons, height: this.store.tip.height, highestSeenHeight: Math.max(seen, this.store.tip.height) };
+  }
+
+  /** The node's metrics in the Prometheus text format, and its content type (GET /metrics). */
+  async metricsText(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.metrics.contentType, body: await this.metrics.text() };
   }
 
   equivocations(): readonly EquivocationProof[] {

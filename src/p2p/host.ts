@@ -24,7 +24,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { FrameLimitError, FrameReader, toError, writeFrame } from './framing.ts';
-import { createLibp2pNode, MAX_GOSSIP_MESSAGE_BYTES, peerScore, scoreTopic, type Libp2pNode } from './libp2p-node.ts';
+import { createLibp2pNode, MAX_GOSSIP_MESSAGE_BYTES, peerScore, scoreTopic, type Libp2pMetricsFactory, type Libp2pNode } from './libp2p-node.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 
 // Callers and tests reach the whole p2p surface through this module.
@@ -72,6 +72,8 @@ export interface HostOptions {
   maxMessageBytes: number;
   /** Defaults to console.warn for 'warn', nothing for 'debug'. */
   log?: HostLogger;
+  /** libp2p's own metrics (the node passes @libp2p/prometheus-metrics bound to its registry); none by default. */
+  metrics?: Libp2pMetricsFactory;
 }
 
 export interface Host {
@@ -114,7 +116,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     throw new InvalidArgumentError(`maxMessageBytes must be in (0, ${MAX_GOSSIP_MESSAGE_BYTES}] (gossipsub caps an RPC at 4 MiB)`);
   }
   const node = await createLibp2pNode({
-    privateKey: opts.privateKey, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.listenPort,
+    privateKey: opts.privateKey, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.listenPort, metrics: opts.metrics,
   });
   const pubsub = node.services.pubsub;
   const stopRedial = redialBootstrapPeers(node, opts.bootstrapPeers, log);

@@ -12,7 +12,7 @@ import { createTopicScoreParams } from '@libp2p/gossipsub/score';
 import type { PeerScoreParams, TopicScoreParams } from '@libp2p/gossipsub/score';
 import { identify } from '@libp2p/identify';
 import type { Identify } from '@libp2p/identify';
-import type { PrivateKey } from '@libp2p/interface';
+import type { ComponentLogger, Metrics, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import type { Libp2p } from 'libp2p';
@@ -51,16 +51,22 @@ const TOPIC_SCORE: Partial<TopicScoreParams> = {
 
 export type Libp2pNode = Libp2p<{ identify: Identify; pubsub: GossipSub }>;
 
+/** Builds libp2p's own metrics (connections, streams, gossipsub, bytes transferred), e.g. @libp2p/prometheus-metrics. */
+export type Libp2pMetricsFactory = (components: { logger: ComponentLogger }) => Metrics;
+
 export interface Libp2pNodeOptions {
   readonly privateKey: PrivateKey;
   readonly listenHost: string;
   readonly listenPort: number;
+  /** libp2p's own metrics; none by default. */
+  readonly metrics?: Libp2pMetricsFactory;
 }
 
 export function createLibp2pNode(opts: Libp2pNodeOptions): Promise<Libp2pNode> {
   const ipProto = opts.listenHost.includes(':') ? 'ip6' : 'ip4';
   return createLibp2p({
     privateKey: opts.privateKey,
+    metrics: opts.metrics,
     addresses: { listen: [`/${ipProto}/${opts.listenHost}/tcp/${opts.listenPort}`] },
     transports: [tcp()],
     connectionEncrypters: [noise()],

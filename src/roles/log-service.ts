@@ -10,6 +10,7 @@ import {
   MAX_FRAME_BYTES, STATUS_PROTOCOL, SYNC_MAX_BATCHES, SYNC_MAX_BYTES, SYNC_PROTOCOL,
   decodeJson, decodeSyncRequest, encodeJson, encodeSyncRequest, type Status,
 } from '../wire/p2p-messages.ts';
+import { NO_METRICS, type NodeMetrics } from './metrics.ts';
 
 /** A status answer is a few hundred bytes; a larger one is refused while it is read. */
 const STATUS_MAX_BYTES = 4096;
@@ -17,10 +18,11 @@ const STATUS_MAX_BYTES = 4096;
 const SYNC_REQUEST_MAX_BYTES = 64;
 
 /** Every node serves its stored batches and its status. */
-export async function serveLog(host: Host, store: LogStore, rules: LogRules, status: () => Promise<Status>): Promise<void> {
+export async function serveLog(host: Host, store: LogStore, rules: LogRules, status: () => Promise<Status>, metrics: NodeMetrics = NO_METRICS): Promise<void> {
   await host.handleRequests(SYNC_PROTOCOL, async function* (request) {
     const req = decodeSyncRequest(request); // a malformed request throws: the stream is reset, nothing is read
     if (!equalBytes(req.logId, rules.logId)) return;
+    metrics.syncServed();
     for await (const b of store.batchesFrom(req.fromHeight, req.maxBatches, SYNC_MAX_BYTES)) yield b.bytes;
   }, { maxRequestBytes: SYNC_REQUEST_MAX_BYTES });
   // The status request is an empty frame: the framing refuses (resets the stream on) any non-empty one.

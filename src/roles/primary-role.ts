@@ -18,6 +18,7 @@ import { receiptToJson } from '../wire/json.ts';
 import { APPEND_PROTOCOL, MAX_REQUEST_BYTES, encodeJson } from '../wire/p2p-messages.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import type { LogReader } from './log-reader.ts';
+import type { NodeMetrics } from './metrics.ts';
 import { appendErrorReply } from './primary-errors.ts';
 import { Primary } from './primary.ts';
 import { PrimaryStartup } from './primary-startup.ts';
@@ -44,6 +45,8 @@ export interface PrimaryRoleOptions {
   readonly topic: string;
   readonly maxPendingTxs?: number;
   readonly bond?: BondTrust;
+  /** Where what the primary sequences, verifies and syncs is counted (default: nowhere). */
+  readonly metrics?: NodeMetrics;
 }
 
 /** A primary answers forwarded submissions with the receipt JSON, or the error with its code (§Append forwarding). */
@@ -89,7 +92,7 @@ export class PrimaryRole implements Role {
       throw new InvalidArgumentError('a primary without peers cannot recover what a lost or old store lacks: give it its replicas (--peers), '
         + 'or accept the risk with --unsafe-skip-recovery (a new log, or a store known to be complete)');
     }
-    const startup = new PrimaryStartup({ host, store: opts.store, rules, watch: opts.watch, log, peers, quorum: opts.recoveryQuorum });
+    const startup = new PrimaryStartup({ host, store: opts.store, rules, watch: opts.watch, log, peers, quorum: opts.recoveryQuorum, metrics: opts.metrics });
     this.startup = startup;
     void startup.run().then((ready) => {
       if (!ready || this.stopped) return;
@@ -112,8 +115,8 @@ export class PrimaryRole implements Role {
   }
 
   private becomePrimary(): void {
-    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, topic } = this.opts;
-    this.primary = new Primary({ store, rules, log, watch, reader, privateKey, maxPendingTxs, publish: (bytes) => host.publish(topic, bytes) });
+    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, topic, metrics } = this.opts;
+    this.primary = new Primary({ store, rules, log, watch, reader, privateKey, maxPendingTxs, metrics, publish: (bytes) => host.publish(topic, bytes) });
   }
 
   async append(s: Submission): Promise<Receipt> {

@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import { parseHighestHeader } from '../wire/status.ts';
 import { fetchBatches, requestStatus } from './log-service.ts';
+import type { NodeMetrics } from './metrics.ts';
 import { Replica } from './replica.ts';
 import type { Verdict } from './role.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
@@ -37,6 +38,8 @@ export interface PrimaryStartupOptions {
   readonly quorum?: number;
   /** Pause between rounds while waiting for peers or for batches. */
   readonly retryMs?: number;
+  /** Where refused batches and sync requests are counted (default: nowhere). */
+  readonly metrics?: NodeMetrics;
 }
 
 export class PrimaryStartup {
@@ -59,7 +62,7 @@ export class PrimaryStartup {
     }
     const configured = new Set(opts.peers);
     this.replica = new Replica({
-      store: opts.store, rules, log: opts.log, watch: opts.watch,
+      store: opts.store, rules, log: opts.log, watch: opts.watch, metrics: opts.metrics,
       source: {
         // Any connected peer may serve the batches (each one is verified); configured peers first.
         peers: () => {

@@ -33,6 +33,7 @@ import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import type { LogReader } from './log-reader.ts';
 import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
+import { NO_METRICS, type NodeMetrics } from './metrics.ts';
 
 export interface PrimaryOptions {
   readonly store: LogStore;
@@ -52,6 +53,8 @@ export interface PrimaryOptions {
   readonly maxPendingBytes?: number;
   readonly now?: () => number;
   readonly log: Logger;
+  /** Where sequenced batches are counted (default: nowhere). */
+  readonly metrics?: NodeMetrics;
 }
 
 interface Pending {
@@ -356,6 +359,7 @@ export class Primary {
     }
     // A header signed with this key for the same height, met while the batch was being written, is a proof.
     // The batch is durable whatever happens here, so its receipts are answered regardless.
+    (this.opts.metrics ?? NO_METRICS).sequenced(sealed.tip.nextSeq - prevTip.nextSeq, batch.length);
     await this.opts.watch.stored(sealed.batch, 'own batch').catch((e: Error) => this.opts.log.error('equivocation check failed', { error: e.message }));
     this.opts.publish(bytes).catch((e: Error) => this.opts.log.warn('publish failed; replicas will sync', { height: sealed.tip.height, error: e.message }));
 

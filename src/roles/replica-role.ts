@@ -15,6 +15,7 @@ import type { Host } from '../p2p/host.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import { proofToJson } from '../wire/json.ts';
 import type { HeaderWatch } from './header-watch.ts';
+import type { NodeMetrics } from './metrics.ts';
 import { PrimaryLink } from './primary-link.ts';
 import { Replica } from './replica.ts';
 import type { BondTrust, Role, Verdict } from './role.ts';
@@ -26,6 +27,8 @@ export interface ReplicaRoleOptions {
   readonly watch: HeaderWatch;
   readonly log: Logger;
   readonly bond?: BondTrust;
+  /** Where refused batches and sync requests are counted (default: nowhere). */
+  readonly metrics?: NodeMetrics;
 }
 
 export class ReplicaRole implements Role {
@@ -40,11 +43,11 @@ export class ReplicaRole implements Role {
 
   constructor(opts: ReplicaRoleOptions) {
     this.opts = opts;
-    const { host, store, rules, watch, log, bond } = opts;
+    const { host, store, rules, watch, log, bond, metrics } = opts;
     const link = new PrimaryLink(host, rules, log);
     // While the primary's bond does not back it, no batch is fetched, nor stored from gossip (mayStore).
     const source = { peers: () => (this.bondProblem() ? [] : link.peers()), fetch: link.fetch.bind(link) };
-    const replica = new Replica({ store, rules, log, watch, source, mayStore: () => !this.bondProblem() });
+    const replica = new Replica({ store, rules, log, watch, source, metrics, mayStore: () => !this.bondProblem() });
     this.link = link;
     this.replica = replica;
     this.unsubscribe = [

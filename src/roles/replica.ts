@@ -16,6 +16,7 @@ import { BatchNotYetValidError, BatchRejectedError } from '../core/errors.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
+import { NO_METRICS, type NodeMetrics, type VerificationFailure } from './metrics.ts';
 import type { Verdict } from './role.ts';
 
 
@@ -38,6 +39,8 @@ export interface ReplicaOptions {
   readonly syncIntervalMs?: number;
   /** Whether batches may be stored now (default: always); headers are judged either way. */
   readonly mayStore?: () => boolean;
+  /** Where refused batches and sync requests are counted (default: nowhere). */
+  readonly metrics?: NodeMetrics;
 }
 
 interface Outcome {
@@ -50,6 +53,7 @@ const IGNORE: Outcome = { verdict: 'ignore', stored: false };
 export class Replica {
   private readonly opts: ReplicaOptions;
   private readonly now: () => number;
+  private readonly metrics: NodeMetrics;
   /** Serialises every read-verify-write of the tip, and the header checks that depend on it. */
   private queue: Promise<unknown> = Promise.resolve();
   private syncing: Promise<void> | undefined;
@@ -61,6 +65,7 @@ export class Replica {
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    this.metrics = opts.metrics ?? NO_METRICS;
     const { store, log } = opts;
     this.unsubscribe = [
       store.onFault((reason) => log.error('storage fault: not storing batches until the store takes writes again', { reason })),
@@ -105,9 +110,13 @@ export class Replica {
     return this.serialized(async () => {
       const { store, rules, watch, log } = this.opts;
       if (watch.equivocated) return IGNORE;
+      // The verification stage reached, for the failure metric's bounded label (the reason's text is logged).
+      let stage: VerificationFailure = 'malformed';
       try {
         const signed = peekSignedHeader(bytes);
+        stage = 'header_signature';
         const hash = verifyHeaderSignature(rules, signed);
+        stage = 'batch_body';
         // Evidence of equivocation is accepted so that it spreads and every honest node can catch it.
         if (await watch.observe(signed, origin)) return { verdict: 'accept', stored: false };
         const tip = store.tip;
@@ -126,7 +135,7 @@ export class Replica {
           return IGNORE;
         }
         try {
-          await this.apply(bytes, decodeBatch(bytes), hash);
+          await this.apply(bytes, decodeBatch(bytes), hash, () => { stage = 'nonce_replayed'; });
         } catch (e) {
           await watch.remember(signed); // the primary did sign this header, whatever the relay did to the body
           throw e;
@@ -135,10 +144,12 @@ export class Replica {
         return { verdict: 'accept', stored: true };
       } catch (e) {
         if (e instanceof BatchNotYetValidError) {
+          this.metrics.verificationFailed('not_yet_valid');
           log.warn('batch not valid yet by this clock; will retry', { origin, reason: e.message });
           return IGNORE;
         }
         if (e instanceof BatchRejectedError || e instanceof DecodeError) {
+          this.metrics.verificationFailed(e instanceof DecodeError ? 'malformed' : stage);
           log.warn('rejected batch', { origin, reason: e.message });
           return { verdict: 'reject', stored: false };
         }
@@ -152,11 +163,15 @@ export class Replica {
     });
   }
 
-  /** Verifies the tip's successor (its header signature already checked) and stores it. Throws BatchRejectedError. */
-  private async apply(bytes: Uint8Array, batch: DecodedBatch, headerHash: Bytes): Promise<void> {
+  /**
+   * Verifies the tip's successor (its header signature already checked) and stores it; calls `checkingNonces` once
+   * the batch itself verified and its nonces are checked against history. Throws BatchRejectedError.
+   */
+  private async apply(bytes: Uint8Array, batch: DecodedBatch, headerHash: Bytes, checkingNonces: () => void): Promise<void> {
     const { store, rules } = this.opts;
     const prevTip = store.tip;
     const verified = verifyBatchBody(rules, prevTip, batch, headerHash, this.now());
+    checkingNonces();
     const used = await store.nonceHeights(verified.nonceKeys);
     for (const [i, s] of verified.batch.submissions.entries()) {
       const replayed = nonceViolation(s, used[i]);
@@ -192,6 +207,7 @@ export class Replica {
       while (progressed && !this.stopped && !this.opts.watch.equivocated && this.opts.store.fault === undefined) {
         progressed = false;
         const from = this.opts.store.tip.height + 1;
+        this.metrics.syncRequested();
         try {
           for await (const bytes of this.opts.source.fetch(peer, from)) {
             const outcome = await this.handle(bytes, `sync from ${peer}`);

@@ -6,7 +6,10 @@
  */
 import type { Logger } from '../core/logger.ts';
 import type { SequencerNode } from '../node/sequencer-node.ts';
+import { healthRoutes } from './health.ts';
 import { createMethods, type MethodDeps } from './methods.ts';
+import { metricsRoute } from './metrics-endpoint.ts';
+import { eventsRoute } from './events.ts';
 import { startRpcServer, type RpcLimits, type RpcServer } from './server.ts';
 
 export interface ServeOptions {
@@ -21,7 +24,7 @@ export interface ServeOptions {
 /** Starts the JSON-RPC server for `node` and attaches it to the node. */
 export async function serveNode(node: SequencerNode, opts: ServeOptions): Promise<RpcServer> {
   const { deps, ...server } = opts;
-  const rpc = await startRpcServer({ methods: createMethods(node, deps), ...server });
+  const rpc = await startRpcServer({ methods: createMethods(node, deps), getRoutes: { '/events': eventsRoute(node), '/metrics': metricsRoute(node), ...healthRoutes(node) }, ...server });
   node.attach(rpc);
   return rpc;
 }

@@ -94,6 +94,8 @@ export interface RpcServerOptions {
   readonly port: number;
   readonly limits?: Partial<RpcLimits>;
   readonly log: Logger;
+  /** Handlers of GET paths besides `/health` (e.g. `/events`: server push, src/rpc/events.ts), by path. */
+  readonly getRoutes?: Readonly<Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>>;
 }
 
 export interface RpcServer {
@@ -365,9 +367,16 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   }, (req, res) => {
     req.on('error', () => {});
     const path = (req.url ?? '/').split('?')[0];
+    // Any web page may call the API (the browser SDK, the explorer): it has no cookies or credentials to protect.
+    res.setHeader('access-control-allow-origin', '*');
+    if (req.method === 'OPTIONS') {
+      return res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' }).end();
+    }
     if (req.method === 'POST') return handleRpc(req, res);
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (path === '/health') return reply(res, 200, '{"ok":true}');
+      const route = opts.getRoutes?.[path];
+      if (route && req.method === 'GET') return route(req, res);
       if (path !== '/') return reply(res, 404, errorResponse(null, { code: -32600, message: `no such path: JSON-RPC is POST /, health is GET /health` }));
     }
     reply(res, 405, errorResponse(null, { code: -32600, message: 'use HTTP POST for JSON-RPC' }), { allow: 'POST' });

@@ -55,6 +55,14 @@ export interface StoredBatch {
   readonly bytes: Bytes;
 }
 
+/** One durable batch write, as the store's appended listeners see it (the node's metrics). */
+export interface AppendedWrite {
+  /** The tip before the batch: the batch holds the entries from prevTip.nextSeq on. */
+  readonly prevTip: Tip;
+  /** Time the synced write took. */
+  readonly seconds: number;
+}
+
 export interface AppendBatch {
   readonly bytes: Uint8Array;
   /** Tip before the batch; its headHash is stored with the batch. */
@@ -102,6 +110,7 @@ export class LogStore {
   private closed = false;
   private readonly faultListeners: ((reason: string) => void)[] = [];
   private readonly recoveredListeners: ((tip: Tip) => void)[] = [];
+  private readonly appendedListeners: ((tip: Tip, write: AppendedWrite) => void)[] = [];
 
   private constructor(dir: string, db: ClassicLevel<Bytes, Bytes>) {
     this.dir = dir;
@@ -149,6 +158,14 @@ export class LogStore {
   /** Calls `listener` when the store takes writes again, with the tip read back from the disk. Returns an unsubscribe function. */
   onRecovered(listener: (tip: Tip) => void): () => void {
     return subscribe(this.recoveredListeners, listener);
+  }
+
+  /**
+   * Calls `listener` after each batch is durably stored, with the new tip and what the write was (the tip before
+   * it, and the seconds its synced write took). Returns an unsubscribe function.
+   */
+  onAppended(listener: (tip: Tip, write: AppendedWrite) => void): () => void {
+    return subscribe(this.appendedListeners, listener);
   }
 
   /** Runs a write unless the store is in a fault state; a write that fails starts one. */
@@ -215,8 +232,11 @@ export class LogStore {
       { type: 'put', key: TIP_KEY, value: encodeTip(a.tip) },
     ];
     for (const k of a.nonceKeys) ops.push({ type: 'put', key: nonceIndexKey(k), value: heightValue });
+    const started = performance.now();
     await this.write(() => this.db.batch(ops, { sync: true }));
+    const write: AppendedWrite = { prevTip: a.prevTip, seconds: (performance.now() - started) / 1000 };
     this.tipValue = a.tip;
+    for (const l of [...this.appendedListeners]) l(a.tip, write);
   }
 
   /** For each nonce key, the height of the batch that used it, or undefined when unused. */
