@@ -28,6 +28,7 @@ async function startHost(
     listenPort: 0,
     bootstrapPeers,
     maxMessageBytes: MAX_GOSSIP_MESSAGE_BYTES,
+    scoredTopics: [TOPIC],
     log: quiet ? () => {} : (level, msg, err) => { console.error(level, msg, err ?? ''); },
     ...extra,
   });

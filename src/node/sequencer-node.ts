@@ -22,7 +22,7 @@ import { addressFromPrivateKey } from '../core/signature.ts';
 import type { Submission } from '../core/submission.ts';
 import { createHost, peerIdOfAddress, type Host } from '../p2p/host.ts';
 import { loadOrCreatePeerKey } from '../p2p/identity.ts';
-import { batchTopic, type Status } from '../wire/p2p-messages.ts';
+import { batchTopic, proofTopic, type Status } from '../wire/p2p-messages.ts';
 import type { InfoJson, ReceiptStatus } from '../wire/rpc-types.ts';
 import { HeaderWatch } from '../roles/header-watch.ts';
 import type { Entry } from '../core/entry.ts';
@@ -165,6 +165,7 @@ export class SequencerNode {
         maxMessageBytes: MAX_BATCH_BYTES + 1024,
         log: (level, msg, err) => log[level](msg, err ? { error: (err as Error).message ?? String(err) } : undefined),
         metrics: metrics.libp2p(),
+        scoredTopics: [batchTopic(rules.logId), proofTopic(rules.logId)],
       });
     } catch (e) {
       await store.close();

@@ -24,7 +24,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { FrameLimitError, FrameReader, toError, writeFrame } from './framing.ts';
-import { createLibp2pNode, MAX_GOSSIP_MESSAGE_BYTES, peerScore, scoreTopic, type Libp2pMetricsFactory, type Libp2pNode } from './libp2p-node.ts';
+import { createLibp2pNode, MAX_GOSSIP_MESSAGE_BYTES, peerScore, type Libp2pMetricsFactory, type Libp2pNode } from './libp2p-node.ts';
 import { InvalidArgumentError } from '../core/errors.ts';
 
 // Callers and tests reach the whole p2p surface through this module.
@@ -74,6 +74,8 @@ export interface HostOptions {
   log?: HostLogger;
   /** libp2p's own metrics (the node passes @libp2p/prometheus-metrics bound to its registry); none by default. */
   metrics?: Libp2pMetricsFactory;
+  /** Topics on which a rejected message penalises the peer that relayed it (the node's batch and proof topics). */
+  scoredTopics?: readonly string[];
 }
 
 export interface Host {
@@ -117,6 +119,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   }
   const node = await createLibp2pNode({
     privateKey: opts.privateKey, listenHost: opts.listenHost ?? '127.0.0.1', listenPort: opts.listenPort, metrics: opts.metrics,
+    scoredTopics: opts.scoredTopics ?? [],
   });
   const pubsub = node.services.pubsub;
   const stopRedial = redialBootstrapPeers(node, opts.bootstrapPeers, log);
@@ -134,9 +137,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     peerScore: (peer) => peerScore(pubsub, peer),
 
     subscribe(topic, validator) {
-      if (!scoreTopic(pubsub, topic)) {
-        log('warn', `gossipsub internals changed: no score params for ${topic}, rejects will not be penalised`);
-      }
+      if (!opts.scoredTopics?.includes(topic)) log('debug', `${topic} is not a scored topic: its rejects do not penalise the relay`);
       pubsub.topicValidators.set(topic, async (from: PeerId, msg: Message) => {
         // Per-message limit; gossipsub itself only limits whole RPC frames.
         if (msg.data.byteLength > maxMessageBytes) return TopicValidatorResult.Reject;

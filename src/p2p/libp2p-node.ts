@@ -9,7 +9,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { gossipsub, StrictNoSign } from '@libp2p/gossipsub';
 import type { GossipSub, Message } from '@libp2p/gossipsub';
 import { createTopicScoreParams } from '@libp2p/gossipsub/score';
-import type { PeerScoreParams, TopicScoreParams } from '@libp2p/gossipsub/score';
+import type { TopicScoreParams } from '@libp2p/gossipsub/score';
 import { identify } from '@libp2p/identify';
 import type { Identify } from '@libp2p/identify';
 import type { ComponentLogger, Metrics, PrivateKey } from '@libp2p/interface';
@@ -60,6 +60,11 @@ export interface Libp2pNodeOptions {
   readonly listenPort: number;
   /** libp2p's own metrics; none by default. */
   readonly metrics?: Libp2pMetricsFactory;
+  /**
+   * Topics whose invalid messages penalise the relaying peer (TOPIC_SCORE). GossipSub copies its score parameters
+   * at construction, so they are fixed here, through its public `scoreParams` option.
+   */
+  readonly scoredTopics: readonly string[];
 }
 
 export function createLibp2pNode(opts: Libp2pNodeOptions): Promise<Libp2pNode> {
@@ -96,31 +101,16 @@ export function createLibp2pNode(opts: Libp2pNodeOptions): Promise<Libp2pNode> {
         // Limit on a whole inbound RPC frame (payload + envelope); this is the
         // default, spelled out because it must match the outbound cap.
         maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
+        scoreParams: { topics: Object.fromEntries(opts.scoredTopics.map((t) => [t, createTopicScoreParams(TOPIC_SCORE)])) },
       }),
     },
   });
 }
 
 /**
- * The two score features GossipSub 17 implements but does not put on its public interface. Its public option
- * (`scoreParams.topics` in gossipsub()) fixes the scored topics at construction and copies them, while a host
- * learns its topics when a role subscribes (the log id's batch topic, the proof topic); so per-topic parameters
- * are added to the live score parameters here, the one place that reaches past the interface.
+ * This node's gossipsub score for `peer` (0 for unknown peers). GossipSub 17's class has a public getScore, but the
+ * interface gossipsub() returns leaves it out; reading it is diagnostic only (tests, operators), never a decision.
  */
-interface ScoreInternals {
-  score?: { params: PeerScoreParams };
-  getScore?: (peer: string) => number;
-}
-
-/** Scores `topic` with TOPIC_SCORE; false if this gossipsub has no score parameters to extend (rejects then go unpenalised). */
-export function scoreTopic(pubsub: GossipSub, topic: string): boolean {
-  const score = (pubsub as unknown as ScoreInternals).score;
-  if (score == null) return false;
-  score.params.topics[topic] ??= createTopicScoreParams(TOPIC_SCORE);
-  return true;
-}
-
-/** This node's gossipsub score for `peer` (0 for unknown peers). */
 export function peerScore(pubsub: GossipSub, peer: string): number {
-  return (pubsub as unknown as ScoreInternals).getScore?.(peer) ?? 0;
+  return (pubsub as unknown as { getScore?: (peer: string) => number }).getScore?.(peer) ?? 0;
 }
