@@ -2,7 +2,9 @@
  * Durable storage of one log in LevelDB (docs/protocol.md §Storage layout). Batches are stored whole, as
  * they travel on the wire, so a write costs one key per batch and one per submission, not one per entry.
  * Every append is a single synced LevelDB batch: after a crash the store holds a batch entirely or not at all,
- * and the tip record always names the newest complete batch. Only the tip lives in memory.
+ * and the tip record always names the newest complete batch. Only the tip lives in memory, and a Bloom filter of
+ * the nonce keys (nonce-filter.ts, about 2 MiB per million, rebuilt by a scan of the nonce index at open) that
+ * spares the nonce lookups LevelDB reads for nonces never used, which is nearly all of them.
  *
  * Storage faults (disk full, too many open files, I/O errors) are transient: a failed write puts the store in
  * a fault state in which it refuses every write, and it recovers by itself. LevelDB keeps a failed synced
@@ -20,9 +22,10 @@ import { GENESIS_TIP, type Tip } from '../core/batch.ts';
 import { BaseError } from '../core/errors.ts';
 import { subscribe } from '../core/listeners.ts';
 import {
-  IDENTITY_KEY, PROBE_KEY, RECORD_KEYS, TIP_KEY, batchKey, decodeBatchValue, decodeHeight, decodeIdentity, decodeTip,
+  IDENTITY_KEY, NONCE_KEYS, PROBE_KEY, RECORD_KEYS, TIP_KEY, batchKey, decodeBatchValue, decodeHeight, decodeIdentity, decodeTip,
   encodeBatchValue, encodeHeight, encodeIdentity, encodeProbe, encodeTip, heightOfBatchKey, nonceIndexKey, recordKey, seqIndexKey,
 } from '../wire/storage-records.ts';
+import { NonceFilter } from './nonce-filter.ts';
 
 /** Backoff between recovery attempts after a storage fault. */
 const RECOVERY_FIRST_DELAY_MS = 100;
@@ -99,9 +102,29 @@ function describe(e: unknown): string {
   return typeof err?.cause?.message === 'string' ? `${message}: ${err.cause.message}` : message;
 }
 
+/** The filter of every nonce key in `db` (one keys-only scan of the nonce index). */
+async function loadNonceFilter(db: ClassicLevel<Bytes, Bytes>): Promise<NonceFilter> {
+  const filter = new NonceFilter();
+  // Keys only, in large steps (the defaults read 16 KiB per native call), without filling the block cache.
+  const it = db.keys({ ...NONCE_KEYS, fillCache: false, highWaterMarkBytes: 1 << 20 });
+  try {
+    for (let keys = await it.nextv(16_384); keys.length > 0; keys = await it.nextv(16_384)) {
+      for (const k of keys) filter.add(k.subarray(1));
+    }
+  } finally {
+    await it.close();
+  }
+  return filter;
+}
+
 export class LogStore {
   private readonly dir: string;
   private readonly db: ClassicLevel<Bytes, Bytes>;
+  /**
+   * Every nonce key stored or being written (a superset: keys go in before their write, and a failed write leaves
+   * them in). Lookups of keys it has never seen skip LevelDB; see nonce-filter.ts.
+   */
+  private nonces = new NonceFilter();
   private tipValue: Tip = GENESIS_TIP;
   /** Why the store refuses writes, while a storage fault lasts. */
   private faultReason: string | undefined;
@@ -134,6 +157,7 @@ export class LogStore {
       }
       const tip = await db.get(TIP_KEY);
       if (tip !== undefined) store.tipValue = decodeTip(tip);
+      store.nonces = await loadNonceFilter(db);
     } catch (e) {
       await db.close();
       throw e;
@@ -232,6 +256,8 @@ export class LogStore {
       { type: 'put', key: TIP_KEY, value: encodeTip(a.tip) },
     ];
     for (const k of a.nonceKeys) ops.push({ type: 'put', key: nonceIndexKey(k), value: heightValue });
+    // Into the filter before the write: a write that fails may still be on the disk after recovery.
+    for (const k of a.nonceKeys) this.nonces.add(k);
     const started = performance.now();
     await this.write(() => this.db.batch(ops, { sync: true }));
     const write: AppendedWrite = { prevTip: a.prevTip, seconds: (performance.now() - started) / 1000 };
@@ -241,9 +267,14 @@ export class LogStore {
 
   /** For each nonce key, the height of the batch that used it, or undefined when unused. */
   async nonceHeights(nonceKeys: readonly Uint8Array[]): Promise<(number | undefined)[]> {
-    if (nonceKeys.length === 0) return [];
-    const values = await this.read(() => this.db.getMany(nonceKeys.map(nonceIndexKey)));
-    return values.map((v) => (v === undefined ? undefined : decodeHeight(v)));
+    const heights: (number | undefined)[] = new Array(nonceKeys.length).fill(undefined);
+    // Only the keys the filter may hold need LevelDB: for the others "unused" is exact (no false negatives).
+    const ask: number[] = [];
+    for (let i = 0; i < nonceKeys.length; i++) if (this.nonces.mayContain(nonceKeys[i])) ask.push(i);
+    if (ask.length === 0) return heights;
+    const values = await this.read(() => this.db.getMany(ask.map((i) => nonceIndexKey(nonceKeys[i]))));
+    values.forEach((v, j) => { if (v !== undefined) heights[ask[j]] = decodeHeight(v); });
+    return heights;
   }
 
   async getBatch(height: number): Promise<StoredBatch | undefined> {

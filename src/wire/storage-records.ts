@@ -56,6 +56,9 @@ export function nonceIndexKey(senderNonce: Uint8Array): Bytes {
   return key(Prefix.nonce, senderNonce);
 }
 
+/** The key range holding every nonce index entry (a nonce key is its key minus one byte). */
+export const NONCE_KEYS = { gt: Uint8Array.of(Prefix.nonce), lt: Uint8Array.of(Prefix.nonce + 1) } as const;
+
 /** The key of a node record (`name`: 'P' proofId or 'S' height, see below). */
 export function recordKey(name: Uint8Array): Bytes {
   return key(Prefix.record, name);
