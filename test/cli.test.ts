@@ -215,6 +215,10 @@ test('devnet starts a primary and two replicas, answers on every RPC URL, and st
   assert.deepEqual(urls, [0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`));
   assert.match(summary, /client\.key/);
   assert.match(summary, /append --rpc http:\/\/127\.0\.0\.1:\d+ --key-file \S+client\.key hello/);
+  const explorers = [...summary.matchAll(/^ +\S+ +explorer (http:\/\/127\.0\.0\.1:\d+\/explorer)$/gm)].map((m) => m[1]);
+  assert.deepEqual(explorers, urls.map((u) => `${u}/explorer`));
+  const page = await fetch(explorers[2], { signal: AbortSignal.timeout(5_000) });
+  assert.deepEqual([page.status, (await page.text()).includes('<script src="/explorer.js">')], [200, true], 'every node serves the explorer');
 
   const state = JSON.parse(await readFile(join(dir, 'devnet.json'), 'utf8')) as { nodes: { name: string; pid: number; rpc: string }[]; clientAddress: string };
   const pids = state.nodes.map((n) => n.pid);

@@ -277,6 +277,8 @@ function printSummary(dir: string, nodes: readonly DevNode[], o: {
     '',
     ...nodes.map((n) => `  ${n.name.padEnd(width)}  ${n.role.padEnd(7)}  rpc ${rpc(n)}  p2p ${n.started!.multiaddrs[0] ?? '-'}  pid ${n.process.pid}`),
     '',
+    ...nodes.map((n) => `  ${n.name.padEnd(width)}  explorer ${rpc(n)}/explorer`),
+    '',
     `  log id      ${o.logId}${o.logIdArg.startsWith('0x') ? '' : ` (keccak256 of "${o.logIdArg}")`}, chain id ${o.chainId}`,
     `  primary     ${o.primaryAddress}`,
     `  client key  ${display(o.clientKeyFile)} (address ${o.clientAddress}, the only sender allowed to append)`,

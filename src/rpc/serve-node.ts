@@ -10,6 +10,7 @@ import { healthRoutes } from './health.ts';
 import { createMethods, type MethodDeps } from './methods.ts';
 import { metricsRoute } from './metrics-endpoint.ts';
 import { eventsRoute } from './events.ts';
+import { explorerRoutes } from './explorer.ts';
 import { startRpcServer, type RpcLimits, type RpcServer } from './server.ts';
 
 export interface ServeOptions {
@@ -24,7 +25,7 @@ export interface ServeOptions {
 /** Starts the JSON-RPC server for `node` and attaches it to the node. */
 export async function serveNode(node: SequencerNode, opts: ServeOptions): Promise<RpcServer> {
   const { deps, ...server } = opts;
-  const rpc = await startRpcServer({ methods: createMethods(node, deps), getRoutes: { '/events': eventsRoute(node), '/metrics': metricsRoute(node), ...healthRoutes(node) }, ...server });
+  const rpc = await startRpcServer({ methods: createMethods(node, deps), getRoutes: { '/events': eventsRoute(node), '/metrics': metricsRoute(node), ...healthRoutes(node), ...explorerRoutes() }, ...server });
   node.attach(rpc);
   return rpc;
 }

@@ -15,6 +15,9 @@ export interface RpcProxy {
 
 export async function startRpcProxy(target: string, rewrite: Rewrite): Promise<RpcProxy> {
   const server = http.createServer((req, res) => {
+    // CORS as a node answers it, so that a page from a node's origin (the explorer) can be pointed at the proxy.
+    res.setHeader('access-control-allow-origin', '*');
+    if (req.method === 'OPTIONS') return res.writeHead(204, { 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'content-type' }).end();
     if (req.method !== 'POST') return res.writeHead(404).end();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

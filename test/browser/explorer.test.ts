@@ -1,0 +1,118 @@
+/**
+ * The explorer (docs/explorer.md) in headless Chromium (Debian's /usr/bin/chromium through playwright-core), served
+ * by a replica of a live in-process primary + replica: the page loads (a browser's GET / is sent to it), verifies
+ * and shows the head advancing while the test appends, looks up an entry and shows its proof verified, lists an
+ * equivocation the replica caught with its proof checked in the browser (and the halt as the validator's health); pointed at
+ * a node that tampers with what it serves (test/helpers/rpc-proxy.ts), it raises the not-verified banner. The
+ * screenshots are kept in test-artifacts/ (explorer.png, explorer-tampered.png).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createSequencerClient } from '../../src/client/index.ts';
+import { fromHex } from '../../src/core/bytes.ts';
+import { addressFromPrivateKey } from '../../src/core/signature.ts';
+import { RpcClient } from '../../src/client/rpc-client.ts';
+import type { BatchJson, EntryProofJson, VerifyReceiptJson } from '../../src/wire/rpc-types.ts';
+import { CHAIN_ID, CLIENT_KEY, LOG_ID, PRIMARY_KEY, startPrimary, startReplica, tempDir, waitFor } from '../helpers/network.ts';
+import { batchOnTip, receiptOf } from '../helpers/equivocator.ts';
+import { startRpcProxy } from '../helpers/rpc-proxy.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+test('the explorer shows the live log verified in Chromium, verifies an entry\'s proof, and flags a tampering node', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} is not installed (apt-get install chromium; .ci/run does)`);
+    return;
+  }
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'p'));
+  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
+  // Tampers with every batch and proof it relays: the first transaction's payload is changed.
+  const liar = await startRpcProxy(replica.rpcUrl, (method, _params, result) => {
+    if (method === 'sequencer_getBatch' && result) {
+      const b = structuredClone(result) as BatchJson;
+      b.submissions[0].transactions[0] = '0x6c6965'; // 'lie'
+      return b;
+    }
+    if (method === 'sequencer_getProof' && result) return { ...(result as EntryProofJson), entry: { ...(result as EntryProofJson).entry, payload: '0x6c6965' } };
+    return result;
+  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  t.after(async () => {
+    await browser.close();
+    await liar.close();
+    await replica.stop();
+    await primary.stop();
+    await dir.remove();
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const client = createSequencerClient({ url: primary.rpcUrl, logId: LOG_ID, chainId: CHAIN_ID, primary: addressFromPrivateKey(PRIMARY_KEY) });
+  let appended = 0;
+  const append = async (batches: number) => {
+    for (let i = 0; i < batches; i++, appended++) {
+      await client.append({ account: { privateKey: CLIENT_KEY }, transactions: [new TextEncoder().encode(`hello ${appended}`), new TextEncoder().encode(`world ${appended}`)] });
+    }
+  };
+  await append(3);
+  await waitFor(() => replica.info().height === primary.info().height, 10_000, 'the replica to catch up');
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${replica.rpcUrl}/`);
+  assert.ok(page.url().endsWith('/explorer'), `a browser asking for / is sent to the explorer (${page.url()})`);
+  const text = (selector: string) => page.locator(selector).innerText();
+  const verifiedHeight = async () => Number(await text('#verified-height'));
+
+  await waitFor(async () => (await verifiedHeight()) === primary.info().height, 8_000, 'the page to verify the head');
+  assert.equal(await page.locator('#batches tr').count(), 3, 'every batch listed, each verified');
+  assert.match(await text('#finalized-sub'), /finality not enabled/);
+  assert.match(await text('#leader'), new RegExp(addressFromPrivateKey(PRIMARY_KEY).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '0x'), 'i'));
+  assert.match(await text('#validators'), /leader of view 0[\s\S]*ok/);
+
+  // Live: the head the page shows advances while the test appends.
+  const before = await verifiedHeight();
+  await append(3);
+  await waitFor(async () => Number(await text('#head-height')) === before + 3 && (await verifiedHeight()) === before + 3, 8_000, 'the page to follow the new batches');
+  assert.equal(await page.locator('#batches tr').count(), 6);
+  assert.equal(await page.locator('#banner.shown').count(), 0, 'nothing failed to verify');
+
+  await page.fill('#lookup-seq', '3');
+  await page.click('#lookup-form button');
+  await page.locator('#proof-status').waitFor({ timeout: 5_000 });
+  assert.match(await text('#proof-status'), /proof verified/);
+  assert.match(await text('#lookup-result'), /"world 1"/);
+
+  // An equivocation: a second header for the head's height, signed with the primary's key, shown to the replica in a
+  // receipt. The page lists the replica's proof, checked in the browser, and the replica's halt as its health.
+  const below = await client.getBatch(before + 2);
+  const tip = { height: below.header.height, headerHash: fromHex(below.headerHash), nextSeq: below.header.firstSeq + below.header.count, headHash: fromHex(below.header.headHash), timestamp: below.header.timestamp };
+  const answer = await new RpcClient(replica.rpcUrl).call<VerifyReceiptJson>('sequencer_verifyReceipt', [receiptOf(batchOnTip(tip, 'the other story'), tip.headHash)]);
+  assert.equal(answer.status, 'conflict');
+  await page.locator('#equivocations tbody tr').waitFor({ timeout: 5_000 });
+  assert.match(await text('#equivocations'), new RegExp(`conflict[\\s\\S]*height ${before + 3} / ${before + 3}[\\s\\S]*both signatures verified`));
+  await page.locator('#validators .pill.bad').waitFor({ timeout: 5_000 });
+  assert.equal(await page.locator('#banner.shown').count(), 0, 'a valid proof is evidence, not a verification failure');
+  await page.screenshot({ path: join(ARTIFACTS, 'explorer.png'), fullPage: true });
+
+  // The same page pointed at a node that tampers with what it relays: the banner says what did not verify.
+  const tampered = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  tampered.on('pageerror', (e) => pageErrors.push(e.message));
+  await tampered.goto(`${replica.rpcUrl}/explorer?rpc=${encodeURIComponent(liar.url)}`);
+  await tampered.locator('#banner.shown').waitFor({ timeout: 5_000 });
+  assert.match(await tampered.locator('#banner').innerText(), /Not verified[\s\S]*a batch served by the node: VerificationError/);
+  assert.equal(await tampered.locator('#batches tr').count(), 0, 'nothing unverified is listed');
+  await tampered.fill('#lookup-seq', '0');
+  await tampered.click('#lookup-form button');
+  await tampered.locator('#proof-status').waitFor({ timeout: 5_000 });
+  assert.match(await tampered.locator('#proof-status').innerText(), /NOT verified/);
+  assert.match(await tampered.locator('#banner').innerText(), /the inclusion proof of entry 0: VerificationError/);
+  await tampered.screenshot({ path: join(ARTIFACTS, 'explorer-tampered.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
