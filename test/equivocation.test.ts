@@ -25,7 +25,7 @@ import { batchOnTip, conflictingBatches, receiptOf, tipOf } from './helpers/equi
 import { RpcError } from '../src/client/rpc-client.ts';
 import { ErrorCode } from '../src/core/errors.ts';
 import { LogStore } from '../src/storage/log-store.ts';
-import { CHAIN_ID, LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, peerScoreAt, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
+import { CHAIN_ID, LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, peerScoreAt, startPrimary, startReplica, startPrimaryAndReplica, tempDir, waitFor } from './helpers/network.ts';
 
 async function attacker(dir: string, target: SequencerNode): Promise<Host> {
   const host = await createHost({ privateKey: await loadOrCreatePeerKey(dir), listenPort: 0, bootstrapPeers: target.multiaddrs(), maxMessageBytes: 3_500_000, log: () => {} });
@@ -173,10 +173,7 @@ function resignedReceipt(json: ReceiptJson, patch: Partial<Header>): ReceiptJson
 }
 
 test('sequencer_verifyReceipt answers each status: consistent, invalid (tampered, another log, another view), mismatch, pending then judged when the height arrives', async (t) => {
-  const dir = await tempDir();
-  const primary = await startPrimary(join(dir.path, 'p'));
-  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
-  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  const { primary, replica } = await startPrimaryAndReplica(t);
   const verify = (receipt: unknown) => client(replica).call<Verdict>('sequencer_verifyReceipt', [receipt]);
   const signer = clientSigner();
   const tx = (s: string) => new TextEncoder().encode(s);
@@ -247,10 +244,7 @@ test('one equivocation, one proof: many concurrent checks of one conflicting rec
 });
 
 test('sequencer_verifyReceipt costs what one receipt asks: many checks of one stored batch read it once, never expanded per call', async (t) => {
-  const dir = await tempDir();
-  const primary = await startPrimary(join(dir.path, 'p'));
-  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
-  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  const { primary, replica } = await startPrimaryAndReplica(t);
   const signer = clientSigner();
   const tx = (s: string) => new TextEncoder().encode(s);
   const receipts = await Promise.all(Array.from({ length: 20 }, (_, i) => client(primary).append(signer.sign({ nonce: BigInt(i + 1), transactions: [tx(`big ${i}`)] }))));
@@ -271,10 +265,7 @@ test('sequencer_verifyReceipt costs what one receipt asks: many checks of one st
 });
 
 test('a replica does not answer success for a forwarded append whose receipt conflicts with a header it holds: -32009 with the proof', async (t) => {
-  const dir = await tempDir();
-  const primary = await startPrimary(join(dir.path, 'p'));
-  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
-  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  const { primary, replica } = await startPrimaryAndReplica(t);
   const signer = clientSigner();
   const tx = (s: string) => new TextEncoder().encode(s);
   await client(primary).append(signer.sign({ nonce: 1n, transactions: [tx('first')] }));

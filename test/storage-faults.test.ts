@@ -251,7 +251,8 @@ test('primary on a full disk: appends get "storage unavailable", info reports th
   assert.deepEqual(await client(replica).read(0, 100), await rpc.read(0, 100));
 });
 
-test('replica on a full disk reports the fault, then resumes by itself and catches up once space returns', { skip: !isRoot && 'needs root to mount a tmpfs', timeout: 60_000 }, async (t) => {
+/** A primary on an ordinary disk and a replica on a 4 MiB tmpfs, in step after one batch. */
+async function replicaOnSmallDisk(t: TestContext) {
   const disk = await smallDisk(4);
   const dir = await tempDir();
   const primary = await startPrimary(join(dir.path, 'p'));
@@ -259,9 +260,13 @@ test('replica on a full disk reports the fault, then resumes by itself and catch
   const replica = await startSequencer(baseConfig(disk.path, { peers: primary.multiaddrs() }), captured.log);
   t.after(async () => { await replica.stop(); await primary.stop(); await disk.remove(); await dir.remove(); });
   const rpc = client(primary);
-
   await rpc.append(signer.sign({ nonce: nonce++, transactions: [tx('before')] }));
   await waitFor(async () => (await client(replica).info()).height === 0, 15_000, 'replica in step');
+  return { disk, primary, replica, captured, rpc };
+}
+
+test('replica on a full disk reports the fault, then resumes by itself and catches up once space returns', { skip: !isRoot && 'needs root to mount a tmpfs', timeout: 60_000 }, async (t) => {
+  const { disk, replica, captured, rpc } = await replicaOnSmallDisk(t);
 
   const freeDisk = fillDisk(disk.path);
   for (let i = 0; i < 3; i++) await rpc.append(signer.sign({ nonce: nonce++, transactions: [bigTx(`while full ${i}`)] }));
@@ -370,15 +375,7 @@ test('a store closed while it recovers from a fault closes promptly and stays co
 });
 
 test('a replica on a full disk still answers a forwarded append the primary sequenced with its checked receipt, and logs why it could not remember it', { skip: !isRoot && 'needs root to mount a tmpfs', timeout: 60_000 }, async (t) => {
-  const disk = await smallDisk(4);
-  const dir = await tempDir();
-  const primary = await startPrimary(join(dir.path, 'p'));
-  const captured = capturingLogger();
-  const replica = await startSequencer(baseConfig(disk.path, { peers: primary.multiaddrs() }), captured.log);
-  t.after(async () => { await replica.stop(); await primary.stop(); await disk.remove(); await dir.remove(); });
-  const rpc = client(primary);
-  await rpc.append(signer.sign({ nonce: nonce++, transactions: [tx('before')] }));
-  await waitFor(async () => (await client(replica).info()).height === 0, 15_000, 'replica in step');
+  const { disk, replica, captured, rpc } = await replicaOnSmallDisk(t);
 
   const freeDisk = fillDisk(disk.path);
   await rpc.append(signer.sign({ nonce: nonce++, transactions: [bigTx('fills the replica')] }));

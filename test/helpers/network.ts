@@ -14,6 +14,7 @@ import { createLogger } from '../../src/node/logger.ts';
 import type { SequencerNode } from '../../src/node/sequencer-node.ts';
 import { startSequencer } from '../../src/cli/start-sequencer.ts';
 import type { Host } from '../../src/p2p/host.ts';
+import type { TestContext } from 'node:test';
 
 export const PRIMARY_KEY = fromHex('0x' + '11'.repeat(32));
 export const CLIENT_KEY = fromHex('0x' + '22'.repeat(32));
@@ -61,6 +62,15 @@ export async function startPrimary(dataDir: string, over: Partial<NodeConfig> = 
 
 export async function startReplica(dataDir: string, peers: string[], over: Partial<NodeConfig> = {}): Promise<SequencerNode> {
   return startSequencer(baseConfig(dataDir, { peers, ...over }), log.child({ node: 'replica' }));
+}
+
+/** A primary and one replica bootstrapped to it, in a temp dir; both stopped and the dir removed after the test. */
+export async function startPrimaryAndReplica(t: TestContext): Promise<{ primary: SequencerNode; replica: SequencerNode }> {
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'p'));
+  const replica = await startReplica(join(dir.path, 'r'), primary.multiaddrs());
+  t.after(async () => { await Promise.all([replica.stop(), primary.stop()]); await dir.remove(); });
+  return { primary, replica };
 }
 
 export function client(node: SequencerNode): RpcClient {
