@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import { equalBytes, toHex, type Bytes } from '../core/bytes.ts';
-import { peekSignedHeader, type Tip } from '../core/batch.ts';
+import type { Tip } from '../core/batch.ts';
 import { domainSeparator } from '../core/eip712.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
 import { CURRENT_VIEW, encodeSignedHeader, headerHash, type SignedHeader } from '../core/header.ts';
@@ -123,7 +123,6 @@ export class SequencerNode {
   private readonly watch: HeaderWatch;
   /** Created once the store, watch and host are up (wire); undefined only while the node starts. */
   private role: Role | undefined;
-  private tipHeader: { height: number; signed: SignedHeader | undefined } | undefined;
   /** The primary's on-chain bond, when the node is given the contract (config.bond). */
   private bond: BondWatcher | undefined;
   private endpoint: NodeEndpoint | undefined;
@@ -266,17 +265,12 @@ export class SequencerNode {
     };
   }
 
-  /** The highest primary-signed header held: one seen ahead of the tip, else the tip's (read once per tip). */
+  /** The highest primary-signed header held: one seen ahead of the tip, else the tip's (the watch's detached, cached copy). */
   private async highestHeader(): Promise<SignedHeader | undefined> {
     const tip = this.store.tip;
     const seen = this.watch.highestSeen();
     if (seen && seen.header.height > tip.height) return seen;
-    if (tip.height < 0) return undefined;
-    if (this.tipHeader?.height !== tip.height) {
-      const stored = await this.store.getBatch(tip.height);
-      this.tipHeader = { height: tip.height, signed: stored && peekSignedHeader(stored.bytes) };
-    }
-    return this.tipHeader.signed;
+    return tip.height < 0 ? undefined : this.watch.held(tip.height);
   }
 
   /** Why the primary's bond does not back it now, as the role judges it, or null (docs/slashing.md §Withdrawal delay). */

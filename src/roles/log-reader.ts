@@ -35,7 +35,11 @@ const CACHE_BATCHES = 8;
 export class LogReader {
   private readonly store: LogStore;
   private readonly rules: LogRules;
-  private readonly cache = new Map<number, ExpandedBatch>();
+  /**
+   * Expanded batches by height: concurrent readers of one batch (every live follower asks for the newest at once)
+   * share one expansion, and the few most recently used are kept.
+   */
+  private readonly expanded: LookupCache<number, ExpandedBatch>;
   /**
    * Stored batches as read, by height: concurrent lookups of one batch share one read, and the few most recent
    * are kept (an expanded batch holds views into its bytes anyway), so receipts checked against one batch do
@@ -47,6 +51,10 @@ export class LogReader {
     this.store = store;
     this.rules = rules;
     this.stored = new LookupCache(CACHE_BATCHES, (height) => store.getBatch(height));
+    this.expanded = new LookupCache(CACHE_BATCHES, async (height) => {
+      const stored = await this.stored.get(height);
+      return stored && this.expand(stored);
+    });
   }
 
   private expand(stored: StoredBatch): ExpandedBatch {
@@ -80,22 +88,15 @@ export class LogReader {
    */
   async receiptMismatch(r: Receipt): Promise<string | null | undefined> {
     const height = r.header.height;
-    const cached = this.cache.get(height);
+    const cached = await this.expanded.peek(height);
     if (cached) return receiptMismatch(this.rules.separator, r, cached.batch);
     const stored = await this.stored.get(height);
     if (!stored) return undefined;
     return receiptMismatch(this.rules.separator, r, { header: peekSignedHeader(stored.bytes).header, submissions: submissionsOf(stored.bytes) });
   }
 
-  async batch(height: number): Promise<ExpandedBatch | undefined> {
-    const cached = this.cache.get(height);
-    if (cached) return cached;
-    const stored = await this.stored.get(height);
-    if (!stored) return undefined;
-    const expanded = this.expand(stored);
-    this.cache.set(height, expanded);
-    if (this.cache.size > CACHE_BATCHES) this.cache.delete(this.cache.keys().next().value!);
-    return expanded;
+  batch(height: number): Promise<ExpandedBatch | undefined> {
+    return this.expanded.get(height);
   }
 
   /** Up to `limit` entries from `fromSeq` on, in order. */

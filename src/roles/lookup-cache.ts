@@ -13,6 +13,11 @@ export class LookupCache<K, V> {
     this.lookup = lookup;
   }
 
+  /** The lookup of `key` if one is held (done or in flight), without starting one or changing the eviction order. */
+  peek(key: K): Promise<V | undefined> | undefined {
+    return this.entries.get(key);
+  }
+
   get(key: K): Promise<V | undefined> {
     const held = this.entries.get(key);
     if (held) {

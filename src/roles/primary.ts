@@ -18,7 +18,7 @@
  * write), and if the write did reach the disk after all, that batch is the recovered tip and is built on, so
  * no signed height is ever contradicted. Only an equivocation halts for good.
  */
-import { DecodeError, equalBytes, type Bytes } from '../core/bytes.ts';
+import { bytesKey, DecodeError, equalBytes, type Bytes } from '../core/bytes.ts';
 import {
   encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type SealedBatch,
 } from '../core/batch.ts';
@@ -157,7 +157,7 @@ export class Primary {
     if (violation) throw admissionError(violation);
 
     const key = nonceKey(s.sender, s.nonce);
-    const k = Buffer.from(key).toString('latin1');
+    const k = bytesKey(key);
     const inflight = this.inflight.get(k);
     if (inflight) {
       // The same submission sent again while it is being sequenced (a client retry) shares its receipt.
