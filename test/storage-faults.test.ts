@@ -67,6 +67,21 @@ async function barePrimary(t: TestContext): Promise<{ store: LogStore; primary: 
   return { store, primary };
 }
 
+test('a primary that is stopping (a restart) answers "not ready, retry", never "halted", and keeps every acknowledged batch', async (t) => {
+  const { store, primary } = await barePrimary(t);
+  // Many at once: one batch is being written when stop() lands, the rest are queued or still looking up nonces.
+  const appends = Array.from({ length: 50 }, () => primary.append(signer.sign({ nonce: nonce++, transactions: [tx('around the stop')] })));
+  await primary.stop();
+  const outcomes = await Promise.allSettled(appends);
+  const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => (o.reason as SequencerError).code);
+  assert.ok(refused.length > 0, 'some appends arrived while it stopped');
+  assert.deepEqual([...new Set(refused)], [ErrorCode.NotReady], 'a stop tells clients to retry, not that the primary halted for good');
+  assert.equal(primary.halted, undefined);
+  const acked = outcomes.filter((o) => o.status === 'fulfilled').length;
+  assert.equal(store.tip.nextSeq, acked, 'exactly the acknowledged submissions are in the log');
+  await assert.rejects(primary.append(signer.sign({ nonce: nonce++, transactions: [tx('after')] })), (e: SequencerError) => e.code === ErrorCode.NotReady);
+});
+
 test('a submission whose nonce lookup is pending when the primary halts is answered (halted), not left hanging', async (t) => {
   const { store, primary } = await barePrimary(t);
 

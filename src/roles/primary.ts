@@ -23,7 +23,7 @@ import {
   encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type SealedBatch,
 } from '../core/batch.ts';
 import {
-  BatchRejectedError, HaltedError, OverloadedError, SequencerError, StorageUnavailableError, TooLargeError,
+  BatchRejectedError, HaltedError, NotReadyError, OverloadedError, SequencerError, StorageUnavailableError, TooLargeError,
 } from '../core/errors.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
@@ -91,6 +91,8 @@ export class Primary {
   private sealing = false;
   private sealed: Promise<void> = Promise.resolve();
   private haltReason: string | undefined;
+  /** Set by stop(): a restart is not a halt, so what arrives meanwhile is told to retry (NotReadyError), not to give up. */
+  private stopping = false;
   private readonly unsubscribe: (() => void)[];
 
   constructor(opts: PrimaryOptions) {
@@ -131,6 +133,7 @@ export class Primary {
   /** Why nothing can be sealed now, as the error a submission gets; undefined when sealing can go on. */
   private refusal(): SequencerError | undefined {
     if (this.haltReason !== undefined) return new HaltedError(this.haltReason);
+    if (this.stopping) return new NotReadyError('the primary is stopping: send the same signed submission again once it is back');
     const fault = this.opts.store.fault;
     if (fault !== undefined) return new StorageUnavailableError('the store does not take writes until it recovers', fault);
     return undefined;
@@ -325,10 +328,11 @@ export class Primary {
 
   /** Refuses new work, lets the batch being written finish, and refuses what was still queued. */
   async stop(): Promise<void> {
-    this.haltReason ??= 'node stopping';
+    this.stopping = true;
     for (const u of this.unsubscribe) u();
     await this.sealed;
-    this.halt(this.haltReason);
+    const refused = this.refusal();
+    if (refused) this.refuseQueued(refused);
   }
 
   /** Seals, writes, publishes and answers one batch; every submission in `batch` is answered on every path. */
