@@ -69,8 +69,14 @@ export function expiryViolation(s: Submission, at: number): Violation | null {
  * once the caller has looked the nonce up.
  */
 export function judgeSubmission(rules: LogRules, s: Submission, ctx: SubmissionContext): Violation | null {
-  const limits = limitViolation(s);
-  if (limits) return limits;
+  return limitViolation(s) ?? judgeWithinLimits(rules, s, ctx);
+}
+
+/**
+ * judgeSubmission's steps after the limits (allowlist, expiry, signature), for a caller that has just checked the
+ * limits itself: the primary, which puts its pending bound between the limits and the costly signature recovery.
+ */
+export function judgeWithinLimits(rules: LogRules, s: Submission, ctx: SubmissionContext): Violation | null {
   if (!rules.isAllowed(s.sender)) return { kind: 'not-allowed', sender: s.sender };
   const expired = expiryViolation(s, ctx.at);
   if (expired) return expired;

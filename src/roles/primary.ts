@@ -27,7 +27,7 @@ import {
 } from '../core/errors.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
-import { admissionError, expiryViolation, judgeSubmission, limitViolation, nonceViolation, type LogRules } from '../core/rules.ts';
+import { admissionError, expiryViolation, judgeWithinLimits, limitViolation, nonceViolation, type LogRules } from '../core/rules.ts';
 import { submissionDigest, submissionSize, type Submission } from '../core/submission.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import type { LogReader } from './log-reader.ts';
@@ -156,7 +156,7 @@ export class Primary {
       throw new OverloadedError();
     }
     const digest = submissionDigest(this.opts.rules.separator, s);
-    const violation = judgeSubmission(this.opts.rules, s, { at: this.now(), digest });
+    const violation = judgeWithinLimits(this.opts.rules, s, { at: this.now(), digest });
     if (violation) throw admissionError(violation);
 
     const key = nonceKey(s.sender, s.nonce);

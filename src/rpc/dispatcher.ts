@@ -6,6 +6,7 @@
  */
 import { BudgetExceededError, OverloadedError, SequencerError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { isObject } from '../wire/json.ts';
 
 export type JsonRpcId = string | number | null;
 
@@ -234,10 +235,6 @@ export interface DispatcherOptions {
 type ParsedCall =
   | { readonly ok: true; readonly id: JsonRpcId | undefined; readonly method: string; readonly params: unknown }
   | { readonly ok: false; readonly id: JsonRpcId; readonly error: ErrorObject };
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function isId(v: unknown): v is JsonRpcId {
   return v === null || typeof v === 'string' || typeof v === 'number';

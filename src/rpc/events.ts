@@ -46,6 +46,12 @@ function event(tip: TipEventJson): string {
 /** The GET handler of `/events` for `source`, with its own count of open streams. */
 export function eventsRoute(source: TipSource, limits: EventStreamLimits = DEFAULT_EVENT_STREAM_LIMITS): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   let open = 0;
+  // Every open stream announces the same tip: format it once, not once per stream.
+  let announced: { tip: Tip; text: string } | undefined;
+  const announce = (tip: Tip): string => {
+    if (announced?.tip !== tip) announced = { tip, text: event({ height: tip.height, headerHash: toHex(tip.headerHash), nextSeq: tip.nextSeq }) };
+    return announced.text;
+  };
   return (req, res) => {
     const fromParam = new URL(req.url ?? '/', 'http://x').searchParams.get('fromHeight');
     const fromHeight = fromParam === null ? 0 : Number(fromParam);
@@ -68,7 +74,7 @@ export function eventsRoute(source: TipSource, limits: EventStreamLimits = DEFAU
     const info = source.info();
     if (info.height >= fromHeight) send(event({ height: info.height, headerHash: info.headerHash, nextSeq: info.entries }));
     const unsubscribe = source.onBatchStored((tip) => {
-      if (tip.height >= fromHeight) send(event({ height: tip.height, headerHash: toHex(tip.headerHash), nextSeq: tip.nextSeq }));
+      if (tip.height >= fromHeight) send(announce(tip));
     });
     const heartbeat = setInterval(() => send(': keep-alive\n\n'), limits.heartbeatMs);
     res.once('close', () => {

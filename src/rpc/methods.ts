@@ -11,7 +11,7 @@ import type { Submission } from '../core/submission.ts';
 import type { Entry } from '../core/entry.ts';
 import type { EntryProof, ExpandedBatch } from '../roles/log-reader.ts';
 import {
-  entryToJson, headerToJson, parseIndex, parseReceipt, parseSubmission, proofToJson, receiptToJson, submissionToJson,
+  entryToJson, headerToJson, isObject, parseIndex, parseReceipt, parseSubmission, proofToJson, receiptToJson, submissionToJson,
   type EntryJson, type EquivocationProofJson, type SubmissionJson,
 } from '../wire/json.ts';
 import type {
@@ -65,10 +65,6 @@ function arg(params: unknown): unknown {
     return params[0];
   }
   return params;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Refuses named parameters a method does not know (a misspelt `limit` must not silently mean the default). */
