@@ -24,6 +24,12 @@ import { buildReceipt } from '../src/core/receipt.ts';
 import { headerToJson, receiptToJson } from '../src/wire/json.ts';
 import { addressFromPrivateKey, sign } from '../src/core/signature.ts';
 import { encodeSubmission, encodeTxList, submissionDigest, transactionsHash, type Submission } from '../src/core/submission.ts';
+import {
+  buildCertificate, certificateToJson, encodeCertificate, encodeTimeoutCertificate, highLock, timeoutCertificateToJson, type Certificate,
+  type TimeoutCertificate,
+} from '../src/core/certificate.ts';
+import { TIMEOUT_TYPE, VOTE_TYPE, timeoutDigest, timeoutStructHash, voteStructHash, type TimeoutFields } from '../src/core/eip712.ts';
+import { VoteKind, digestOfVote, encodeSignedVote, signVoteUnchecked, voteKindName, type Vote, type VoteContext } from '../src/core/vote.ts';
 
 export const VECTORS_PATH = new URL('../docs/test-vectors.json', import.meta.url);
 
@@ -60,6 +66,110 @@ const BATCHES = [
 const PEER_RECORD = { peerId: '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp', issuedAt: 1767225600 } as const;
 /** Range proofs over batch 0: one entry (seq 2), and the range of submission 1 (seq 1..3). */
 const RANGES = [[2, 3], [1, 4], [0, 1]] as const;
+
+/**
+ * The validator set of the finality vectors (docs/protocol.md §Vote, §Certificate): the primary's key first, so the
+ * header vectors are view-0 leader headers, then three more. n = 4, f = 1, quorum 3.
+ */
+const VALIDATOR_KEYS = [key(0x01), key(0x11), key(0x12), key(0x13)] as const;
+/** Signs votes in the negative certificate vectors: a key outside the set. */
+const OUTSIDER_KEY = key(0x04);
+
+/** The s of a low-s signature mirrored to n - s (v flipped): the same signature in its refused, malleable form. */
+function highS(signature: Bytes): Bytes {
+  const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const out = Uint8Array.from(signature);
+  const s = BigInt(toHex(signature.subarray(32, 64)));
+  out.set(fromHexWord(N - s), 32);
+  out[64] = 55 - signature[64];
+  return out;
+}
+function fromHexWord(v: bigint): Bytes {
+  const out = new Uint8Array(32);
+  for (let i = 31; i >= 0; i--) { out[i] = Number(v & 0xffn); v >>= 8n; }
+  return out;
+}
+
+/** Votes, certificates and timeouts of the finality protocol over batch 0. */
+function buildFinalityVectors(logId: Bytes, separator: Bytes, batch0Hash: Bytes): Record<string, unknown> {
+  const addresses = VALIDATOR_KEYS.map((k) => addressFromPrivateKey(k));
+  const membership = Membership.of(addresses);
+  const ctx: VoteContext = { logId, separator, membership };
+  const voteOn = (kind: VoteKind, view = 0): Vote => ({ kind, view, height: 0, headerHash: batch0Hash });
+  const fieldsOf = (v: Vote) => ({ logId, membershipHash: membership.hash, view: v.view, height: v.height, headerHash: v.headerHash, kind: v.kind });
+
+  const votes = [VoteKind.lock, VoteKind.commit].flatMap((kind) => VALIDATOR_KEYS.map((k, validator) => {
+    const signed = signVoteUnchecked(ctx, voteOn(kind), k);
+    return {
+      validator, kind: voteKindName(kind), view: 0, height: 0, headerHash: toHex(batch0Hash),
+      structHash: toHex(voteStructHash(fieldsOf(signed))), digest: toHex(digestOfVote(ctx, signed)),
+      signature: toHex(signed.signature), encoded: toHex(encodeSignedVote(signed)),
+    };
+  }));
+  const sig = (kind: VoteKind, validator: number, view = 0): Bytes => signVoteUnchecked(ctx, voteOn(kind, view), VALIDATOR_KEYS[validator]).signature;
+  const certificateOf = (kind: VoteKind, signers: readonly number[]): Certificate =>
+    buildCertificate(membership.n, voteOn(kind), new Map(signers.map((i) => [i, sig(kind, i)])));
+  const cc = certificateOf(VoteKind.commit, [0, 1, 3]);
+  const qc = certificateOf(VoteKind.lock, [0, 1, 2, 3]);
+  const withSignatures = (c: Certificate, signatures: Bytes[]): Certificate => ({ ...c, signatures });
+  const valid = [
+    { name: 'commit certificate of batch 0 by validators 0, 1, 3', certificate: cc },
+    { name: 'lock certificate of batch 0 by all four validators', certificate: qc },
+  ].map(({ name, certificate }) => ({ name, valid: true, encoded: toHex(encodeCertificate(certificate)), json: certificateToJson(certificate) }));
+  const ccBytes = encodeCertificate(cc);
+  const bitBeyondN = Uint8Array.from(ccBytes);
+  bitBeyondN[50] |= 0x10;
+  const invalid: { name: string; encoded: Bytes; error: string }[] = [
+    { name: 'two signers (below the quorum of 3)', encoded: encodeCertificate(certificateOf(VoteKind.commit, [0, 1])), error: 'certificate-quorum' },
+    { name: 'bit 4 set with n = 4 (and a fourth signature)', encoded: concatBytes(bitBeyondN, sig(VoteKind.commit, 2)), error: 'certificate-malformed' },
+    { name: 'signatures of 0 and 1 swapped', encoded: encodeCertificate(withSignatures(cc, [cc.signatures[1], cc.signatures[0], cc.signatures[2]])), error: 'certificate-signer-order' },
+    { name: "validator 0's signature under bits 0 and 1", encoded: encodeCertificate(withSignatures(cc, [cc.signatures[0], cc.signatures[0], cc.signatures[2]])), error: 'certificate-duplicate-signer' },
+    { name: "validator 2's signature under bit 1", encoded: encodeCertificate(withSignatures(cc, [cc.signatures[0], sig(VoteKind.commit, 2), cc.signatures[2]])), error: 'certificate-wrong-signer' },
+    { name: 'validator 1 signature is high-s', encoded: encodeCertificate(withSignatures(cc, [cc.signatures[0], highS(cc.signatures[1]), cc.signatures[2]])), error: 'certificate-signature' },
+    { name: 'bit 1 signed by a key outside the set', encoded: encodeCertificate(withSignatures(cc, [cc.signatures[0], signVoteUnchecked(ctx, voteOn(VoteKind.commit), OUTSIDER_KEY).signature, cc.signatures[2]])), error: 'certificate-not-member' },
+    { name: "validator 1's commit vote of view 1 in a view-0 certificate", encoded: encodeCertificate(withSignatures(cc, [cc.signatures[0], sig(VoteKind.commit, 1, 1), cc.signatures[2]])), error: 'certificate-not-member' },
+    { name: "validator 1's lock vote in a commit certificate", encoded: encodeCertificate(withSignatures(cc, [cc.signatures[0], sig(VoteKind.lock, 1), cc.signatures[2]])), error: 'certificate-not-member' },
+    { name: 'one trailing byte', encoded: concatBytes(ccBytes, new Uint8Array(1)), error: 'certificate-malformed' },
+    { name: 'kind 3', encoded: concatBytes(Uint8Array.of(3), ccBytes.subarray(1)), error: 'certificate-malformed' },
+    { name: 'n = 5 for a set of 4', encoded: concatBytes(ccBytes.subarray(0, 49), Uint8Array.of(5), ccBytes.subarray(50)), error: 'certificate-membership' },
+  ];
+
+  const timeoutOf = (validator: number, lock: Certificate | null) => {
+    const fields: TimeoutFields = {
+      logId, membershipHash: membership.hash, view: 0,
+      lockView: lock?.view ?? 0, lockHeight: lock?.height ?? 0, lockHash: lock?.headerHash ?? new Uint8Array(32),
+    };
+    const digest = timeoutDigest(separator, fields);
+    const signature = sign(digest, VALIDATOR_KEYS[validator]);
+    return {
+      entry: { lock: lock === null ? null : { view: lock.view, height: lock.height, headerHash: lock.headerHash }, signature },
+      json: {
+        validator, view: 0, lockView: fields.lockView, lockHeight: fields.lockHeight, lockHash: toHex(fields.lockHash),
+        structHash: toHex(timeoutStructHash(fields)), digest: toHex(digest), signature: toHex(signature),
+      },
+    };
+  };
+  const timeouts = [timeoutOf(1, null), timeoutOf(2, qc), timeoutOf(3, qc)];
+  const tc: TimeoutCertificate = { view: 0, n: membership.n, signers: Uint8Array.of(0x0e), entries: timeouts.map((t) => t.entry) };
+  const high = highLock(tc);
+
+  return {
+    validators: VALIDATOR_KEYS.map((k, i) => ({ privateKey: toHex(k), address: toHex(addresses[i]) })),
+    outsider: { privateKey: toHex(OUTSIDER_KEY), address: toHex(addressFromPrivateKey(OUTSIDER_KEY)) },
+    membership: {
+      addresses: addresses.map(toHex), membershipHash: toHex(membership.hash), n: membership.n, f: membership.f, quorum: membership.quorum,
+      leaderOf: [0, 1, 2, 3, 4].map((v) => toHex(membership.leaderOf(v))),
+    },
+    votes,
+    certificates: [...valid, ...invalid.map((c) => ({ name: c.name, valid: false, encoded: toHex(c.encoded), error: c.error }))],
+    timeouts: timeouts.map((t) => t.json),
+    tc: {
+      name: 'TC(0) by validators 1 (lock ⊥), 2 and 3 (lock: the lock certificate of batch 0)',
+      encoded: toHex(encodeTimeoutCertificate(tc)), json: timeoutCertificateToJson(tc),
+      highLock: high === null ? null : { view: high.view, height: high.height, headerHash: toHex(high.headerHash) },
+    },
+  };
+}
 
 function tipJson(t: Tip): Record<string, unknown> {
   return { height: t.height, headerHash: toHex(t.headerHash), nextSeq: t.nextSeq, headHash: toHex(t.headHash), timestamp: t.timestamp };
@@ -182,6 +292,10 @@ export function buildVectors(): Record<string, unknown> {
       batchHeaderTypeHash: toHex(keccak256(utf8(HEADER_TYPE))),
       PeerRecord: PEER_RECORD_TYPE,
       peerRecordTypeHash: toHex(keccak256(utf8(PEER_RECORD_TYPE))),
+      Vote: VOTE_TYPE,
+      voteTypeHash: toHex(keccak256(utf8(VOTE_TYPE))),
+      Timeout: TIMEOUT_TYPE,
+      timeoutTypeHash: toHex(keccak256(utf8(TIMEOUT_TYPE))),
     },
     domain: {
       name: DOMAIN_NAME,
@@ -197,6 +311,7 @@ export function buildVectors(): Record<string, unknown> {
     rangeProofs: rangeProofsJson,
     receipt: receiptJson,
     peerRecord: peerRecordJson,
+    finality: buildFinalityVectors(logId, separator, sealedBatches[0].headerHash),
   };
 }
 

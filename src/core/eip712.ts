@@ -16,6 +16,13 @@ export const HEADER_TYPE =
   'BatchHeader(bytes32 logId,uint64 height,uint64 view,uint64 firstSeq,uint32 count,bytes32 prevHeaderHash,bytes32 headHash,bytes32 entriesRoot,uint64 timestamp)';
 /** The primary's statement "this libp2p peer id is mine" (docs/protocol.md §Status); never a header or submission. */
 export const PEER_RECORD_TYPE = 'PeerRecord(bytes32 logId,string peerId,uint64 issuedAt)';
+/**
+ * A validator's vote on a header (docs/protocol.md §Vote): kind 1 locks it, kind 2 commits it. `membershipHash`
+ * binds the vote to one validator set, so it cannot be replayed for another.
+ */
+export const VOTE_TYPE = 'Vote(bytes32 logId,bytes32 membershipHash,uint64 view,uint64 height,bytes32 headerHash,uint8 kind)';
+/** A validator's "I leave this view", reporting its lock (docs/design/replication.md §2.2; view change, issue 10). */
+export const TIMEOUT_TYPE = 'Timeout(bytes32 logId,bytes32 membershipHash,uint64 view,uint64 lockView,uint64 lockHeight,bytes32 lockHash)';
 
 /** The same types in the shape ethers' signTypedData and wallets take. */
 export const TYPED_DATA_TYPES = {
@@ -41,6 +48,22 @@ export const TYPED_DATA_TYPES = {
     { name: 'peerId', type: 'string' },
     { name: 'issuedAt', type: 'uint64' },
   ],
+  Vote: [
+    { name: 'logId', type: 'bytes32' },
+    { name: 'membershipHash', type: 'bytes32' },
+    { name: 'view', type: 'uint64' },
+    { name: 'height', type: 'uint64' },
+    { name: 'headerHash', type: 'bytes32' },
+    { name: 'kind', type: 'uint8' },
+  ],
+  Timeout: [
+    { name: 'logId', type: 'bytes32' },
+    { name: 'membershipHash', type: 'bytes32' },
+    { name: 'view', type: 'uint64' },
+    { name: 'lockView', type: 'uint64' },
+    { name: 'lockHeight', type: 'uint64' },
+    { name: 'lockHash', type: 'bytes32' },
+  ],
 } as const;
 
 const utf8 = (s: string): Bytes => new TextEncoder().encode(s);
@@ -48,6 +71,8 @@ const DOMAIN_TYPEHASH = keccak256(utf8(DOMAIN_TYPE));
 const SUBMISSION_TYPEHASH = keccak256(utf8(SUBMISSION_TYPE));
 const HEADER_TYPEHASH = keccak256(utf8(HEADER_TYPE));
 const PEER_RECORD_TYPEHASH = keccak256(utf8(PEER_RECORD_TYPE));
+const VOTE_TYPEHASH = keccak256(utf8(VOTE_TYPE));
+const TIMEOUT_TYPEHASH = keccak256(utf8(TIMEOUT_TYPE));
 const NAME_HASH = keccak256(utf8(DOMAIN_NAME));
 const VERSION_HASH = keccak256(utf8(DOMAIN_VERSION));
 const EIP191_PREFIX = Uint8Array.of(0x19, 0x01);
@@ -94,6 +119,8 @@ const domainEncoder = new Encoder(32 * 5);
 const digestEncoder = new Encoder(66);
 const submissionEncoder = new Encoder(32 * 5);
 const headerEncoder = new Encoder(32 * 10);
+const voteEncoder = new Encoder(32 * 7);
+const timeoutEncoder = new Encoder(32 * 7);
 
 export function domainSeparator(domain: LogDomain): Bytes {
   return domainEncoder.start().raw(DOMAIN_TYPEHASH).raw(NAME_HASH).raw(VERSION_HASH).word(domain.chainId).raw(domain.logId).hash();
@@ -128,4 +155,45 @@ export function headerStructHash(h: HeaderFields): Bytes {
 /** EIP-712 encodes a `string` field as the keccak256 of its UTF-8 bytes. Off the hot path: plain allocation. */
 export function peerRecordStructHash(logId: Uint8Array, peerId: string, issuedAt: number): Bytes {
   return new Encoder(32 * 4).start().raw(PEER_RECORD_TYPEHASH).raw(logId).raw(keccak256(utf8(peerId))).word(issuedAt).hash();
+}
+
+export interface VoteFields {
+  readonly logId: Bytes;
+  readonly membershipHash: Bytes;
+  readonly view: number;
+  readonly height: number;
+  readonly headerHash: Bytes;
+  /** 1 lock, 2 commit (src/core/vote.ts VoteKind). */
+  readonly kind: number;
+}
+
+/** keccak256(voteTypeHash | logId | membershipHash | view | height | headerHash | kind), each a 32-byte word. */
+export function voteStructHash(v: VoteFields): Bytes {
+  return voteEncoder.start().raw(VOTE_TYPEHASH).raw(v.logId).raw(v.membershipHash).word(v.view).word(v.height)
+    .raw(v.headerHash).word(v.kind).hash();
+}
+
+/** The digest a validator signs for a vote: the EIP-712 digest of the Vote struct in the log's domain. */
+export function voteDigest(separator: Uint8Array, v: VoteFields): Bytes {
+  return typedDataDigest(separator, voteStructHash(v));
+}
+
+export interface TimeoutFields {
+  readonly logId: Bytes;
+  readonly membershipHash: Bytes;
+  /** The view being left. */
+  readonly view: number;
+  /** The signer's lock when it signed; "no lock" is 0, 0, 32 zero bytes. */
+  readonly lockView: number;
+  readonly lockHeight: number;
+  readonly lockHash: Bytes;
+}
+
+export function timeoutStructHash(t: TimeoutFields): Bytes {
+  return timeoutEncoder.start().raw(TIMEOUT_TYPEHASH).raw(t.logId).raw(t.membershipHash).word(t.view).word(t.lockView)
+    .word(t.lockHeight).raw(t.lockHash).hash();
+}
+
+export function timeoutDigest(separator: Uint8Array, t: TimeoutFields): Bytes {
+  return typedDataDigest(separator, timeoutStructHash(t));
 }

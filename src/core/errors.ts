@@ -178,6 +178,61 @@ export class BatchNotYetValidError extends BatchRejectedError {
   static { this.prototype.name = 'BatchNotYetValidError'; }
 }
 
+/**
+ * Why a validator's vote was refused (docs/protocol.md §Vote). Never sent over RPC: it decides the GossipSub verdict
+ * and is logged. `code` names the failed check:
+ * - `vote-malformed`: not the binary form (truncated, trailing bytes, kind not 1 or 2, a u64 above 2^53-1);
+ * - `vote-signature`: the signature is malformed (length, v, high s) or recovers to no key;
+ * - `vote-not-member`: it recovers to an address outside the validator set (a stranger's key, or a member's
+ *   signature over another vote: the two cannot be told apart, both recover to an unknown address);
+ * - `vote-wrong-signer`: it recovers to a member other than the one the message names.
+ */
+export class VoteRejectedError extends BaseError {
+  static { this.prototype.name = 'VoteRejectedError'; }
+  constructor(code: 'vote-malformed' | 'vote-signature' | 'vote-not-member' | 'vote-wrong-signer', message: string, options: { details?: ErrorDetails; cause?: unknown } = {}) {
+    super(message, { code, ...options });
+  }
+}
+
+/**
+ * Why a certificate was refused (docs/protocol.md §Certificate). `code` names the failed check:
+ * - `certificate-malformed`: not the binary form (length, kind, padding bits of the bitmap, signature count);
+ * - `certificate-membership`: made for a validator set of another size;
+ * - `certificate-quorum`: fewer signers than the quorum;
+ * - `certificate-signature`: a signature is malformed (length, v, high s) or recovers to no key;
+ * - `certificate-duplicate-signer`: one member's signature stands under two bits;
+ * - `certificate-signer-order`: the signers' signatures are all there, not in ascending validator index;
+ * - `certificate-wrong-signer`: a signature recovers to a member whose bit is not set;
+ * - `certificate-not-member`: a signature recovers to an address outside the set (a stranger's key, or a
+ *   member's signature over another vote).
+ */
+export class CertificateRejectedError extends BaseError {
+  static { this.prototype.name = 'CertificateRejectedError'; }
+  constructor(
+    code: 'certificate-malformed' | 'certificate-membership' | 'certificate-quorum' | 'certificate-signature'
+      | 'certificate-duplicate-signer' | 'certificate-signer-order' | 'certificate-wrong-signer' | 'certificate-not-member',
+    message: string, options: { details?: ErrorDetails; cause?: unknown } = {},
+  ) {
+    super(message, { code, ...options });
+  }
+}
+
+/**
+ * A validator's own signing request that the safety rules forbid (docs/protocol.md §Safety state (validators)):
+ * nothing was signed or written. `code` names the rule; a correct node never sees it except when told to sign
+ * something contradicting what it already signed (a bug, a byzantine leader, or state lost and restored).
+ */
+export type SafetyRule =
+  | 'wrong-view' | 'timed-out' | 'below-floor' | 'not-increasing' | 'not-consecutive' | 'fork' | 'unjustified'
+  | 'conflict' | 'not-locked' | 'not-stored' | 'view-regression';
+
+export class SafetyRuleError extends BaseError {
+  static { this.prototype.name = 'SafetyRuleError'; }
+  constructor(code: SafetyRule, message: string, details?: ErrorDetails) {
+    super(message, { code, details });
+  }
+}
+
 type CodedErrorClass = abstract new (...args: never[]) => SequencerError;
 
 /** The class of each code a node answers with; other codes are rebuilt as SequencerError itself. */
