@@ -1,11 +1,13 @@
 /**
- * One load-generating client, run in a worker thread so its work (JSON, HTTP, signing when the pool runs
- * out) never shares an event loop with the measurement in the main thread.
+ * One load-generating client, run in a worker thread so its work (encoding, HTTP or WebSocket, signing when the
+ * pool runs out) never shares an event loop with the measurement in the main thread.
  *
- * Before the timed phase it pre-builds and pre-signs its pool of submissions and serialises each to its JSON
- * form (signing is the client's own cost on its own machine in a real deployment). Then, on 'go':
- *  - open loop (rate 0): `inflight` concurrent slots, each sending one HTTP request (carrying `rpcBatch`
- *    submissions) and the next as soon as the answer arrives;
+ * Before the timed phase it pre-builds and pre-signs its pool of submissions and serialises each to what its
+ * transport sends (signing is the client's own cost on its own machine in a real deployment): with `ingest`, the
+ * submission's wire form, sent over one WebSocket to the node's `/ingest` (docs/protocol.md §Binary ingest) by the
+ * SDK's IngestClient; with `http`, its JSON form, sent as `sequencer_append` calls. Then, on 'go':
+ *  - open loop (rate 0): `inflight` concurrent slots, each sending one request (an HTTP request carrying `rpcBatch`
+ *    submissions, or one ingest submission) and the next as soon as the answer arrives;
  *  - paced (rate > 0): requests are scheduled at fixed intervals for this client's share of the rate and sent
  *    on schedule whatever is in flight; latency counts from the scheduled time, so client-side queueing shows
  *    up in the figures instead of hiding (no coordinated omission).
@@ -18,6 +20,9 @@ import { fromHex } from '../src/core/bytes.ts';
 import { domainSeparator } from '../src/core/eip712.ts';
 import { SubmissionSigner } from '../src/client/submission-signer.ts';
 import { submissionToJson } from '../src/wire/json.ts';
+import { encodeSubmission } from '../src/core/submission.ts';
+import { IngestClient } from '../src/client/ingest-client.ts';
+import { SequencerError } from '../src/core/errors.ts';
 import { HttpPoster } from './lib/http.ts';
 import { nowMs, sleep } from './lib/common.ts';
 
@@ -25,6 +30,8 @@ export interface WorkerConfig {
   index: number;
   clients: number;
   url: string;
+  /** 'ingest': the binary WebSocket path; 'http': JSON-RPC sequencer_append. */
+  transport: 'ingest' | 'http';
   key: string;
   logId: string;
   chainId: number;
@@ -57,16 +64,17 @@ const port = parentPort!;
 const signer = new SubmissionSigner(fromHex(cfg.key, 32), domainSeparator({ chainId: cfg.chainId, logId: fromHex(cfg.logId, 32) }));
 let nonce = BigInt(Date.now()) * 1000n;
 
-function makeSubmission(): string {
+function makeSubmission(): string | Uint8Array {
   const buf = randomBytes(cfg.payloadBytes * cfg.txsPerSubmission);
   const transactions = Array.from({ length: cfg.txsPerSubmission }, (_, i) => new Uint8Array(buf.buffer, buf.byteOffset + i * cfg.payloadBytes, cfg.payloadBytes));
-  return JSON.stringify(submissionToJson(signer.sign({ nonce: nonce++, transactions })));
+  const signed = signer.sign({ nonce: nonce++, transactions });
+  return cfg.transport === 'ingest' ? encodeSubmission(signed) : JSON.stringify(submissionToJson(signed));
 }
 
 // ---- the pool, built before the timed phase --------------------------------------------------------------
 
 const t0 = performance.now();
-const pool: string[] = [];
+const pool: (string | Uint8Array)[] = [];
 let poolBytes = 0;
 for (let i = 0; i < cfg.poolSubmissions; i++) {
   const s = makeSubmission();
@@ -111,6 +119,13 @@ function take(n: number, at: number): number[] {
 // ---- sending -------------------------------------------------------------------------------------------
 
 const http = new HttpPoster(cfg.url, cfg.rate > 0 ? PACED_MAX_INFLIGHT : cfg.inflight);
+/** The ingest connection (opened on 'go', reopened after a failure); receipts are not checked here, as over HTTP. */
+let ingest: Promise<IngestClient> | undefined;
+const separator = domainSeparator({ chainId: cfg.chainId, logId: fromHex(cfg.logId, 32) });
+function ingestClient(): Promise<IngestClient> {
+  ingest ??= IngestClient.connect({ url: cfg.url, rules: { logId: fromHex(cfg.logId, 32), separator, primary: new Uint8Array(20) }, maxInFlight: 1 << 16, timeoutMs: 60_000 });
+  return ingest;
+}
 const errors: Record<string, number> = {};
 let ackedTxs = 0, ackedSubs = 0, requests = 0, retries = 0, failed = 0, inflight = 0, lateSends = 0;
 let drainDeadline = Infinity;
@@ -118,11 +133,24 @@ let drainDeadline = Infinity;
 const countError = (code: number | string) => { errors[code] = (errors[code] ?? 0) + 1; };
 
 function body(ids: readonly number[]): string {
-  const one = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"sequencer_append","params":[${pool[id]}]}`;
+  const one = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"sequencer_append","params":[${pool[id] as string}]}`;
   return ids.length === 1 && cfg.rpcBatch === 1 ? one(ids[0]) : `[${ids.map(one).join(',')}]`;
 }
 
 interface Answer { id: number; result?: { firstSeq: number; count: number }; error?: { code: number } }
+
+/** Sends one submission over the ingest connection; answers as a JSON-RPC answer would, for `send`. */
+async function sendIngest(id: number): Promise<Answer[]> {
+  const client = await ingestClient();
+  try {
+    const r = await client.submitEncoded(pool[id] as Uint8Array);
+    return [{ id, result: { firstSeq: r.firstSeq, count: r.entryHashes.length } }];
+  } catch (e) {
+    if (e instanceof SequencerError) return [{ id, error: { code: e.code } }];
+    if (ingest) { const failed = ingest; ingest = undefined; void failed.then((c) => c.close(), () => {}); }
+    throw e;
+  }
+}
 
 /** Sends the submissions `ids` until each is sequenced, refused for good, or the drain deadline passes. */
 async function send(ids: number[]): Promise<void> {
@@ -137,8 +165,11 @@ async function send(ids: number[]): Promise<void> {
       requests++;
       let answers: Answer[];
       try {
-        const res = await http.post(body(ids));
-        answers = Array.isArray(res) ? res as Answer[] : [res as Answer];
+        if (cfg.transport === 'ingest') answers = await sendIngest(ids[0]);
+        else {
+          const res = await http.post(body(ids));
+          answers = Array.isArray(res) ? res as Answer[] : [res as Answer];
+        }
       } catch (e) {
         countError((e as { code?: string }).code === 'timeout' ? 'timeout' : 'transport');
         continue; // resend all (a resend of an accepted one comes back as -32003 nonce replayed, counted)
@@ -210,6 +241,7 @@ port.on('message', (m: FromMain) => {
     cpu ??= process.threadCpuUsage(cpu0);
     clearInterval(progress);
     http.close();
+    void ingest?.then((c) => c.close(), () => {});
     const n = next;
     const msg: ToMain = {
       type: 'done', submitT: submitT.slice(0, n), ackT: ackT.slice(0, n), endSeq: endSeq.slice(0, n), txs: txs.slice(0, n),

@@ -28,7 +28,7 @@ const SPEC = {
   payload: { kind: 'number', default: 128, help: 'bytes per transaction' },
   'txs-per-submission': { kind: 'number', default: 100, help: 'transactions per submission' },
   'rpc-batch': { kind: 'number', default: 1, help: 'submissions per HTTP request' },
-  inflight: { kind: 'number', default: 4, help: 'open-loop requests in flight per client' },
+  inflight: { kind: 'number', default: 0, help: 'open-loop requests (http) or submissions (ingest) in flight per client; 0 = run.ts chooses' },
   'poll-ms': { kind: 'number', default: 20, help: 'sequencer_info poll interval (replica latency resolution)' },
   out: { kind: 'string', default: '', help: 'JSON file (default benchmarks/results/curve-<timestamp>.json; the SVG goes next to it)' },
   'svg-copy': { kind: 'string', default: '', help: 'also copy the SVG here (e.g. docs/bench-curve.svg)' },

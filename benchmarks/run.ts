@@ -1,9 +1,9 @@
 /**
  * Sustained throughput and latency of a primary and N replicas, each its own OS process on this machine,
- * loaded by C clients over JSON-RPC. See docs/benchmarks.md for what every figure means.
+ * loaded by C clients over the binary ingest WebSocket (default) or JSON-RPC (`--transport http`). See docs/benchmarks.md for what every figure means.
  *
  *   node benchmarks/run.ts [--replicas 2] [--payload 128] [--txs-per-submission 100] [--clients 4]
- *     [--duration 20] [--warmup 3] [--rate 0] [--rpc-batch 1] [--inflight 4] [--out FILE] [--keep]
+ *     [--duration 20] [--warmup 3] [--rate 0] [--transport ingest|http] [--rpc-batch 1] [--inflight 0] [--out FILE] [--keep]
  *     [--idle 10] [--reference redis] [--cpu-prof]
  *   node benchmarks/run.ts --curve [curve flags]      latency/CPU vs throughput curve (benchmarks/curve.ts, --curve --help)
  */
@@ -34,8 +34,9 @@ const flags = parseFlags(process.argv.slice(2), {
   duration: { kind: 'number', default: 20, help: 'measured seconds (after the warm-up)' },
   warmup: { kind: 'number', default: 3, help: 'seconds of load before measuring' },
   rate: { kind: 'number', default: 0, help: 'offered load in tx/s, all clients together; 0 = open loop' },
-  'rpc-batch': { kind: 'number', default: 1, help: 'submissions per HTTP request (JSON-RPC batch array)' },
-  inflight: { kind: 'number', default: 4, help: 'open loop: requests in flight per client' },
+  transport: { kind: 'string', default: 'ingest', help: "how clients submit: 'ingest' (binary WebSocket, /ingest) or 'http' (JSON-RPC sequencer_append)" },
+  'rpc-batch': { kind: 'number', default: 1, help: 'http: submissions per HTTP request (JSON-RPC batch array)' },
+  inflight: { kind: 'number', default: 0, help: 'open loop: requests (http) or submissions (ingest) in flight per client; 0 = 4 (http) or enough for ~4,000 tx per client (ingest)' },
   'pool-rate': { kind: 'number', default: 0, help: 'open loop: tx/s to pre-sign for (0 = automatic); past it clients sign live (counted)' },
   'poll-ms': { kind: 'number', default: 20, help: 'interval of the sequencer_info polls of every node' },
   'max-pending-txs': { kind: 'number', default: 0, help: "primary's back-pressure bound (0 = the node's default)" },
@@ -48,7 +49,13 @@ const flags = parseFlags(process.argv.slice(2), {
   reference: { kind: 'string', default: '', help: "after the run: the same measurement on a reference replicated log ('redis': Redis Streams, 1 primary + --replicas replicas)" },
 }, 'usage: node benchmarks/run.ts [flags]');
 
-const R = flags.replicas, C = Math.max(1, flags.clients), K = Math.max(1, flags['txs-per-submission']), B = Math.max(1, flags['rpc-batch']);
+const R = flags.replicas, C = Math.max(1, flags.clients), K = Math.max(1, flags['txs-per-submission']);
+if (flags.transport !== 'ingest' && flags.transport !== 'http') throw new Error(`--transport: expected ingest or http, got ${flags.transport}`);
+const transport: 'ingest' | 'http' = flags.transport;
+// Over ingest every submission is its own message (pipelined, not batched).
+const B = transport === 'ingest' ? 1 : Math.max(1, flags['rpc-batch']);
+if (transport === 'ingest' && flags['rpc-batch'] > 1) console.warn('--rpc-batch applies to --transport http only: ignored');
+const inflight = flags.inflight > 0 ? flags.inflight : transport === 'ingest' ? Math.min(1024, Math.max(4, Math.ceil(4000 / K))) : 4;
 const windowS = flags.duration, warmupS = flags.warmup;
 const outFile = resolve(flags.out || new URL(`./results/${timestampName()}.json`, import.meta.url).pathname);
 const profileDir = outFile.replace(/\.json$/, '') + '-profiles';
@@ -56,7 +63,7 @@ const profileDir = outFile.replace(/\.json$/, '') + '-profiles';
 /** The tx/s the clients pre-sign for. */
 function poolRate(): number {
   // Rough ceilings for this code on a small machine; a run that exceeds them says so (signedDuringRun).
-  const autoRate = K >= 50 ? 100_000 : K >= 10 ? 40_000 : 6_000;
+  const autoRate = K >= 50 ? 100_000 : K >= 10 ? 40_000 : transport === 'ingest' ? 12_000 : 6_000;
   return flags.rate > 0 ? flags.rate * 1.1 : flags['pool-rate'] || autoRate;
 }
 
@@ -67,7 +74,7 @@ function poolSubmissionsPerClient(): number {
   const subs = Math.ceil((rate / C) * seconds / K / B) * B;
   // Keep the pre-signed pool within ~2 GiB of JSON across the clients.
   const perSubBytes = K * (2 * flags.payload + 12) + 300;
-  return Math.max(B * flags.inflight * 2, Math.min(subs, Math.floor(2 * 2 ** 30 / C / perSubBytes)));
+  return Math.max(B * inflight * 2, Math.min(subs, Math.floor(2 * 2 ** 30 / C / perSubBytes)));
 }
 
 const log = (line: string) => process.stderr.write(line + '\n');
@@ -199,8 +206,8 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   const done: Extract<ToMain, { type: 'done' }>[] = [];
   const readyAll = Promise.all(Array.from({ length: C }, (_, i) => new Promise<void>((res, rej) => {
     const cfg: WorkerConfig = {
-      index: i, clients: C, url: cluster.primary.rpc, key: toHex(clientKey(i)), logId: toHex(logIdFor(logIdName)), chainId: CHAIN_ID,
-      payloadBytes: flags.payload, txsPerSubmission: K, rpcBatch: B, inflight: flags.inflight,
+      index: i, clients: C, url: cluster.primary.rpc, transport, key: toHex(clientKey(i)), logId: toHex(logIdFor(logIdName)), chainId: CHAIN_ID,
+      payloadBytes: flags.payload, txsPerSubmission: K, rpcBatch: B, inflight: inflight,
       rate: flags.rate > 0 ? flags.rate / C : 0, poolSubmissions: perClient, drainMs: 30_000,
     };
     const w = new Worker(new URL('./client-worker.ts', import.meta.url), { workerData: cfg });
@@ -214,7 +221,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   await readyAll;
   const genMs = nowMs() - genStart;
   const poolMiB = ready.reduce((s, r) => s + r.poolBytes, 0) / 2 ** 20;
-  log(`clients ready in ${(genMs / 1000).toFixed(1)} s (pool ${poolMiB.toFixed(0)} MiB of JSON)`);
+  log(`clients ready in ${(genMs / 1000).toFixed(1)} s (pool ${poolMiB.toFixed(0)} MiB of ${transport === 'ingest' ? 'wire-form submissions' : 'JSON'})`);
 
   const pollMs = flags['poll-ms'];
   const pollers = cluster.nodes.map((n) => new Poller(n, pollMs));
@@ -363,9 +370,11 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   const signedLive = done.reduce((s, d) => s + d.signedLive, 0);
   const notes = [
     `All processes share this machine (${machine().cpus} cores): the primary, ${R} replicas and the ${C} client threads compete for the same CPUs, so the figures are a lower bound for a deployment with one machine per node and clients elsewhere.`,
-    'Submissions were built, signed (EIP-712, secp256k1) and serialised to JSON before the timed phase: signing is the client\'s cost on its own machine. The clients still pay JSON-RPC/HTTP and receipt parsing during the run.',
+    transport === 'ingest'
+      ? 'Submissions were built, signed (EIP-712, secp256k1) and encoded in their wire form before the timed phase: signing is the client\'s cost on its own machine. The clients still pay the WebSocket framing and receipt decoding (not checking) during the run.'
+      : 'Submissions were built, signed (EIP-712, secp256k1) and serialised to JSON before the timed phase: signing is the client\'s cost on its own machine. The clients still pay JSON-RPC/HTTP and receipt parsing during the run.',
     `Latency to a replica is measured by polling its sequencer_info every ${pollMs} ms (mean RTT in nodes[].polls): it is an upper bound with a resolution of about one poll interval.`,
-    flags.rate > 0 ? 'Paced mode: latency counts from each request\'s scheduled send time, so client-side queueing is included (no coordinated omission).' : `Open loop: each client keeps ${flags.inflight} requests in flight; latency then mostly reflects queueing at that concurrency, use --rate for latency at a fixed load.`,
+    flags.rate > 0 ? 'Paced mode: latency counts from each request\'s scheduled send time, so client-side queueing is included (no coordinated omission).' : `Open loop: each client keeps ${inflight} requests in flight; latency then mostly reflects queueing at that concurrency, use --rate for latency at a fixed load.`,
     ...(signedLive > 0 ? [`WARNING: the pre-signed pool (sized for ${fmt.int(poolRate())} tx/s) ran out and clients signed ${signedLive} submissions during the run, competing for CPU: rerun with --pool-rate ${Math.ceil(totalAckedTxs / (warmupS + windowS) * 1.5)}.`] : []),
     ...(flags['cpu-prof'] ? ['The nodes ran under --cpu-prof, which costs throughput.'] : []),
     ...(died.length ? [`WARNING: ${died.join('; ')}`] : []),
@@ -377,7 +386,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
     startedAt: new Date(startAt).toISOString(),
     config: {
       replicas: R, payloadBytes: flags.payload, txsPerSubmission: K, clients: C, durationS: windowS, warmupS,
-      rateTxPerS: flags.rate, mode: flags.rate > 0 ? 'paced' : 'open-loop', rpcBatch: B, inflightPerClient: flags.inflight, pollMs,
+      rateTxPerS: flags.rate, mode: flags.rate > 0 ? 'paced' : 'open-loop', transport, rpcBatch: B, inflightPerClient: inflight, pollMs,
       maxPendingTxs: flags['max-pending-txs'] || 'node default',
     },
     machine: machine(),
@@ -425,7 +434,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   const r = result.results;
   process.stdout.write([
     '',
-    `${result.config.mode}${flags.rate > 0 ? ` at ${fmt.int(flags.rate)} tx/s` : ''}: ${R} replicas, ${C} clients, ${K} tx x ${flags.payload} B per submission, ${B} submission(s) per HTTP request, ${windowS} s measured after ${warmupS} s warm-up`,
+    `${result.config.mode}${flags.rate > 0 ? ` at ${fmt.int(flags.rate)} tx/s` : ''}: ${R} replicas, ${C} clients, ${K} tx x ${flags.payload} B per submission, ${transport === 'ingest' ? 'binary ingest (WebSocket)' : `JSON-RPC over HTTP, ${B} submission(s) per request`}, ${windowS} s measured after ${warmupS} s warm-up`,
     `sequenced at the primary (receipts): ${fmt.int(r.primaryTxPerSecFromReceipts)} tx/s, ${fmt.int(r.primarySubmissionsPerSec)} submissions/s`,
     `slowest replica stored:              ${r.minReplicaTxPerSecStored === null ? '-' : fmt.int(r.minReplicaTxPerSecStored)} tx/s`,
     `total sequenced ${fmt.int(r.totalTxsSequenced)} tx; submissions sent ${fmt.int(r.submissions.sent)}, acked ${fmt.int(r.submissions.acked)}, failed ${r.submissions.failed}; errors ${Object.keys(errors).length ? JSON.stringify(errors) : 'none'}`,

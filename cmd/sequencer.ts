@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=16
 /**
  * The `sequencer` command line (docs/cli.md). Each command lives in cmd/commands/<name>.ts and is loaded only
  * when used, so `--help` and the small client commands do not pay for loading libp2p.

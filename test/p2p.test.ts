@@ -9,9 +9,12 @@ import type { TestContext } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto';
+import { Uint8ArrayList } from 'uint8arraylist';
 import { createHost, FrameDecoder, FrameLimitError, MAX_GOSSIP_MESSAGE_BYTES, encodeVarint } from '../src/p2p/host.ts';
 import type { Host, HostOptions, ValidationResult } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
+import { fastNoiseCrypto } from '../src/p2p/noise-crypto.ts';
 import { InvalidArgumentError } from '../src/core/errors.ts';
 
 const MiB = 1 << 20;
@@ -245,6 +248,33 @@ test('request/response: a server that goes away mid-response is an error, not a 
   assert.equal(str((await it2.next()).value as Uint8Array), 'first');
   await server.stop();
   await assert.rejects(it2.next());
+});
+
+test('noise crypto: the same ciphertext as noise\'s default for whole and chunked messages; opens it, refuses a tampered one, and a reused key array with a new key', () => {
+  const bytes = (list: Uint8Array | Uint8ArrayList): Uint8Array => Uint8Array.from(list instanceof Uint8Array ? list : list.subarray());
+  const key = randomBytes(32);
+  const nonce = randomBytes(12);
+  const ad = randomBytes(32);
+  for (const size of [16, 1199, 1200, 14_000, 65_519]) {
+    const plain = randomBytes(size);
+    // As yamux hands a frame to noise: header and payload as separate chunks.
+    const half = Math.max(12, size >> 1);
+    const chunked = new Uint8ArrayList(plain.subarray(0, 12), plain.subarray(12, half), plain.subarray(half));
+    const expected = bytes(defaultCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key));
+    assert.deepEqual(bytes(fastNoiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key)), expected, `${size} bytes`);
+    assert.deepEqual(bytes(fastNoiseCrypto.chaCha20Poly1305Encrypt(chunked, nonce, ad, key)), expected, `${size} bytes in chunks`);
+    assert.deepEqual(bytes(fastNoiseCrypto.chaCha20Poly1305Decrypt(expected, nonce, ad, key)), bytes(plain));
+    assert.deepEqual(bytes(fastNoiseCrypto.chaCha20Poly1305Decrypt(new Uint8ArrayList(expected.subarray(0, 7), expected.subarray(7)), nonce, ad, key)), bytes(plain));
+    const tampered = Uint8Array.from(expected);
+    tampered[size >> 1] ^= 1;
+    assert.throws(() => fastNoiseCrypto.chaCha20Poly1305Decrypt(tampered, nonce, ad, key));
+  }
+  // The key object is cached per key array, but never outlives the bytes it was made from.
+  const plain = randomBytes(5_000);
+  const before = bytes(fastNoiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key));
+  key[0] ^= 1;
+  assert.notDeepEqual(bytes(fastNoiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key)), before);
+  assert.deepEqual(bytes(fastNoiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key)), bytes(defaultCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, key)));
 });
 
 test('frame decoder: split prefixes, early rejection of oversized prefixes', () => {

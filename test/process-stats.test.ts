@@ -44,3 +44,22 @@ test('a stall leaves the figures once it is older than the window', async () => 
     monitor.stop();
   }
 });
+
+test('memory is read once per slice, off the request path: any number of reads in between cost no heap statistics', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  let reads = 0;
+  const monitor = new ProcessMonitor({ sliceMs: 1_000, readMemory: () => ({ rss: ++reads * 1_000, heapUsed: reads }) });
+  try {
+    const before = reads;
+    for (let i = 0; i < 1_000; i++) monitor.sample();
+    assert.equal(reads - before, 0, 'sample() read the memory itself');
+    assert.equal(monitor.sample().rssBytes, before * 1_000);
+    t.mock.timers.tick(1_000); // a slice closes: one fresh reading for every reader of the next second
+    assert.equal(reads - before, 1);
+    for (let i = 0; i < 1_000; i++) monitor.sample();
+    assert.equal(reads - before, 1);
+    assert.deepEqual([monitor.sample().rssBytes, monitor.sample().heapUsedBytes], [reads * 1_000, reads]);
+  } finally {
+    monitor.stop();
+  }
+});

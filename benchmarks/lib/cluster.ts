@@ -3,7 +3,7 @@
  * directory, and guarantees they are gone when the benchmark exits: on normal completion, on SIGINT/SIGTERM,
  * on an uncaught error, and (through the launcher's IPC channel) even if the benchmark itself is SIGKILLed.
  */
-import { NODE_RUNTIME_FLAGS } from '../../src/node/runtime.ts';
+import { NODE_RUNTIME_FLAGS, nodeRuntimeEnv } from '../../src/node/runtime.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -182,7 +182,7 @@ export class Cluster {
   private async spawnNode(name: string, mode: 'primary' | 'replica', args: string[], key?: string): Promise<NodeProc> {
     const db = join(this.dir, name);
     const logFile = join(this.dir, `${name}.log`);
-    const env = { ...process.env };
+    const env = nodeRuntimeEnv(process.env);
     delete env.PRIVATE_KEY;
     if (key) env.PRIVATE_KEY = key;
     const child = launch({

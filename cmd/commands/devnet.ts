@@ -3,7 +3,7 @@
  * each a separate `sequencer start` child process with its own data directory and log file under DIR. Keys live
  * in DIR too and are reused, so a restart keeps the same identities and the log.
  */
-import { NODE_RUNTIME_FLAGS } from '../../src/node/runtime.ts';
+import { NODE_RUNTIME_FLAGS, nodeRuntimeEnv } from '../../src/node/runtime.ts';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,7 +117,7 @@ async function lastLogLine(file: string): Promise<string> {
 
 function spawnNode(dir: string, name: string, role: 'primary' | 'replica', args: string[]): DevNode {
   const logFile = join(dir, `${name}.log`);
-  const env = { ...process.env };
+  const env = nodeRuntimeEnv(process.env);
   delete env[KEY_ENV]; // the nodes get their keys from files only
   const child = launch({
     name, script: CLI, args: ['start', ...args], nodeFlags: NODE_RUNTIME_FLAGS, env, logFile,

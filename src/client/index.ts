@@ -7,6 +7,7 @@ export { EntryWatcher, type WatchEntriesOptions } from './entry-watcher.ts';
 export type { TrustAnchorJson } from './trust-anchor.ts';
 export { InconsistentLogError, NotSupportedError, VerificationError } from './errors.ts';
 export { RpcClient, RpcError } from './rpc-client.ts';
+export { IngestClient, IngestConnectionError, ingestUrl, type IngestClientOptions } from './ingest-client.ts';
 export { SubmissionSigner, timeNonces } from './submission-signer.ts';
 export {
   BaseError, SequencerError, InvalidParamsError, NotAllowedError, BadSignatureError, NonceReplayedError, ExpiredError, TooLargeError,

@@ -16,6 +16,8 @@ const PREFIX_BYTES = 1 + 32 + 8 + 20 + 32;
 export class EntryChain {
   private scratch = new Uint8Array(PREFIX_BYTES + 1024);
   private view = new DataView(this.scratch.buffer);
+  /** The preimage of the last entry, kept while payloads keep the same size (they mostly do): no view per entry. */
+  private preimage = this.scratch.subarray(0, 0);
   head: Bytes;
   nextSeq: number;
 
@@ -30,7 +32,9 @@ export class EntryChain {
     if (size > this.scratch.byteLength) {
       this.scratch = new Uint8Array(Math.max(size, this.scratch.byteLength * 2));
       this.view = new DataView(this.scratch.buffer);
+      this.preimage = this.scratch.subarray(0, 0);
     }
+    if (this.preimage.byteLength !== size) this.preimage = this.scratch.subarray(0, size);
     const s = this.scratch;
     s[0] = ENTRY_TAG;
     s.set(this.head, 1);
@@ -39,7 +43,7 @@ export class EntryChain {
     s.set(sender, 41);
     s.set(submissionDigest, 61);
     s.set(payload, 93);
-    this.head = sha256(s.subarray(0, size));
+    this.head = sha256(this.preimage);
     this.nextSeq++;
     return this.head;
   }

@@ -44,7 +44,7 @@ export class MerkleTree {
 
   /** Hash of the RFC 6962 subtree over leaves [start, start + size). */
   private subtree(start: number, size: number): Bytes {
-    const level = size === 1 ? 0 : Math.ceil(Math.log2(size));
+    const level = ceilLog2(size);
     const index = start >>> level;
     return this.levels[level].subarray(index * H, index * H + H);
   }
@@ -57,15 +57,20 @@ export class MerkleTree {
   rangeProof(lo: number, hi: number): Bytes[] {
     if (!(0 <= lo && lo < hi && hi <= this.size)) throw new InvalidArgumentError('range outside the tree');
     const proof: Bytes[] = [];
-    const walk = (start: number, size: number): void => {
-      if (start + size <= lo || start >= hi) { proof.push(this.subtree(start, size)); return; }
-      if (size === 1) return;
-      const k = largestPowerOfTwoBelow(size);
-      walk(start, k);
-      walk(start + k, size - k);
-    };
-    walk(0, this.size);
+    this.collectProof(proof, lo, hi, 0, this.size);
     return proof;
+  }
+
+  /** rangeProof's recursion over the subtree [start, start + size) (a method, not a closure: one per receipt). */
+  private collectProof(proof: Bytes[], lo: number, hi: number, start: number, size: number): void {
+    if (start + size <= lo || start >= hi) {
+      proof.push(this.subtree(start, size));
+      return;
+    }
+    if (size === 1) return;
+    const k = largestPowerOfTwoBelow(size);
+    this.collectProof(proof, lo, hi, start, k);
+    this.collectProof(proof, lo, hi, start + k, size - k);
   }
 }
 
@@ -73,10 +78,14 @@ export function merkleRoot(leaves: Bytes): Bytes {
   return new MerkleTree(leaves).root;
 }
 
+/** The largest power of two strictly below n (n >= 2; a batch holds far fewer than 2^31 entries). */
 function largestPowerOfTwoBelow(n: number): number {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
+  return 1 << (31 - Math.clz32(n - 1));
+}
+
+/** ceil(log2(n)) for 1 <= n <= 2^31: the level of a subtree of n leaves. */
+function ceilLog2(n: number): number {
+  return 32 - Math.clz32(n - 1);
 }
 
 function hashPair(left: Uint8Array, right: Uint8Array): Bytes {

@@ -66,6 +66,13 @@ async function storageUnavailable<T>(work: Promise<T>, what: string): Promise<T>
   }
 }
 
+/**
+ * How old the peer lists sequencer_info reports may be. libp2p builds them anew on each call (every peer id and
+ * multiaddr base58/string-encoded: tens of µs), which a client polling info every few ms should not pay each time;
+ * a new connection shows at once (the view is dropped), a lost one within this time.
+ */
+export const PEER_VIEW_MAX_AGE_MS = 1_000;
+
 /** A replica this many heights or fewer behind the highest primary-signed header it has met is ready (GET /readyz). */
 export const READY_MAX_LAG = 8;
 
@@ -129,6 +136,8 @@ export class SequencerNode {
   /** Listeners the node registered for its own lifetime, removed when it stops. */
   private readonly unsubscribe: (() => void)[] = [];
   private readonly monitor = new ProcessMonitor();
+  /** This node's listen addresses and connected peers as of `at` (performance.now()); see PEER_VIEW_MAX_AGE_MS. */
+  private peerView: { readonly at: number; readonly multiaddrs: string[]; readonly connectedPeers: string[] } | undefined;
   /** The node's Prometheus metrics (GET /metrics; docs/metrics.md). */
   private readonly metrics: PrometheusNodeMetrics;
 
@@ -196,6 +205,7 @@ export class SequencerNode {
     const topic = batchTopic(rules.logId);
     const { metrics } = this;
     this.unsubscribe.push(store.onAppended((tip, write) => metrics.stored(tip, write)));
+    this.unsubscribe.push(host.onPeerConnected(() => { this.peerView = undefined; }));
     await serveLog(host, store, rules, () => this.status(), metrics);
     this.unsubscribe.push(shareProofs(host, rules.logId, watch, log));
     const common = { host, store, rules, watch, log, bond: this.bond, metrics };
@@ -308,20 +318,21 @@ export class SequencerNode {
 
   info(): InfoJson {
     const tip = this.store.tip;
+    const peers = this.peers();
     return {
       mode: this.config.mode,
       address: this.address ? toHex(this.address) : null,
       primary: toHex(this.rules.membership.leaderOf(CURRENT_VIEW)),
       peerId: this.host.peerId,
-      multiaddrs: this.host.multiaddrs(),
+      multiaddrs: [...peers.multiaddrs],
       logId: toHex(this.rules.logId),
       chainId: this.config.chainId,
       entries: tip.nextSeq,
       height: tip.height,
       headHash: toHex(tip.headHash),
       headerHash: toHex(tip.headerHash),
-      connectedPeers: this.host.connectedPeers(),
-      halted: this.role?.halted ?? (this.watch.equivocated ? 'the primary equivocated; no longer following it' : null) ?? this.bondProblem(),
+      connectedPeers: [...peers.connectedPeers],
+      halted: this.haltedBecause(),
       bond: this.bond?.state ?? null,
       notReady: this.role?.notReady ?? null,
       storageFault: this.store.fault ?? null,
@@ -329,6 +340,20 @@ export class SequencerNode {
       process: this.monitor.sample(),
       version: VERSION,
     };
+  }
+
+  /** The peer lists of sequencer_info, rebuilt when older than PEER_VIEW_MAX_AGE_MS. */
+  private peers(): { readonly multiaddrs: readonly string[]; readonly connectedPeers: readonly string[] } {
+    const now = performance.now();
+    if (!this.peerView || now - this.peerView.at >= PEER_VIEW_MAX_AGE_MS) {
+      this.peerView = { at: now, multiaddrs: this.host.multiaddrs(), connectedPeers: this.host.connectedPeers() };
+    }
+    return this.peerView;
+  }
+
+  /** Why the node is halted (sequencer_info's `halted`), or null. */
+  private haltedBecause(): string | null {
+    return this.role?.halted ?? (this.watch.equivocated ? 'the primary equivocated; no longer following it' : null) ?? this.bondProblem();
   }
 
   /** Why the node is halted, as the bounded reason of the sequencer_halted metric, or undefined. */
@@ -346,11 +371,11 @@ export class SequencerNode {
    */
   readiness(): Readiness {
     const reasons: NotReadyReason[] = [];
-    const info = this.info();
-    if (info.halted) reasons.push({ code: 'halted', message: info.halted });
-    if (info.storageFault) reasons.push({ code: 'storage_fault', message: info.storageFault });
-    if (info.notReady) reasons.push({ code: 'recovering', message: info.notReady });
-    if (this.config.peers.length > 0 && info.connectedPeers.length === 0) {
+    const halted = this.haltedBecause();
+    if (halted) reasons.push({ code: 'halted', message: halted });
+    if (this.store.fault) reasons.push({ code: 'storage_fault', message: this.store.fault });
+    if (this.role?.notReady) reasons.push({ code: 'recovering', message: this.role.notReady });
+    if (this.config.peers.length > 0 && this.host.connectedPeers().length === 0) {
       reasons.push({ code: 'no_peers', message: `connected to none of the ${this.config.peers.length} configured peers` });
     }
     const seen = this.watch.highestSeen()?.header.height ?? -1;

@@ -3,7 +3,7 @@
  * network, with peer scoring that penalises only invalid messages. Everything about how libp2p is configured
  * lives here; host.ts builds the sequencer's facade on top.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { gossipsub, StrictNoSign } from '@libp2p/gossipsub';
@@ -16,6 +16,7 @@ import type { ComponentLogger, Metrics, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import type { Libp2p } from 'libp2p';
+import { fastNoiseCrypto } from './noise-crypto.ts';
 
 /**
  * Hard cap on one gossipsub RPC frame. @libp2p/gossipsub 17 length-prefixes
@@ -74,7 +75,8 @@ export function createLibp2pNode(opts: Libp2pNodeOptions): Promise<Libp2pNode> {
     metrics: opts.metrics,
     addresses: { listen: [`/${ipProto}/${opts.listenHost}/tcp/${opts.listenPort}`] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    // Same wire as noise()'s default crypto, cheaper per message (noise-crypto.ts).
+    connectionEncrypters: [noise({ crypto: fastNoiseCrypto })],
     // Data read before a 'message' listener is attached (or while paused) is
     // buffered up to maxReadBufferLength (default exactly 4 MiB) and the stream
     // is reset beyond it: no room for a full gossip RPC plus its length prefix.
@@ -83,7 +85,8 @@ export function createLibp2pNode(opts: Libp2pNodeOptions): Promise<Libp2pNode> {
       identify: identify(),
       pubsub: gossipsub({
         globalSignaturePolicy: StrictNoSign, // authenticated at application level
-        msgIdFn: (msg: Message) => createHash('sha256').update(msg.data).digest(),
+        // One-shot hash: no Hash object per message (every batch is hashed once on each node for its id).
+        msgIdFn: (msg: Message) => hash('sha256', msg.data, 'buffer'),
         emitSelf: false,
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true, // same bytes => same id: re-publishing is a no-op
@@ -93,11 +96,19 @@ export function createLibp2pNode(opts: Libp2pNodeOptions): Promise<Libp2pNode> {
         // peer receives them; relayed messages use the mesh, which is filled
         // on the (default 1 s) heartbeat once subscriptions are exchanged.
         floodPublish: true,
+        // A batch we publish is encoded (protobuf, length prefix) once for all its recipients instead of once per
+        // peer; control messages it would have carried go out on the next heartbeat instead.
+        batchPublish: true,
         D: 4,
         Dlo: 2,
         Dhi: 8,
         Dscore: 2,
         Dout: 1,
+        // The message cache holds whole batches for IHAVE/IWANT repair, by default for 5 heartbeats (5 s): tens
+        // of MiB at full rate (issue 8). Replicas repair gaps by sync (src/roles/replica.ts), so no IHAVE is
+        // advertised and a message is kept only until the next heartbeat (forwarding happens at validation).
+        mcacheLength: 1,
+        mcacheGossip: 0,
         // Limit on a whole inbound RPC frame (payload + envelope); this is the
         // default, spelled out because it must match the outbound cap.
         maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,

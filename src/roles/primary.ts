@@ -4,9 +4,13 @@
  *
  * Ordering guarantees, in the order they happen for a batch:
  *   seal + sign -> synced write -> tip advances -> publish -> receipts.
- * A signature leaves the process only after its batch is durable, and the next batch is sealed only on top of
- * the stored tip, so across crashes and restarts no height is ever signed twice with different contents
- * (a batch signed but not written is never seen by anyone and dies with the process).
+ * The stages are pipelined: while one synced write is in flight, the next batches are sealed and signed on top
+ * of the batches being written (at most SEALED_AHEAD of them), and all of them then go to the disk in one
+ * synced write. A signature leaves the process only after its batch is durable, batches are published and
+ * answered in height order, and a batch is sealed only on top of the stored tip or of batches that will reach
+ * the disk before it or with it, or not at all: a write that fails drops every batch sealed on top of it. So
+ * across crashes and restarts no height is ever signed twice with different contents (a batch signed but not
+ * written is never seen by anyone and dies with the process).
  *
  * Every admitted submission is answered, always: with its receipt, or with the error that stopped it. Work
  * enters the queue only through `enqueue`, which refuses it while the primary cannot seal (halted, or its store
@@ -14,13 +18,13 @@
  *
  * A storage fault (disk full, too many open files) is transient: appends get StorageUnavailableError while the
  * store recovers by itself (LogStore), and sealing then resumes on the tip read back from the disk. The batch
- * whose write failed is dropped; its signature never left the process (publish and receipts come after the
- * write), and if the write did reach the disk after all, that batch is the recovered tip and is built on, so
- * no signed height is ever contradicted. Only an equivocation halts for good.
+ * whose write failed is dropped, and so are those sealed on top of it; their signatures never left the process
+ * (publish and receipts come after the write), and if the write did reach the disk after all, its last batch is
+ * the recovered tip and is built on, so no signed height is ever contradicted. Only an equivocation halts for good.
  */
 import { bytesKey, DecodeError, equalBytes, type Bytes } from '../core/bytes.ts';
 import {
-  encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type SealedBatch,
+  encodeBatch, nonceKey, peekSignedHeader, sealBatch, verifyHeaderSignature, type AdmittedSubmission, type SealedBatch, type Tip,
 } from '../core/batch.ts';
 import {
   BatchRejectedError, HaltedError, NotReadyError, OverloadedError, SequencerError, StorageUnavailableError, TooLargeError,
@@ -57,6 +61,25 @@ export interface PrimaryOptions {
   readonly metrics?: NodeMetrics;
 }
 
+/**
+ * Transactions and submissions per batch the primary seals, at most (the protocol allows MAX_BATCH_TXS): sealing
+ * a batch (a hash per transaction) and answering it (a receipt per submission) are each one synchronous turn of
+ * the event loop, and smaller batches keep those turns short; several of them still share one synced write.
+ */
+const SEAL_MAX_TXS = Math.min(4096, MAX_BATCH_TXS);
+const SEAL_MAX_SUBMISSIONS = 1024;
+/** Batches sealed ahead of the disk: how far sealing may run ahead of the write in flight. */
+const SEALED_AHEAD = 4;
+
+/** A batch sealed and signed, not yet durable: its signature stays in this process until it is. */
+interface SealedWork {
+  readonly batch: readonly Pending[];
+  readonly sealed: SealedBatch;
+  /** The tip it is sealed on. */
+  readonly prevTip: Tip;
+  readonly bytes: Bytes;
+}
+
 interface Pending {
   readonly admitted: AdmittedSubmission;
   readonly size: number;
@@ -87,9 +110,14 @@ export class Primary {
   private readonly inflight = new Map<string, { digest: Bytes; receipt: Promise<Receipt> }>();
   private pendingTxs = 0;
   private pendingBytes = 0;
-  /** Whether the group-commit loop runs; `sealed` settles when it ends. */
-  private sealing = false;
-  private sealed: Promise<void> = Promise.resolve();
+  /** Batches sealed and signed, in height order, waiting for the write in flight to finish. */
+  private ahead: SealedWork[] = [];
+  /** The batches of the synced write in flight (empty when none is). */
+  private writing: SealedWork[] = [];
+  /** Settles when the latest write has been answered; `published`, when every durable batch has been (never rejects). */
+  private writeDone: Promise<void> = Promise.resolve();
+  private published: Promise<void> = Promise.resolve();
+  private stepScheduled = false;
   private haltReason: string | undefined;
   /** Set by stop(): a restart is not a halt, so what arrives meanwhile is told to retry (NotReadyError), not to give up. */
   private stopping = false;
@@ -128,6 +156,11 @@ export class Primary {
 
   get halted(): string | undefined {
     return this.haltReason;
+  }
+
+  /** Batches sealed and signed that wait for the write in flight (their signatures are still only in memory). */
+  get sealedAhead(): number {
+    return this.ahead.length;
   }
 
   /** Why nothing can be sealed now, as the error a submission gets; undefined when sealing can go on. */
@@ -281,7 +314,8 @@ export class Primary {
     for (; i < this.queue.length; i++) {
       const p = this.queue[i];
       const s = p.admitted.submission;
-      if (taken.length > 0 && (txs + s.transactions.length > MAX_BATCH_TXS || bytes + p.size > MAX_BATCH_BYTES - 1024)) break;
+      if (taken.length >= SEAL_MAX_SUBMISSIONS) break;
+      if (taken.length > 0 && (txs + s.transactions.length > SEAL_MAX_TXS || bytes + p.size > MAX_BATCH_BYTES - 1024)) break;
       const expired = expiryViolation(s, now);
       if (expired) {
         this.answer(p, admissionError(expired));
@@ -291,90 +325,159 @@ export class Primary {
       txs += s.transactions.length;
       bytes += p.size;
     }
-    this.queue = this.queue.slice(i);
+    this.queue = i === this.queue.length ? [] : this.queue.slice(i);
     return taken;
   }
 
-  /** Group commit: one batch is being written at a time; whatever arrives meanwhile forms the next batch. */
-  private drain(): void {
-    if (this.sealing) return;
-    // Set before the loop starts and cleared by it in the same step as its last look at the queue, so work
-    // enqueued at any moment either sees the loop running or starts it.
-    this.sealing = true;
-    this.sealed = this.sealLoop();
+  /** The tip the next batch is sealed on: the newest batch sealed, being written, or stored. */
+  private get sealTip(): Tip {
+    const last = this.ahead.at(-1) ?? this.writing.at(-1);
+    return last ? last.sealed.tip : this.opts.store.tip;
   }
 
-  /** Seals until the queue is empty; when sealing has to stop, answers everything queued. Never rejects. */
-  private async sealLoop(): Promise<void> {
-    let batch: Pending[] = [];
+  /**
+   * Schedules one pipeline step on the next turn of the event loop: what is enqueued until then (every
+   * submission whose nonce lookup landed in this turn) goes into one batch, and HTTP and gossip get served
+   * between steps.
+   */
+  private drain(): void {
+    if (this.stepScheduled) return;
+    this.stepScheduled = true;
+    setImmediate(() => this.step());
+  }
+
+  /**
+   * One step of the pipeline, synchronous: seals one batch on top of the newest one (if the queue holds work
+   * and fewer than SEALED_AHEAD batches wait for the disk), and hands what is sealed to the store unless a
+   * write is in flight. Goes on in the next turn while there is work it may do; a finished write wakes it.
+   */
+  private step(): void {
+    this.stepScheduled = false;
+    const refused = this.refusal();
+    if (refused) {
+      this.refuseQueued(refused);
+      this.dropAhead(refused);
+      return;
+    }
+    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD) this.sealNext();
+    if (this.writing.length === 0 && this.ahead.length > 0) this.writeDone = this.writeAhead();
+    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD) this.drain();
+  }
+
+  /** Seals and signs the next batch off the queue; it stays in this process until its write is durable. */
+  private sealNext(): void {
+    const tip = this.sealTip;
+    const timestamp = Math.max(this.now(), tip.timestamp);
+    const batch = this.takeBatch(timestamp);
+    if (batch.length === 0) return;
     try {
-      while (this.queue.length > 0) {
-        const refused = this.refusal();
-        if (refused) {
-          this.refuseQueued(refused);
-          break;
-        }
-        const timestamp = Math.max(this.now(), this.opts.store.tip.timestamp);
-        batch = this.takeBatch(timestamp);
-        if (batch.length > 0) await this.commit(batch, timestamp);
-      }
+      const sealed = sealBatch(this.opts.rules, tip, batch.map((p) => p.admitted), timestamp, this.opts.privateKey);
+      this.ahead.push({ batch, sealed, prevTip: tip, bytes: encodeBatch(sealed.batch) });
     } catch (e) {
       this.halt(`internal error while sealing: ${(e as Error).message}`);
-      for (const p of batch) this.answer(p, new HaltedError(this.haltReason!));
-    } finally {
-      this.sealing = false;
+      this.answerAll(batch, new HaltedError(this.haltReason!));
     }
   }
 
-  /** Refuses new work, lets the batch being written finish, and refuses what was still queued. */
+  /** Answers every submission of the batches sealed but not yet written with `error`, and forgets them. */
+  private dropAhead(error: Error): void {
+    const dropped = this.ahead;
+    this.ahead = [];
+    for (const s of dropped) this.answerAll(s.batch, error);
+  }
+
+  private answerAll(batch: readonly Pending[], error: Error): void {
+    for (const p of batch) this.answer(p, error);
+  }
+
+  /**
+   * Writes every batch sealed so far in one synced write, then publishes and answers them in order. One write
+   * is in flight at a time (so batches reach the disk in height order and a failed write is the last one
+   * tried); the next batches are sealed meanwhile. Never rejects; every submission it takes is answered.
+   */
+  private async writeAhead(): Promise<void> {
+    const group = this.ahead;
+    this.ahead = [];
+    this.writing = group;
+    try {
+      for (const s of group) {
+        if (await this.opts.watch.observe(s.sealed.batch, 'own batch')) {
+          this.halt('this key already signed another header for this height');
+          for (const g of group) this.answerAll(g.batch, new HaltedError(this.haltReason!));
+          return;
+        }
+      }
+      // Stopped or halted while the headers were checked: nothing of this group has left the process.
+      const refused = this.refusal();
+      if (refused) {
+        for (const g of group) this.answerAll(g.batch, refused);
+        return;
+      }
+      try {
+        await this.opts.store.appendAll(group.map((s) => ({
+          bytes: s.bytes, prevTip: s.prevTip, tip: s.sealed.tip, nonceKeys: s.batch.map((p) => p.nonceKey),
+        })));
+      } catch (e) {
+        if (!(e instanceof StoreFaultError)) throw e;
+        // The signed headers never left the process, so these batches are dropped, and so are those sealed on
+        // top of them. Whether the write reached the disk is known only once the store has recovered (its tip
+        // then says): the same submission sent again finds out.
+        const error = new StorageUnavailableError(
+          'the batch holding this submission could not be written and may or may not be in the log: send the same signed submission again',
+          e.message,
+        );
+        for (const g of group) this.answerAll(g.batch, error);
+        this.dropAhead(error);
+        return;
+      }
+      this.writing = [];
+      if (this.ahead.length > 0 || this.queue.length > 0) this.drain(); // the next write starts while these are answered
+      // Durable: published and answered in height order, whatever happens meanwhile (a halt, a stop). The chain
+      // itself never rejects, so a failure here (a bug: it halts below) cannot stop later batches being answered.
+      const answered = this.published.then(() => this.publishAll(group));
+      this.published = answered.catch(() => {});
+      await answered;
+    } catch (e) {
+      this.halt(`internal error while sealing: ${(e as Error).message}`);
+      for (const g of group) this.answerAll(g.batch, new HaltedError(this.haltReason!));
+    } finally {
+      if (this.writing === group) this.writing = [];
+    }
+  }
+
+  /** Publishes durable batches and answers their submissions with receipts, one batch per turn of the event loop. */
+  private async publishAll(group: readonly SealedWork[]): Promise<void> {
+    for (const [i, s] of group.entries()) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      const { sealed, prevTip, batch } = s;
+      (this.opts.metrics ?? NO_METRICS).sequenced(sealed.tip.nextSeq - prevTip.nextSeq, batch.length);
+      // A header signed with this key for the same height, met while the batch was being written, is a proof.
+      // The batch is durable whatever happens here, so its receipts are answered regardless.
+      await this.opts.watch.stored(sealed.batch, 'own batch').catch((e: Error) => this.opts.log.error('equivocation check failed', { error: e.message }));
+      this.opts.publish(s.bytes).catch((e: Error) => this.opts.log.warn('publish failed; replicas will sync', { height: sealed.tip.height, error: e.message }));
+      let seq = sealed.batch.header.firstSeq;
+      for (const p of batch) {
+        const sub = p.admitted.submission;
+        this.answer(p, buildReceipt(sealed.batch, sealed.tree, (j) => sealed.tree.leaf(j), prevTip.headHash, {
+          digest: p.admitted.digest, sender: sub.sender, nonce: sub.nonce, firstSeq: seq, count: sub.transactions.length,
+        }));
+        seq += sub.transactions.length;
+      }
+    }
+  }
+
+  /**
+   * Refuses new work and what is queued or sealed but unwritten, lets the write in flight finish, and waits
+   * until its batches are published and answered.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     for (const u of this.unsubscribe) u();
-    await this.sealed;
-    const refused = this.refusal();
-    if (refused) this.refuseQueued(refused);
-  }
-
-  /** Seals, writes, publishes and answers one batch; every submission in `batch` is answered on every path. */
-  private async commit(batch: Pending[], timestamp: number): Promise<void> {
-    const { store, rules, privateKey } = this.opts;
-    const prevTip = store.tip;
-    let sealed: SealedBatch;
-    let bytes: Bytes;
-    try {
-      sealed = sealBatch(rules, prevTip, batch.map((p) => p.admitted), timestamp, privateKey);
-      if (await this.opts.watch.observe(sealed.batch, 'own batch')) {
-        this.halt('this key already signed another header for this height');
-        for (const p of batch) this.answer(p, new HaltedError(this.haltReason!));
-        return;
-      }
-      bytes = encodeBatch(sealed.batch);
-      await store.append({ bytes, prevTip, tip: sealed.tip, nonceKeys: batch.map((p) => p.nonceKey) });
-    } catch (e) {
-      if (!(e instanceof StoreFaultError)) throw e;
-      // The signed header never left the process, so this batch is dropped. Whether it reached the disk is
-      // known only once the store has recovered (its tip then says): the same submission sent again finds out.
-      const error = new StorageUnavailableError(
-        'the batch holding this submission could not be written and may or may not be in the log: send the same signed submission again',
-        e.message,
-      );
-      for (const p of batch) this.answer(p, error);
-      return;
-    }
-    // A header signed with this key for the same height, met while the batch was being written, is a proof.
-    // The batch is durable whatever happens here, so its receipts are answered regardless.
-    (this.opts.metrics ?? NO_METRICS).sequenced(sealed.tip.nextSeq - prevTip.nextSeq, batch.length);
-    await this.opts.watch.stored(sealed.batch, 'own batch').catch((e: Error) => this.opts.log.error('equivocation check failed', { error: e.message }));
-    this.opts.publish(bytes).catch((e: Error) => this.opts.log.warn('publish failed; replicas will sync', { height: sealed.tip.height, error: e.message }));
-
-    let seq = sealed.batch.header.firstSeq;
-    for (const p of batch) {
-      const s = p.admitted.submission;
-      this.answer(p, buildReceipt(sealed.batch, sealed.tree, (i) => sealed.tree.leaf(i), prevTip.headHash, {
-        digest: p.admitted.digest, sender: s.sender, nonce: s.nonce, firstSeq: seq, count: s.transactions.length,
-      }));
-      seq += s.transactions.length;
-    }
+    const refused = this.refusal()!;
+    this.refuseQueued(refused);
+    this.dropAhead(refused);
+    await this.writeDone;
+    await this.published;
   }
 
   /** Stops sequencing for good (until restart); everything queued is refused. */
@@ -382,5 +485,6 @@ export class Primary {
     if (!this.haltReason) this.opts.log.error('primary halted', { reason });
     this.haltReason ??= reason;
     this.refuseQueued(new HaltedError(this.haltReason));
+    this.dropAhead(new HaltedError(this.haltReason));
   }
 }

@@ -11,6 +11,8 @@ import { createMethods, type MethodDeps } from './methods.ts';
 import { metricsRoute } from './metrics-endpoint.ts';
 import { eventsRoute } from './events.ts';
 import { explorerRoutes } from './explorer.ts';
+import { ingestRoute } from './ingest.ts';
+import { INGEST_PATH } from '../wire/ingest-frames.ts';
 import { startRpcServer, type RpcLimits, type RpcServer } from './server.ts';
 
 export interface ServeOptions {
@@ -25,7 +27,7 @@ export interface ServeOptions {
 /** Starts the JSON-RPC server for `node` and attaches it to the node. */
 export async function serveNode(node: SequencerNode, opts: ServeOptions): Promise<RpcServer> {
   const { deps, ...server } = opts;
-  const rpc = await startRpcServer({ methods: createMethods(node, deps), getRoutes: { '/events': eventsRoute(node), '/metrics': metricsRoute(node), ...healthRoutes(node), ...explorerRoutes() }, ...server });
+  const rpc = await startRpcServer({ methods: createMethods(node, deps), getRoutes: { '/events': eventsRoute(node), '/metrics': metricsRoute(node), ...healthRoutes(node), ...explorerRoutes() }, upgradeRoutes: { [INGEST_PATH]: ingestRoute(node) }, ...server });
   node.attach(rpc);
   return rpc;
 }

@@ -96,7 +96,21 @@ export interface RpcServerOptions {
   readonly log: Logger;
   /** Handlers of GET paths besides `/health` (e.g. `/events`: server push, src/rpc/events.ts), by path. */
   readonly getRoutes?: Readonly<Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>>;
+  /** Handlers of HTTP Upgrade requests by path (`/ingest`: the binary ingest WebSocket, src/rpc/ingest.ts). */
+  readonly upgradeRoutes?: Readonly<Record<string, UpgradeRoute>>;
 }
+
+/** What an upgraded connection shares with the server: its limits, the write reserve, and the connection accounting. */
+export interface UpgradeContext {
+  readonly limits: RpcLimits;
+  /** The reserve for the answers of appends (maxWriteBytesInFlight), shared with sequencer_append. */
+  readonly writePool: MemoryPool;
+  readonly log: Logger;
+  /** Marks the connection busy (not evictable for a new connection) or idle (evictable, the longest idle first). */
+  setBusy(busy: boolean): void;
+}
+
+export type UpgradeRoute = (req: http.IncomingMessage, socket: Socket, head: Buffer, ctx: UpgradeContext) => void;
 
 export interface RpcServer {
   readonly url: string;
@@ -138,7 +152,7 @@ interface Connection {
  * A connection that has not delivered its first request head within headersTimeoutMs is closed (Node's
  * headersTimeout only runs once a first byte has arrived).
  */
-function capConnections(server: http.Server, limits: RpcLimits, log: Logger): void {
+function capConnections(server: http.Server, limits: RpcLimits, log: Logger): { setBusy(socket: Socket, busy: boolean): void } {
   const open = new Map<Socket, Connection>();
   const perAddress = new Map<string, number>();
   /** At most a quarter of the slots are reserved, so that a small cap still serves addresses that hold several. */
@@ -219,6 +233,15 @@ function capConnections(server: http.Server, limits: RpcLimits, log: Logger): vo
       if (--c.active === 0) c.since = Date.now();
     });
   });
+  return {
+    // An upgraded connection (no HTTP request in progress) is busy while it has work in flight.
+    setBusy: (socket, busy) => {
+      const c = open.get(socket);
+      if (!c || (c.active > 0) === busy) return;
+      c.active = busy ? 1 : 0;
+      c.since = Date.now();
+    },
+  };
 }
 
 /** The process's soft limit of open files (Linux), or undefined where it cannot be read. */
@@ -382,7 +405,17 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     reply(res, 405, errorResponse(null, { code: -32600, message: 'use HTTP POST for JSON-RPC' }), { allow: 'POST' });
   });
   server.timeout = limits.idleTimeoutMs;
-  capConnections(server, limits, log);
+  const connections = capConnections(server, limits, log);
+  /** Upgraded sockets, which the HTTP server no longer tracks (closeAllConnections does not reach them). */
+  const upgraded = new Set<Socket>();
+  server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    const route = opts.upgradeRoutes?.[(req.url ?? '/').split('?')[0]];
+    if (!route) return void socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    route(req, socket, head, { limits, writePool, log, setBusy: (busy) => connections.setBusy(socket, busy) });
+  });
   // A client announcing an oversized body with `Expect: 100-continue` is refused before it sends it.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (Number(req.headers['content-length'] ?? 0) > limits.maxBodyBytes) return reply(res, 413, tooLargeBody, { connection: 'close' });
@@ -399,6 +432,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
+      for (const socket of upgraded) socket.destroy();
     }),
   };
 }

@@ -1,10 +1,11 @@
 /**
  * Durable storage of one log in LevelDB (docs/protocol.md §Storage layout). Batches are stored whole, as
  * they travel on the wire, so a write costs one key per batch and one per submission, not one per entry.
- * Every append is a single synced LevelDB batch: after a crash the store holds a batch entirely or not at all,
- * and the tip record always names the newest complete batch. Only the tip lives in memory, and a Bloom filter of
- * the nonce keys (nonce-filter.ts, about 2 MiB per million, rebuilt by a scan of the nonce index at open) that
- * spares the nonce lookups LevelDB reads for nonces never used, which is nearly all of them.
+ * Every append is a single synced LevelDB batch (of one log batch, or of several consecutive ones: appendAll):
+ * after a crash the store holds such a write entirely or not at all, and the tip record always names the newest
+ * complete batch. Only the tip lives in memory, and a Bloom filter of the nonce keys (nonce-filter.ts, about
+ * 2 MiB per million, rebuilt by a scan of the nonce index at open) that spares the nonce lookups LevelDB reads
+ * for nonces never used, which is nearly all of them.
  *
  * Storage faults (disk full, too many open files, I/O errors) are transient: a failed write puts the store in
  * a fault state in which it refuses every write, and it recovers by itself. LevelDB keeps a failed synced
@@ -248,21 +249,38 @@ export class LogStore {
 
   /** Appends one verified batch atomically and durably (synced) and advances the tip. */
   async append(a: AppendBatch): Promise<void> {
-    if (a.tip.height !== this.tipValue.height + 1) throw new StoreOrderError(a.tip.height, this.tipValue.height);
-    const heightValue = encodeHeight(a.tip.height);
-    const ops: { type: 'put'; key: Bytes; value: Bytes }[] = [
-      { type: 'put', key: batchKey(a.tip.height), value: encodeBatchValue(a.prevTip.headHash, a.bytes) },
-      { type: 'put', key: seqIndexKey(a.prevTip.nextSeq), value: heightValue },
-      { type: 'put', key: TIP_KEY, value: encodeTip(a.tip) },
-    ];
-    for (const k of a.nonceKeys) ops.push({ type: 'put', key: nonceIndexKey(k), value: heightValue });
+    await this.appendAll([a]);
+  }
+
+  /**
+   * Appends consecutive batches, the first on the tip, in one atomic synced write (one fsync for all), then
+   * advances the tip to the last: after a crash or a failed write the store holds all of them or none.
+   */
+  async appendAll(batches: readonly AppendBatch[]): Promise<void> {
+    let tip = this.tipValue;
+    const ops: { type: 'put'; key: Bytes; value: Bytes }[] = [];
+    for (const a of batches) {
+      if (a.tip.height !== tip.height + 1 || a.prevTip.height !== tip.height) throw new StoreOrderError(a.tip.height, tip.height);
+      const heightValue = encodeHeight(a.tip.height);
+      ops.push(
+        { type: 'put', key: batchKey(a.tip.height), value: encodeBatchValue(a.prevTip.headHash, a.bytes) },
+        { type: 'put', key: seqIndexKey(a.prevTip.nextSeq), value: heightValue },
+      );
+      for (const k of a.nonceKeys) ops.push({ type: 'put', key: nonceIndexKey(k), value: heightValue });
+      tip = a.tip;
+    }
+    if (batches.length === 0) return;
+    ops.push({ type: 'put', key: TIP_KEY, value: encodeTip(tip) });
     // Into the filter before the write: a write that fails may still be on the disk after recovery.
-    for (const k of a.nonceKeys) this.nonces.add(k);
+    for (const a of batches) for (const k of a.nonceKeys) this.nonces.add(k);
     const started = performance.now();
     await this.write(() => this.db.batch(ops, { sync: true }));
-    const write: AppendedWrite = { prevTip: a.prevTip, seconds: (performance.now() - started) / 1000 };
-    this.tipValue = a.tip;
-    for (const l of [...this.appendedListeners]) l(a.tip, write);
+    const seconds = (performance.now() - started) / 1000;
+    this.tipValue = tip;
+    for (const a of batches) {
+      const write: AppendedWrite = { prevTip: a.prevTip, seconds };
+      for (const l of [...this.appendedListeners]) l(a.tip, write);
+    }
   }
 
   /** For each nonce key, the height of the batch that used it, or undefined when unused. */
