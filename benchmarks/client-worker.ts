@@ -11,8 +11,8 @@
  *  - paced (rate > 0): requests are scheduled at fixed intervals for this client's share of the rate and sent
  *    on schedule whatever is in flight; latency counts from the scheduled time, so client-side queueing shows
  *    up in the figures instead of hiding (no coordinated omission).
- * Overloaded (-32006) and primary-unavailable (-32008) answers and transport errors are retried after a short
- * randomised back-off; the submission keeps its original submit time.
+ * Overloaded (-32006) and primary-unavailable (-32008) answers and transport errors are retried after a randomised
+ * back-off that doubles with each attempt (retryDelayMs); the submission keeps its original submit time.
  */
 import { randomBytes } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -57,6 +57,17 @@ export type ToMain =
 export type FromMain = { type: 'go'; startAt: number; windowAt: number; endAt: number };
 
 const RETRYABLE = new Set<number | string>([-32006, -32008, 'transport', 'timeout', 'http']);
+const RETRY_FIRST_DELAY_MS = 5;
+const RETRY_MAX_DELAY_MS = 500;
+
+/**
+ * The back-off before retry `attempt` (1, 2, ...): doubling from a few ms, randomised. A refusal says the node is
+ * past its bound for a while, not for a few ms: retrying at a near-constant short interval turns each refused
+ * submission into many more refusals, and the node spends its time refusing (congestion collapse).
+ */
+function retryDelayMs(attempt: number): number {
+  return Math.min(RETRY_MAX_DELAY_MS, RETRY_FIRST_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random());
+}
 const PACED_MAX_INFLIGHT = 1024;
 
 const cfg = workerData as WorkerConfig;
@@ -160,7 +171,7 @@ async function send(ids: number[]): Promise<void> {
       if (attempt > 0) {
         retries += ids.length;
         if (nowMs() > drainDeadline) { failed += ids.length; countError('abandoned'); return; }
-        await sleep(Math.min(100, 2 + attempt * 3) * (0.5 + Math.random()));
+        await sleep(retryDelayMs(attempt));
       }
       requests++;
       let answers: Answer[];

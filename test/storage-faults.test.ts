@@ -336,9 +336,9 @@ test('primary out of file descriptors: the store fault is reported and refused, 
   } catch (e) {
     assert.equal((e as NodeJS.ErrnoException).code, 'EMFILE');
   }
-  // LevelDB needs a new file once its memtable (4 MiB) is full: keep writing ~1 MiB batches until that fails.
+  // LevelDB needs a new file once its memtable (32 MiB, log-store.ts) is full: keep writing ~1 MiB batches until that fails.
   let refused: SequencerError | undefined;
-  for (let i = 0; i < 12 && !refused; i++) {
+  for (let i = 0; i < 48 && !refused; i++) {
     const outcome = await answeredWithin(primary.append(signer.sign({ nonce: nonce++, transactions: bulky(`bulk ${i}`) })), 10_000, `bulk ${i}`);
     if (outcome.status === 'rejected') refused = outcome.reason as SequencerError;
   }

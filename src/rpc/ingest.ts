@@ -123,8 +123,8 @@ function serveIngest(node: IngestNode, socket: Socket, head: Buffer, ctx: Upgrad
     writePool.take(bound);
     inFlight++;
     regulate();
-    node.append(submission).then(
-      (receipt) => encodeReceiptAnswer(requestId, receipt),
+    // A refusal, or a receipt that fails to encode, is answered as an error: every request gets one answer.
+    void node.append(submission).then((receipt) => encodeReceiptAnswer(requestId, receipt)).catch(
       (e: unknown) => encodeErrorAnswer(requestId, toIngestError(e, ctx)),
     ).then((answer) => {
       inFlight--;
