@@ -4,7 +4,7 @@
  *
  *   PRIVATE_KEY=0x.. node benchmarks/node-process.ts --mode primary|replica --db DIR [--rpc-port N] [--p2p-port N]
  *     [--peers MULTIADDR ...] [--allow ADDRESS ...] [--primary ADDRESS] [--log-id NAME_OR_0xHEX] [--chain-id N]
- *     [--log-level L] [--max-pending-txs N] [--unsafe-skip-recovery yes] [--name NAME]
+ *     [--log-level L] [--max-pending-txs N] [--seal-linger-ms MS] [--unsafe-skip-recovery yes] [--name NAME]
  *
  * Prints the started line of `sequencer start` on stdout when ready (src/cli/started-event.ts), logs to stderr.
  * Stops cleanly on SIGTERM/SIGINT, and when its parent's IPC channel closes (src/cli/launcher.ts opens one),
@@ -52,6 +52,7 @@ const config: NodeConfig = {
   logId: logIdFor(flags['log-id'] ?? 'sequencer-bench'),
   chainId: Number(flags['chain-id'] ?? CHAIN_ID),
   maxPendingTxs: flags['max-pending-txs'] ? Number(flags['max-pending-txs']) : undefined,
+  sealLingerMs: flags['seal-linger-ms'] ? Number(flags['seal-linger-ms']) : undefined,
   unsafeSkipRecovery: flags['unsafe-skip-recovery'] === 'yes',
 };
 

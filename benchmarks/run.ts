@@ -40,6 +40,7 @@ const flags = parseFlags(process.argv.slice(2), {
   'pool-rate': { kind: 'number', default: 0, help: 'open loop: tx/s to pre-sign for (0 = automatic); past it clients sign live (counted)' },
   'poll-ms': { kind: 'number', default: 20, help: 'interval of the sequencer_info polls of every node' },
   'max-pending-txs': { kind: 'number', default: 0, help: "primary's back-pressure bound (0 = the node's default)" },
+  'seal-linger-ms': { kind: 'number', default: 0, help: "primary's --seal-linger-ms (0 = seal at once, the node's default)" },
   'log-level': { kind: 'string', default: 'warn', help: "nodes' log level (logs go to <data dir>/<node>.log)" },
   out: { kind: 'string', default: '', help: 'JSON results file (default benchmarks/results/<timestamp>.json)' },
   keep: { kind: 'boolean', help: 'keep the data directory (node databases and logs)' },
@@ -137,6 +138,7 @@ log(`starting 1 primary + ${R} replicas (separate processes)...`);
 const cluster = await Cluster.start({
   replicas: R, allow, keep: flags.keep, logLevel: flags['log-level'], logId: logIdName,
   maxPendingTxs: flags['max-pending-txs'] || undefined,
+  sealLingerMs: flags['seal-linger-ms'] || undefined,
   nodeArgs: flags['cpu-prof'] ? (name) => ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : undefined,
 });
 let exitCode = 0;

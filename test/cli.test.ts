@@ -91,12 +91,14 @@ test('start refuses bad configurations with a message', async (t) => {
   const dir = await tempDir(t);
   const loose = await keyFile(dir, 'loose.key', PRIMARY_KEY, 0o644);
   const base = ['--db', join(dir, 'db'), '--rpc-port', '0', '--p2p-port', '0'];
-  const [noKey, noPrimary, looseKey, badAllow, badKeyEnv] = await Promise.all([
+  const [noKey, noPrimary, looseKey, badAllow, badKeyEnv, replicaLinger, longLinger] = await Promise.all([
     runCli(['start', '--mode', 'primary', ...base]),
     runCli(['start', '--mode', 'replica', ...base]),
     runCli(['start', '--mode', 'primary', ...base, '--key-file', loose]),
     runCli(['start', '--mode', 'primary', ...base, '--allow', '0x1234']),
     runCli(['start', '--mode', 'primary', ...base], { env: cliEnv({ PRIVATE_KEY: '0xnot-a-key' }) }),
+    runCli(['start', '--mode', 'replica', ...base, '--primary', CLIENT_ADDRESS, '--seal-linger-ms', '5']),
+    runCli(['start', '--mode', 'primary', ...base, '--seal-linger-ms', '5000'], { env: cliEnv({ PRIVATE_KEY: PRIMARY_KEY }) }),
   ]);
   assert.notEqual(noKey.code, 0);
   assert.match(noKey.stderr, /a primary needs a private key/);
@@ -109,6 +111,10 @@ test('start refuses bad configurations with a message', async (t) => {
   assert.equal(badKeyEnv.code, 1);
   assert.match(badKeyEnv.stderr, /PRIVATE_KEY environment variable: expected a private key/);
   assert.doesNotMatch(badKeyEnv.stderr, /not-a-key/, 'the key is not echoed');
+  assert.equal(replicaLinger.code, 2);
+  assert.match(replicaLinger.stderr, /--seal-linger-ms is for a primary only/);
+  assert.equal(longLinger.code, 2);
+  assert.match(longLinger.stderr, /--seal-linger-ms/);
 });
 
 test('start a primary and a replica; append, read, info, batch and proof through the CLI', async (t) => {

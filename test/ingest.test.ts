@@ -257,6 +257,24 @@ test('a client that never reads its answers is cut off and cannot make the node 
   }
 });
 
+/** A masked client frame with the FIN bit as given (rawIngest's `send` always sets it); the mask is zero, which is valid. */
+function clientFrame(opcode: number, fin: boolean, payload: Uint8Array = new Uint8Array(0)): Buffer {
+  assert.ok(payload.byteLength < 126);
+  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.byteLength, 0, 0, 0, 0]), payload]);
+}
+
+test('a message sent in more fragments than the bound, empty fragments included, is closed with 1009', { timeout: 20_000 }, async () => {
+  const raw = await rawIngest(primary.rpcUrl);
+  raw.socket.resume();
+  // Empty fragments add nothing to the size bound: without a bound on their number this would grow forever.
+  const frames = [clientFrame(0x2, false), ...Array.from({ length: 2000 }, () => clientFrame(0x0, false))];
+  raw.socket.write(Buffer.concat(frames));
+  assert.equal(await raw.closed, 1009);
+  const client = await IngestClient.connect({ url: primary.rpcUrl, rules });
+  await client.submit(submission());
+  client.close();
+});
+
 test('ingest connections count against the connection cap; a busy one is not evicted, an idle one is', { timeout: 30_000 }, async () => {
   const held: (() => void)[] = [];
   const server = await scriptedServer({ append: (s) => new Promise<Receipt>((resolve) => held.push(() => resolve(fakeReceipt(s)))) }, {}, { maxConnections: 4, reservedConnections: 0 });

@@ -30,7 +30,7 @@ const RECEIPT_RULES = { logId: PRIMARY_RULES.logId, separator: PRIMARY_RULES.sep
 type BatchFn = (ops: unknown[], options: unknown) => Promise<void>;
 
 /** A Primary on a real LogStore whose LevelDB batch writes pass through `writes`, with every publish recorded. */
-async function pipelinedPrimary(t: TestContext) {
+async function pipelinedPrimary(t: TestContext, opts: { sealLingerMs?: number } = {}) {
   const dir = await tempDir();
   const store = await LogStore.open(dir.path, 'primary-pipeline test');
   const watch = await HeaderWatch.open({ store, rules: PRIMARY_RULES, chainId: CHAIN_ID, log });
@@ -38,6 +38,7 @@ async function pipelinedPrimary(t: TestContext) {
   const primary = new Primary({
     store, rules: PRIMARY_RULES, log, watch, reader: new LogReader(store, PRIMARY_RULES), privateKey: PRIMARY_KEY,
     publish: async (bytes) => { published.push(decodeBatch(bytes)); },
+    sealLingerMs: opts.sealLingerMs,
   });
   /** Gates a test holds writes at: all opened before the primary stops, so that a failing test never hangs. */
   const gates: (() => void)[] = [];
@@ -197,6 +198,34 @@ for (const reachedDisk of [false, true]) {
   });
 }
 
+test('a submission still queued (the sealed-ahead bound reached) when a write fails is answered, and answered again when resent', async (t) => {
+  const { store, primary, writes, gate } = await pipelinedPrimary(t);
+  const signer = clientSigner();
+  const held = gate();
+  writes.intercept = async () => {
+    writes.intercept = undefined;
+    await held.wait;
+    throw new Error('IO error: injected write failure');
+  };
+  const outcomes: Promise<unknown>[] = [primary.append(signer.sign({ nonce: 1n, transactions: [tx('in the failing write')] })).catch((e: SequencerError) => e.code)];
+  await waitFor(() => writes.count === 1, 5_000, 'the first write is in flight');
+  for (let i = 0; i < 4; i++) {
+    outcomes.push(primary.append(signer.sign({ nonce: BigInt(2 + i), transactions: [tx(`ahead ${i}`)] })).catch((e: SequencerError) => e.code));
+    await waitFor(() => primary.sealedAhead === i + 1, 5_000, `${i + 1} batches sealed ahead`);
+  }
+  const queued = signer.sign({ nonce: 99n, transactions: [tx('queued behind the sealed-ahead bound')] });
+  const answer = primary.append(queued).then(() => 'receipt', (e: SequencerError) => e.code);
+  await waitFor(() => primary.queuedSubmissions === 1, 5_000, 'the next submission waits in the queue');
+  held.open();
+  assert.deepEqual(await Promise.all(outcomes), Array(5).fill(ErrorCode.StorageUnavailable), 'the failing write and the batches on it get -32012');
+  // It is answered, either way (refused while the store recovers, or sealed once it has): never left waiting.
+  assert.ok(['receipt', ErrorCode.StorageUnavailable].includes(await answer as never), 'the queued submission is answered');
+  await waitFor(() => store.fault === undefined, 10_000, 'the store recovers');
+  const again = await primary.append(queued);
+  assert.equal(checkReceipt(RECEIPT_RULES, again, queued.transactions), null, 'resent, it gets a receipt');
+  await assertLogWithoutGaps(store);
+});
+
 test('a burst of submissions is sealed in bounded batches (each one short turn of the event loop), still gap-free', async (t) => {
   const { store, primary, published } = await pipelinedPrimary(t);
   const signer = clientSigner();
@@ -207,4 +236,28 @@ test('a burst of submissions is sealed in bounded batches (each one short turn o
   assert.ok(Math.max(...perBatch) <= 1024, `at most 1,024 submissions per batch (${perBatch.join(', ')})`);
   assert.deepEqual(receipts.map((r) => r.firstSeq), burst.map((_, i) => i), 'in arrival order, without a gap');
   await assertLogWithoutGaps(store);
+});
+
+test('with a seal linger, submissions arriving one after another within it share one batch', async (t) => {
+  const { primary, published } = await pipelinedPrimary(t, { sealLingerMs: 2_000 });
+  const signer = clientSigner();
+  const receipts: Promise<Receipt>[] = [];
+  for (let i = 0; i < 3; i++) {
+    receipts.push(primary.append(signer.sign({ nonce: BigInt(i + 1), transactions: [tx(`spaced ${i}`)] })));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // each would be a batch of its own without the linger
+  }
+  const answered = await Promise.all(receipts);
+  assert.deepEqual(answered.map((r) => r.header.height), [0, 0, 0], 'all three in the first batch');
+  assert.equal(published.length, 1);
+  assert.deepEqual(answered.map((r) => r.firstSeq), [0, 1, 2]);
+});
+
+test('a queue of half a batch or more is sealed at once, whatever the linger', { timeout: 20_000 }, async (t) => {
+  const { primary, published } = await pipelinedPrimary(t, { sealLingerMs: 60_000 });
+  const signer = clientSigner();
+  const big = [1, 2].map((n) => signer.sign({ nonce: BigInt(n), transactions: Array.from({ length: 1024 }, (_, i) => tx(`${n}/${i}`)) }));
+  // 2 x 1,024 transactions = half of the 4,096 a batch holds: sealed without waiting the minute out.
+  const receipts = await Promise.all(big.map((s) => primary.append(s)));
+  assert.deepEqual(receipts.map((r) => r.firstSeq), [0, 1024]);
+  assert.equal(published.length, 1);
 });

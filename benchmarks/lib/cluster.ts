@@ -36,6 +36,8 @@ export interface ClusterOptions {
   readonly logLevel?: string;
   readonly logId?: string;
   readonly maxPendingTxs?: number;
+  /** The primary's --seal-linger-ms (default: the node's, 0). */
+  readonly sealLingerMs?: number;
   readonly prefix?: string;
   /** Extra node (V8) flags for every node process, e.g. --cpu-prof. */
   readonly nodeArgs?: (name: string) => string[];
@@ -159,6 +161,7 @@ export class Cluster {
       '--primary', toHex(addressFromPrivateKey(PRIMARY_KEY)),
       ...opts.allow.flatMap((a) => ['--allow', a]),
       ...(opts.maxPendingTxs ? ['--max-pending-txs', String(opts.maxPendingTxs)] : []),
+      ...(opts.sealLingerMs ? ['--seal-linger-ms', String(opts.sealLingerMs)] : []),
     ];
     try {
       cluster.nodeArgs = opts.nodeArgs ?? (() => []);

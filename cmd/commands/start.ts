@@ -44,6 +44,9 @@ Options:
   --key-file FILE         file holding the node's 0x-hex private key, mode 0600 (wins over the ${KEY_ENV} env variable)
   --max-pending N         primary back-pressure bound, in transactions admitted but not yet durable (beyond it:
                           -32006 overloaded, retry later; one submission larger than N: -32005 too large)
+  --seal-linger-ms MS     primary: let a small queue wait up to MS ms for more submissions before sealing it
+                          (default 0: at once). Fewer, larger batches at low load: less CPU per transaction on
+                          every node, for up to MS ms more latency
   --bond-contract ADDRESS the SequencerBond deployment holding the primary's bond (with --chain-rpc): the node
                           trusts the primary only while that bond is active. Once a withdrawal is requested, or the
                           bond is slashed or gone, a replica stops following and a primary stops sequencing (appends
@@ -81,6 +84,7 @@ const SPEC = {
     'chain-id': { type: 'string', default: String(DEFAULT_CHAIN_ID) },
     'key-file': { type: 'string' },
     'max-pending': { type: 'string' },
+    'seal-linger-ms': { type: 'string' },
     'bond-contract': { type: 'string' },
     'chain-rpc': { type: 'string' },
     'unsafe-skip-recovery': { type: 'boolean', default: false },
@@ -113,6 +117,8 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   const logId = parseLogId(values['log-id'] ?? DEFAULT_LOG_NAME);
   const chainId = integer(values['chain-id'] ?? String(DEFAULT_CHAIN_ID), 'chain-id', 1);
   const maxPendingTxs = values['max-pending'] !== undefined ? integer(values['max-pending'], 'max-pending', 1) : undefined;
+  const sealLingerMs = values['seal-linger-ms'] !== undefined ? integer(values['seal-linger-ms'], 'seal-linger-ms', 0, 1000) : undefined;
+  if (sealLingerMs !== undefined && mode !== 'primary') throw new UsageError('--seal-linger-ms is for a primary only');
   const rpcMaxConnections = values['rpc-max-connections'] !== undefined ? integer(values['rpc-max-connections'], 'rpc-max-connections', 1) : undefined;
   const unsafeSkipRecovery = values['unsafe-skip-recovery'] ?? false;
   if (unsafeSkipRecovery && mode !== 'primary') throw new UsageError('--unsafe-skip-recovery is for a primary only');
@@ -135,7 +141,7 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   const bond = values['bond-contract'] !== undefined
     ? { contract: parseAddress(values['bond-contract'], 'bond-contract'), chainRpc: rpcUrl(values['chain-rpc']!, 'chain-rpc') }
     : undefined;
-  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, privateKey, logId, chainId, maxPendingTxs, rpcMaxConnections, unsafeSkipRecovery, recoveryQuorum, bond };
+  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, privateKey, logId, chainId, maxPendingTxs, sealLingerMs, rpcMaxConnections, unsafeSkipRecovery, recoveryQuorum, bond };
 }
 
 /** One line out of an error and its causes (LevelDB and libp2p wrap the useful part). */

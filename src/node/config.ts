@@ -26,6 +26,8 @@ export interface NodeConfig {
   readonly chainId: number;
   /** Back-pressure bound of the primary, in transactions admitted but not yet durable. */
   readonly maxPendingTxs?: number;
+  /** How long the primary lets a small queue wait for more before sealing it (default 0: at once); see Primary. */
+  readonly sealLingerMs?: number;
   /** Concurrent JSON-RPC connections (default in src/rpc/server.ts); keep it well below `ulimit -n`. */
   readonly rpcMaxConnections?: number;
   /**

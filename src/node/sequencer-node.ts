@@ -217,6 +217,7 @@ export class SequencerNode {
         unsafeSkipRecovery: config.unsafeSkipRecovery,
         recoveryQuorum: config.recoveryQuorum,
         maxPendingTxs: config.maxPendingTxs,
+        sealLingerMs: config.sealLingerMs,
       })
       : new ReplicaRole(common);
     const role = this.role;

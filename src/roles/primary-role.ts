@@ -44,6 +44,8 @@ export interface PrimaryRoleOptions {
   /** Topic its batches are published on. */
   readonly topic: string;
   readonly maxPendingTxs?: number;
+  /** See PrimaryOptions.sealLingerMs. */
+  readonly sealLingerMs?: number;
   readonly bond?: BondTrust;
   /** Where what the primary sequences, verifies and syncs is counted (default: nowhere). */
   readonly metrics?: NodeMetrics;
@@ -115,8 +117,8 @@ export class PrimaryRole implements Role {
   }
 
   private becomePrimary(): void {
-    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, topic, metrics } = this.opts;
-    this.primary = new Primary({ store, rules, log, watch, reader, privateKey, maxPendingTxs, metrics, publish: (bytes) => host.publish(topic, bytes) });
+    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics } = this.opts;
+    this.primary = new Primary({ store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, publish: (bytes) => host.publish(topic, bytes) });
   }
 
   async append(s: Submission): Promise<Receipt> {

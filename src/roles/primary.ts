@@ -54,6 +54,12 @@ export interface PrimaryOptions {
    * A single submission larger than the bound could never be admitted: it gets TooLargeError instead.
    */
   readonly maxPendingTxs?: number;
+  /**
+   * How long a small queue may wait, from its first submission's arrival, before it is sealed (default 0: at once).
+   * At low load every submission otherwise becomes a batch of its own, and the per-batch work (a header signature,
+   * its recovery on every replica, a synced write, a gossip message per peer) is paid per submission.
+   */
+  readonly sealLingerMs?: number;
   readonly maxPendingBytes?: number;
   readonly now?: () => number;
   readonly log: Logger;
@@ -118,6 +124,10 @@ export class Primary {
   private writeDone: Promise<void> = Promise.resolve();
   private published: Promise<void> = Promise.resolve();
   private stepScheduled = false;
+  private readonly sealLingerMs: number;
+  /** When the queue last became non-empty (ms, this.now()): what the linger counts from. */
+  private queuedSince = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
   private haltReason: string | undefined;
   /** Set by stop(): a restart is not a halt, so what arrives meanwhile is told to retry (NotReadyError), not to give up. */
   private stopping = false;
@@ -127,6 +137,7 @@ export class Primary {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.maxPendingTxs = opts.maxPendingTxs ?? 200_000;
+    this.sealLingerMs = opts.sealLingerMs ?? 0;
     this.maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024;
     this.unsubscribe = [
       opts.watch.onEquivocation(() => this.halt('a header signed with this primary key conflicts with another (equivocation)')),
@@ -161,6 +172,11 @@ export class Primary {
   /** Batches sealed and signed that wait for the write in flight (their signatures are still only in memory). */
   get sealedAhead(): number {
     return this.ahead.length;
+  }
+
+  /** Admitted submissions waiting to be sealed. */
+  get queuedSubmissions(): number {
+    return this.queue.length;
   }
 
   /** Why nothing can be sealed now, as the error a submission gets; undefined when sealing can go on. */
@@ -238,6 +254,7 @@ export class Primary {
       this.answer(p, refused);
       return;
     }
+    if (this.queue.length === 0) this.queuedSince = this.now();
     this.queue.push(p);
     this.drain();
   }
@@ -326,6 +343,7 @@ export class Primary {
       bytes += p.size;
     }
     this.queue = i === this.queue.length ? [] : this.queue.slice(i);
+    this.queuedSince = 0; // what is left has waited for this batch already: it is sealed next, without lingering
     return taken;
   }
 
@@ -359,9 +377,28 @@ export class Primary {
       this.dropAhead(refused);
       return;
     }
-    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD) this.sealNext();
+    const linger = this.queue.length > 0 ? this.lingerLeft() : 0;
+    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD && linger === 0) this.sealNext();
     if (this.writing.length === 0 && this.ahead.length > 0) this.writeDone = this.writeAhead();
-    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD) this.drain();
+    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD) {
+      if (linger > 0) {
+        this.stepScheduled = true;
+        this.lingerTimer = setTimeout(() => this.step(), linger);
+      } else this.drain();
+    }
+  }
+
+  /** Ms the queue still waits before it is sealed: only a small queue lingers, and never past sealLingerMs. */
+  private lingerLeft(): number {
+    if (this.sealLingerMs <= 0) return 0;
+    const left = this.queuedSince + this.sealLingerMs - this.now();
+    if (left <= 0) return 0;
+    let txs = 0;
+    for (const p of this.queue) {
+      txs += p.admitted.submission.transactions.length;
+      if (txs * 2 >= SEAL_MAX_TXS) return 0;
+    }
+    return Math.ceil(left);
   }
 
   /** Seals and signs the next batch off the queue; it stays in this process until its write is durable. */
@@ -442,6 +479,9 @@ export class Primary {
       for (const g of group) this.answerAll(g.batch, new HaltedError(this.haltReason!));
     } finally {
       if (this.writing === group) this.writing = [];
+      // Whatever waited behind this write (queued past the sealed-ahead bound) is taken up now: sealed, or refused
+      // while the store recovers. Nothing else would wake the pipeline for it.
+      if (this.writing.length === 0 && (this.queue.length > 0 || this.ahead.length > 0)) this.drain();
     }
   }
 
@@ -472,6 +512,7 @@ export class Primary {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.lingerTimer);
     for (const u of this.unsubscribe) u();
     const refused = this.refusal()!;
     this.refuseQueued(refused);

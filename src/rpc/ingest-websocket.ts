@@ -25,6 +25,10 @@ export const CloseCode = {
 const Opcode = { Continuation: 0x0, Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9, Pong: 0xa } as const;
 const MAX_CONTROL_PAYLOAD = 125;
 const CLOSE_GRACE_MS = 1000;
+/** Fragments of one message, at most: empty ones add no bytes to the size bound. */
+const MAX_FRAGMENTS = 1024;
+/** Unsent bytes past which a ping is not answered. */
+const MAX_PONG_BACKLOG_BYTES = 64 * 1024;
 
 /**
  * Completes the opening handshake of `req` (RFC 6455 §4.2), or answers HTTP 400/426 and destroys the socket.
@@ -84,8 +88,16 @@ export class WebSocketConnection {
   readonly socket: Socket;
   private readonly maxMessageBytes: number;
   private readonly handlers: WebSocketHandlers;
-  /** Bytes received and not yet parsed. */
+  /** Bytes received and not yet parsed, contiguous. */
   private pending: Buffer = Buffer.alloc(0);
+  /**
+   * Reads that arrived while the frame at the front of `pending` is still incomplete, joined to it only once
+   * `need` bytes are there: so a frame trickled in small reads is copied once, not once per read.
+   */
+  private unjoined: Buffer[] = [];
+  private unjoinedBytes = 0;
+  /** Bytes `pending` must hold before parsing can make progress. */
+  private need = 2;
   /** Fragments of a message whose final frame has not arrived yet. */
   private fragments: Buffer[] = [];
   private fragmentBytes = 0;
@@ -99,7 +111,12 @@ export class WebSocketConnection {
     this.handlers = handlers;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+      this.unjoined.push(chunk);
+      this.unjoinedBytes += chunk.length;
+      if (this.pending.length + this.unjoinedBytes < this.need) return;
+      this.pending = this.pending.length === 0 && this.unjoined.length === 1 ? chunk : Buffer.concat([this.pending, ...this.unjoined]);
+      this.unjoined = [];
+      this.unjoinedBytes = 0;
       this.parse();
     });
     socket.on('error', () => {});
@@ -159,9 +176,10 @@ export class WebSocketConnection {
 
   /** Parses every complete frame in `pending`, until it runs out or reading is paused. */
   private parse(): void {
+    this.need = 2;
     while (!this.paused && this.isOpen) {
       const p = this.pending;
-      if (p.length < 2) return;
+      if (p.length < 2) return void (this.need = 2);
       const fin = (p[0] & 0x80) !== 0;
       const opcode = p[0] & 0x0f;
       if ((p[0] & 0x70) !== 0) return this.close(CloseCode.ProtocolError, 'reserved bits set: no extension was negotiated');
@@ -169,11 +187,11 @@ export class WebSocketConnection {
       let length = p[1] & 0x7f;
       let offset = 2;
       if (length === 126) {
-        if (p.length < 4) return;
+        if (p.length < 4) return void (this.need = 4);
         length = p.readUInt16BE(2);
         offset = 4;
       } else if (length === 127) {
-        if (p.length < 10) return;
+        if (p.length < 10) return void (this.need = 10);
         const long = p.readBigUInt64BE(2);
         length = long > BigInt(this.maxMessageBytes) ? Infinity : Number(long);
         offset = 10;
@@ -183,7 +201,7 @@ export class WebSocketConnection {
       if (!control && this.fragmentBytes + length > this.maxMessageBytes) {
         return this.close(CloseCode.TooBig, `message larger than ${this.maxMessageBytes} bytes`);
       }
-      if (p.length < offset + 4 + length) return; // wait for the rest (bounded by the check above)
+      if (p.length < offset + 4 + length) return void (this.need = offset + 4 + length); // bounded by the check above
       const key = p.subarray(offset, offset + 4);
       const payload = p.subarray(offset + 4, offset + 4 + length);
       this.pending = p.subarray(offset + 4 + length);
@@ -197,6 +215,8 @@ export class WebSocketConnection {
       if (opcode !== Opcode.Binary && !continuation) return this.close(CloseCode.ProtocolError, `unknown opcode ${opcode}`);
       if (continuation !== this.fragments.length > 0) return this.close(CloseCode.ProtocolError, 'bad fragmentation');
       if (!fin || continuation) {
+        // Empty fragments add no bytes: their number is bounded on its own.
+        if (this.fragments.length >= MAX_FRAGMENTS) return this.close(CloseCode.TooBig, `message in more than ${MAX_FRAGMENTS} fragments`);
         this.fragments.push(Buffer.from(payload)); // a copy: `pending` may be a view of a larger read
         this.fragmentBytes += length;
         if (!fin) continue;
@@ -212,6 +232,9 @@ export class WebSocketConnection {
 
   private control(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
+      // A client that pings without reading is not answered past a small backlog (RFC 6455 §5.5.3 allows answering
+      // only the latest ping): pongs would otherwise pile up in memory for as long as it keeps sending.
+      if (this.socket.writableLength > MAX_PONG_BACKLOG_BYTES) return;
       this.socket.write(frameHeader(Opcode.Pong, payload.length));
       this.socket.write(payload);
     } else if (opcode === Opcode.Close) {

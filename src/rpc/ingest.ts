@@ -133,7 +133,7 @@ function serveIngest(node: IngestNode, socket: Socket, head: Buffer, ctx: Upgrad
       writePool.give(bound - answer.byteLength);
       send(answer, answer.byteLength);
       regulate();
-    });
+    }).catch((e: unknown) => ctx.log.error('ingest answer failed', { error: (e as Error)?.stack ?? String(e) }));
   };
 
   const ws = new WebSocketConnection(socket, head, MAX_INGEST_REQUEST_BYTES, {
