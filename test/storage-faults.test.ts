@@ -168,6 +168,24 @@ test('LogStore.batchesFrom yields nothing for a count below 1 (no range read wra
   assert.deepEqual(await collect(0, 2), [0, 1]);
 });
 
+test('LogStore.appendAll refuses a batch on another header of the tip\'s height (a fork), and stores nothing', async (t) => {
+  const dir = await tempDir();
+  const store = await LogStore.open(dir.path, 'store-order test');
+  t.after(async () => { await store.close(); await dir.remove(); });
+  const tipOf = (bytes: Uint8Array) => {
+    const h = decodeBatch(bytes).header;
+    return { height: h.height, headerHash: headerHash(SEPARATOR, h), nextSeq: h.firstSeq + h.count, headHash: h.headHash, timestamp: h.timestamp };
+  };
+  const b0 = batchOnTip(GENESIS_TIP, 'stored 0', 1_700_000_000_000);
+  await store.append({ bytes: b0, prevTip: GENESIS_TIP, tip: tipOf(b0), nonceKeys: [] });
+  const fork0 = tipOf(batchOnTip(GENESIS_TIP, 'another 0', 1_700_000_000_001));
+  const onFork = batchOnTip(fork0, 'on the other 0', 1_700_000_000_002);
+  await assert.rejects(store.appendAll([{ bytes: onFork, prevTip: fork0, tip: tipOf(onFork), nonceKeys: [] }]), (e: Error) => e.name === 'StoreOrderError');
+  assert.equal(store.tip.height, 0);
+  assert.ok(equalBytes(store.tip.headerHash, tipOf(b0).headerHash));
+  assert.equal(await store.getBatch(1), undefined, 'nothing was written');
+});
+
 // ---- real disk-full faults: a small tmpfs as the node's data dir (needs root to mount) ----
 
 /** Mounts a fresh tmpfs of `mib` MiB at a new directory; returns it and a function that unmounts and removes it. */

@@ -330,8 +330,16 @@ export class Dispatcher {
   }
 
   private toError(e: unknown): ErrorObject {
-    if (e instanceof SequencerError) return e.data === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, data: e.data };
-    this.log.error('internal error in RPC method', { error: (e as Error)?.stack ?? String(e) });
-    return { code: -32603, message: 'internal error' };
+    return errorObject(e, this.log);
   }
+}
+
+/**
+ * What a client is told of an error: a SequencerError as its code, message and data; anything else (a bug) as
+ * -32603 internal error, its stack logged and never sent. Shared by JSON-RPC and the binary ingest.
+ */
+export function errorObject(e: unknown, log: Logger): ErrorObject {
+  if (e instanceof SequencerError) return e.data === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, data: e.data };
+  log.error('internal error in a node call', { error: (e as Error)?.stack ?? String(e) });
+  return { code: -32603, message: 'internal error' };
 }

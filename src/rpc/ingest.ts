@@ -13,7 +13,8 @@
  */
 import type http from 'node:http';
 import type { Socket } from 'node:net';
-import { ErrorCode, SequencerError } from '../core/errors.ts';
+import { ErrorCode } from '../core/errors.ts';
+import { errorObject } from './dispatcher.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { Submission } from '../core/submission.ts';
 import {
@@ -48,12 +49,6 @@ export function ingestRoute(node: IngestNode, limits: Partial<IngestLimits> = {}
   return (req: http.IncomingMessage, socket: Socket, head: Buffer, ctx: UpgradeContext): void => {
     if (acceptHandshake(req, socket)) serveIngest(node, socket, head, ctx, caps);
   };
-}
-
-function toIngestError(e: unknown, ctx: UpgradeContext): IngestError {
-  if (e instanceof SequencerError) return e.data === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, data: e.data };
-  ctx.log.error('internal error in an ingest append', { error: (e as Error)?.stack ?? String(e) });
-  return { code: ErrorCode.Internal, message: 'internal error' };
 }
 
 function serveIngest(node: IngestNode, socket: Socket, head: Buffer, ctx: UpgradeContext, caps: IngestLimits): void {
@@ -125,7 +120,7 @@ function serveIngest(node: IngestNode, socket: Socket, head: Buffer, ctx: Upgrad
     regulate();
     // A refusal, or a receipt that fails to encode, is answered as an error: every request gets one answer.
     void node.append(submission).then((receipt) => encodeReceiptAnswer(requestId, receipt)).catch(
-      (e: unknown) => encodeErrorAnswer(requestId, toIngestError(e, ctx)),
+      (e: unknown) => encodeErrorAnswer(requestId, errorObject(e, ctx.log)),
     ).then((answer) => {
       inFlight--;
       if (closed) return writePool.give(bound);

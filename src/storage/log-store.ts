@@ -18,7 +18,7 @@
 import { open as openFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import type { Bytes } from '../core/bytes.ts';
+import { equalBytes, type Bytes } from '../core/bytes.ts';
 import { GENESIS_TIP, type Tip } from '../core/batch.ts';
 import { BaseError } from '../core/errors.ts';
 import { subscribe } from '../core/listeners.ts';
@@ -274,7 +274,10 @@ export class LogStore {
     let tip = this.tipValue;
     const ops: { type: 'put'; key: Bytes; value: Bytes }[] = [];
     for (const a of batches) {
-      if (a.tip.height !== tip.height + 1 || a.prevTip.height !== tip.height) throw new StoreOrderError(a.tip.height, tip.height);
+      // Each batch must sit on the one before it (or the tip): same height and same header, never a gap or a fork.
+      if (a.tip.height !== tip.height + 1 || a.prevTip.height !== tip.height || !equalBytes(a.prevTip.headerHash, tip.headerHash)) {
+        throw new StoreOrderError(a.tip.height, tip.height);
+      }
       const heightValue = encodeHeight(a.tip.height);
       ops.push(
         { type: 'put', key: batchKey(a.tip.height), value: encodeBatchValue(a.prevTip.headHash, a.bytes) },
@@ -291,9 +294,10 @@ export class LogStore {
     await this.write(() => this.db.batch(ops, { sync: true }));
     const seconds = (performance.now() - started) / 1000;
     this.tipValue = tip;
+    const listeners = [...this.appendedListeners];
     for (const a of batches) {
       const write: AppendedWrite = { prevTip: a.prevTip, seconds };
-      for (const l of [...this.appendedListeners]) l(a.tip, write);
+      for (const l of listeners) l(a.tip, write);
     }
   }
 
