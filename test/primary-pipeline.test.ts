@@ -261,3 +261,22 @@ test('a queue of half a batch or more is sealed at once, whatever the linger', {
   assert.deepEqual(receipts.map((r) => r.firstSeq), [0, 1024]);
   assert.equal(published.length, 1);
 });
+
+test('a lingering queue does not hold back a batch sealed ahead once the write before it returns', { timeout: 20_000 }, async (t) => {
+  const { primary, writes, gate } = await pipelinedPrimary(t, { sealLingerMs: 60_000 });
+  const signer = clientSigner();
+  const held = gate();
+  writes.intercept = async (real) => { writes.intercept = undefined; await held.wait; await real(); };
+  const big = (n: number) => signer.sign({ nonce: BigInt(n), transactions: Array.from({ length: 1024 }, (_, i) => tx(`${n}/${i}`)) });
+  const first = Promise.all([big(1), big(2)].map((s) => primary.append(s))); // half a batch: sealed at once
+  await waitFor(() => writes.count === 1, 5_000, 'the first write is held');
+  const ahead = Promise.all([big(3), big(4)].map((s) => primary.append(s)));
+  await waitFor(() => primary.sealedAhead === 1, 5_000, 'the next half batch is sealed ahead');
+  const lingering = primary.append(signer.sign({ nonce: 5n, transactions: [tx('small: lingers a minute')] })).catch(() => {});
+  await waitFor(() => primary.queuedSubmissions === 1, 5_000, 'the small one lingers in the queue');
+  held.open();
+  await first;
+  const receipts = await ahead; // without the fix: only once the minute of linger is over
+  assert.deepEqual(receipts.map((r) => r.firstSeq), [2048, 3072]);
+  void lingering;
+});

@@ -359,7 +359,11 @@ export class Primary {
    * between steps.
    */
   private drain(): void {
-    if (this.stepScheduled) return;
+    // A lingering queue does not hold back batches already sealed once the disk is free for them.
+    const writable = this.lingerTimer !== undefined && this.ahead.length > 0 && this.writing.length === 0;
+    if (this.stepScheduled && !writable) return;
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     this.stepScheduled = true;
     setImmediate(() => this.step());
   }
@@ -371,6 +375,7 @@ export class Primary {
    */
   private step(): void {
     this.stepScheduled = false;
+    this.lingerTimer = undefined;
     const refused = this.refusal();
     if (refused) {
       this.refuseQueued(refused);
