@@ -66,6 +66,12 @@ const STORED: Outcome = { verdict: 'accept', stored: true };
 /** What judging a batch comes to: an outcome now, or the outcome of the write it waits for. */
 type Admission = { readonly now: Outcome } | { readonly durable: Promise<Outcome> };
 
+/** A verified batch's write, with its nonce keys as strings (bytesKey), computed once. */
+interface VerifiedWrite {
+  readonly append: AppendBatch;
+  readonly nonces: readonly string[];
+}
+
 /** A verified batch waiting for (or in) its synced write. */
 interface PendingWrite {
   readonly append: AppendBatch;
@@ -208,9 +214,9 @@ export class Replica {
           void this.catchUp();
           return { now: IGNORE };
         }
-        let append: AppendBatch;
+        let verified: VerifiedWrite;
         try {
-          append = await this.verify(bytes, decodeBatch(bytes), hash, tip, () => { stage = 'nonce_replayed'; });
+          verified = await this.verify(bytes, decodeBatch(bytes), hash, tip, () => { stage = 'nonce_replayed'; });
         } catch (e) {
           await watch.remember(signed); // the primary did sign this header, whatever the relay did to the body
           throw e;
@@ -221,7 +227,7 @@ export class Replica {
           await watch.remember(signed);
           return { now: IGNORE };
         }
-        return { durable: this.enqueueWrite(append, signed, origin) };
+        return { durable: this.enqueueWrite(verified, signed, origin) };
       } catch (e) {
         if (e instanceof BatchNotYetValidError) {
           this.metrics.verificationFailed('not_yet_valid');
@@ -248,12 +254,13 @@ export class Replica {
    * `checkingNonces` once the batch itself verified, before its nonces are checked against history and against
    * the batches still waiting for their write. Throws BatchRejectedError.
    */
-  private async verify(bytes: Uint8Array, batch: DecodedBatch, headerHash: Bytes, tip: Tip, checkingNonces: () => void): Promise<AppendBatch> {
+  private async verify(bytes: Uint8Array, batch: DecodedBatch, headerHash: Bytes, tip: Tip, checkingNonces: () => void): Promise<VerifiedWrite> {
     const verified = verifyBatchBody(this.opts.rules, tip, batch, headerHash, this.now());
     checkingNonces();
     const submissions = verified.batch.submissions;
+    const nonces = verified.nonceKeys.map(bytesKey);
     for (let i = 0; i < submissions.length; i++) {
-      const replayed = nonceViolation(submissions[i], this.pendingNonces.get(bytesKey(verified.nonceKeys[i])));
+      const replayed = nonceViolation(submissions[i], this.pendingNonces.get(nonces[i]));
       if (replayed) throw new BatchRejectedError(describeViolation(replayed));
     }
     // A pending batch's nonces leave pendingNonces only once its write returned, so they are on disk by then.
@@ -262,12 +269,11 @@ export class Replica {
       const replayed = nonceViolation(submissions[i], used[i]);
       if (replayed) throw new BatchRejectedError(describeViolation(replayed));
     }
-    return { bytes, prevTip: tip, tip: verified.tip, nonceKeys: verified.nonceKeys };
+    return { append: { bytes, prevTip: tip, tip: verified.tip, nonceKeys: verified.nonceKeys }, nonces };
   }
 
   /** Queues a verified batch (on the verified tip) for the next write; resolves once it is stored or dropped. */
-  private enqueueWrite(append: AppendBatch, signed: SignedHeader, origin: string): Promise<Outcome> {
-    const nonces = append.nonceKeys.map(bytesKey);
+  private enqueueWrite({ append, nonces }: VerifiedWrite, signed: SignedHeader, origin: string): Promise<Outcome> {
     for (const k of nonces) this.pendingNonces.set(k, append.tip.height);
     this.verifiedTip = append.tip;
     const durable = new Promise<Outcome>((settle) => this.waiting.push({ append, signed, origin, nonces, settle }));
