@@ -109,16 +109,21 @@ export function readCertificate(r: Reader): Certificate {
   return { ...vote, n, signers, signatures };
 }
 
-/** Strict: the exact length, nothing after it. Throws CertificateRejectedError('certificate-malformed'). */
-export function decodeCertificate(bytes: Uint8Array): Certificate {
+/** Reads one `what` that must span `bytes` exactly; any failure is CertificateRejectedError('certificate-malformed'). */
+function decodeExactly<T>(bytes: Uint8Array, read: (r: Reader) => T, what: string): T {
   try {
     const r = new Reader(bytes);
-    const c = readCertificate(r);
+    const value = read(r);
     r.end();
-    return c;
+    return value;
   } catch (e) {
-    throw new CertificateRejectedError('certificate-malformed', `malformed certificate: ${(e as Error).message}`, { cause: e });
+    throw new CertificateRejectedError('certificate-malformed', `malformed ${what}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** Strict: the exact length, nothing after it. Throws CertificateRejectedError('certificate-malformed'). */
+export function decodeCertificate(bytes: Uint8Array): Certificate {
+  return decodeExactly(bytes, readCertificate, 'certificate');
 }
 
 /**
@@ -302,14 +307,7 @@ export function readTimeoutCertificate(r: Reader): TimeoutCertificate {
 
 /** Strict: the exact length. Throws CertificateRejectedError('certificate-malformed'). */
 export function decodeTimeoutCertificate(bytes: Uint8Array): TimeoutCertificate {
-  try {
-    const r = new Reader(bytes);
-    const tc = readTimeoutCertificate(r);
-    r.end();
-    return tc;
-  } catch (e) {
-    throw new CertificateRejectedError('certificate-malformed', `malformed timeout certificate: ${(e as Error).message}`, { cause: e });
-  }
+  return decodeExactly(bytes, readTimeoutCertificate, 'timeout certificate');
 }
 
 /**

@@ -425,11 +425,16 @@ export class Primary {
   private dropAhead(error: Error): void {
     const dropped = this.ahead;
     this.ahead = [];
-    for (const s of dropped) this.answerAll(s.batch, error);
+    this.answerGroup(dropped, error);
   }
 
   private answerAll(batch: readonly Pending[], error: Error): void {
     for (const p of batch) this.answer(p, error);
+  }
+
+  /** Answers every submission of every batch of a write's group with `error`. */
+  private answerGroup(group: readonly SealedWork[], error: Error): void {
+    for (const g of group) this.answerAll(g.batch, error);
   }
 
   /**
@@ -445,14 +450,14 @@ export class Primary {
       for (const s of group) {
         if (await this.opts.watch.observe(s.sealed.batch, 'own batch')) {
           this.halt('this key already signed another header for this height');
-          for (const g of group) this.answerAll(g.batch, new HaltedError(this.haltReason!));
+          this.answerGroup(group, new HaltedError(this.haltReason!));
           return;
         }
       }
       // Stopped or halted while the headers were checked: nothing of this group has left the process.
       const refused = this.refusal();
       if (refused) {
-        for (const g of group) this.answerAll(g.batch, refused);
+        this.answerGroup(group, refused);
         return;
       }
       try {
@@ -468,7 +473,7 @@ export class Primary {
           'the batch holding this submission could not be written and may or may not be in the log: send the same signed submission again',
           e.message,
         );
-        for (const g of group) this.answerAll(g.batch, error);
+        this.answerGroup(group, error);
         this.dropAhead(error);
         return;
       }
@@ -481,7 +486,7 @@ export class Primary {
       await answered;
     } catch (e) {
       this.halt(`internal error while sealing: ${(e as Error).message}`);
-      for (const g of group) this.answerAll(g.batch, new HaltedError(this.haltReason!));
+      this.answerGroup(group, new HaltedError(this.haltReason!));
     } finally {
       if (this.writing === group) this.writing = [];
       // Whatever waited behind this write (queued past the sealed-ahead bound) is taken up now: sealed, or refused
