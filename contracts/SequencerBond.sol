@@ -16,6 +16,18 @@ pragma solidity ^0.8.24;
 /// Two signed headers that cannot both be honest are an equivocation proof:
 ///   kind 1 (conflict): same logId, height and view, different digests;
 ///   kind 2 (fork):     same logId and view, b.height == a.height + 1, b.prevHeaderHash != digest(a).
+/// A log with several validators (quorum finality) has every validator bond with `register(logId)` from its own
+/// address, and proves misbehaviour of validators with their EIP-712 votes and timeouts:
+///
+///   Vote(bytes32 logId,bytes32 membershipHash,uint64 view,uint64 height,bytes32 headerHash,uint8 kind)
+///   Timeout(bytes32 logId,bytes32 membershipHash,uint64 view,uint64 lockView,uint64 lockHeight,bytes32 lockHash)
+///
+///   kind 3 (vote conflict):    votes a, b of one log and set, same view and height, different headerHash;
+///   kind 4 (vote fork):        lock votes a (h), b (h+1) of one view, and the header `child` b voted for, whose
+///                              prevHeaderHash is not a.headerHash;
+///   kind 5 (lock lie):         commit vote c, timeout t with t.view >= c.view and t's lock below (c.view, c.height)
+///                              or none (lockHash = 0);
+///   kind 6 (timeout conflict): timeouts a, b of one log and set, same view, different digests.
 /// Anyone may submit one. The bond of the signer for that log is confiscated: `rewardBps` of it goes to
 /// the reporter (msg.sender), the rest is BURNED BY LOCKING: it stays in this contract forever (there is
 /// no owner and no function that can move it; `totalBurned` counts it). `rewardBps` is at most
@@ -47,6 +59,26 @@ contract SequencerBond {
         uint64 timestamp;
     }
 
+    /// A validator's vote on a header (kind 1 lock, 2 commit); `viewNumber` is the EIP-712 field `view`.
+    struct Vote {
+        bytes32 logId;
+        bytes32 membershipHash;
+        uint64 viewNumber;
+        uint64 height;
+        bytes32 headerHash;
+        uint8 kind;
+    }
+
+    /// A validator leaving view `viewNumber` while holding the lock (lockView, lockHeight, lockHash); no lock = zeros.
+    struct Timeout {
+        bytes32 logId;
+        bytes32 membershipHash;
+        uint64 viewNumber;
+        uint64 lockView;
+        uint64 lockHeight;
+        bytes32 lockHash;
+    }
+
     /// One slot: amount (wei), time at which a requested withdrawal may be executed (0 = none pending),
     /// and whether this (sequencer, log) pair has ever been slashed (permanent).
     struct Bond {
@@ -59,6 +91,12 @@ contract SequencerBond {
 
     uint8 public constant KIND_CONFLICT = 1;
     uint8 public constant KIND_FORK = 2;
+    uint8 public constant KIND_VOTE_CONFLICT = 3;
+    uint8 public constant KIND_VOTE_FORK = 4;
+    uint8 public constant KIND_LOCK_LIE = 5;
+    uint8 public constant KIND_TIMEOUT_CONFLICT = 6;
+    uint8 private constant VOTE_LOCK = 1;
+    uint8 private constant VOTE_COMMIT = 2;
     uint16 public constant BPS = 10_000;
     /// Largest reporter share: a self-report (from another address) always costs the sequencer half its bond.
     uint16 public constant MAX_REWARD_BPS = 5_000;
@@ -70,6 +108,12 @@ contract SequencerBond {
         keccak256("EIP712Domain(string name,string version,uint256 chainId,bytes32 salt)");
     bytes32 public constant HEADER_TYPEHASH = keccak256(
         "BatchHeader(bytes32 logId,uint64 height,uint64 view,uint64 firstSeq,uint32 count,bytes32 prevHeaderHash,bytes32 headHash,bytes32 entriesRoot,uint64 timestamp)"
+    );
+    bytes32 public constant VOTE_TYPEHASH = keccak256(
+        "Vote(bytes32 logId,bytes32 membershipHash,uint64 view,uint64 height,bytes32 headerHash,uint8 kind)"
+    );
+    bytes32 public constant TIMEOUT_TYPEHASH = keccak256(
+        "Timeout(bytes32 logId,bytes32 membershipHash,uint64 view,uint64 lockView,uint64 lockHeight,bytes32 lockHash)"
     );
     bytes32 private constant NAME_HASH = keccak256("Sequencer");
     bytes32 private constant VERSION_HASH = keccak256("1");
@@ -125,6 +169,9 @@ contract SequencerBond {
     error MalleableSignature();
     error BadSignature();
     error SignerMismatch(address signerA, address signerB);
+    error MembershipMismatch(bytes32 membershipHashA, bytes32 membershipHashB);
+    error BadVoteKind(uint8 kind);
+    error ChildMismatch();
     error NotBonded(address sequencer, bytes32 logId);
     error AlreadySlashed(address sequencer, bytes32 logId);
 
@@ -223,6 +270,90 @@ contract SequencerBond {
             if (uint256(b.height) != uint256(a.height) + 1 || b.prevHeaderHash == digestA) revert NotConflicting();
         }
 
+        signer = _recoverSame(digestA, sigA, digestB, sigB);
+    }
+
+    /// @notice Confiscate the bond of a validator that voted for two different headers at one (view, height).
+    function slashVoteConflict(Vote calldata a, bytes calldata sigA, Vote calldata b, bytes calldata sigB) external {
+        _requireContext(a.logId, a.membershipHash, b.logId, b.membershipHash);
+        _requireVoteKind(a.kind);
+        _requireVoteKind(b.kind);
+        if (a.viewNumber != b.viewNumber || a.height != b.height || a.headerHash == b.headerHash) revert NotConflicting();
+        (bytes32 digestA, bytes32 digestB, address signer) = _recoverPair(_voteDigest(a), sigA, _voteDigest(b), sigB);
+        _confiscate(signer, a.logId, KIND_VOTE_CONFLICT, digestA, digestB);
+    }
+
+    /// @notice Confiscate the bond of a validator whose lock votes at heights h and h+1 of one view are not on one
+    /// chain: `child` is the header b voted for, and it does not extend the header a voted for.
+    function slashVoteFork(
+        Vote calldata a,
+        bytes calldata sigA,
+        Vote calldata b,
+        bytes calldata sigB,
+        Header calldata child
+    ) external {
+        _requireContext(a.logId, a.membershipHash, b.logId, b.membershipHash);
+        if (a.kind != VOTE_LOCK) revert BadVoteKind(a.kind);
+        if (b.kind != VOTE_LOCK) revert BadVoteKind(b.kind);
+        if (a.viewNumber != b.viewNumber || uint256(b.height) != uint256(a.height) + 1) revert NotConflicting();
+        if (
+            child.logId != a.logId || child.viewNumber != b.viewNumber || child.height != b.height
+                || _digest(_domainSeparator(a.logId, block.chainid), child) != b.headerHash
+        ) revert ChildMismatch();
+        if (child.prevHeaderHash == a.headerHash) revert NotConflicting();
+        (bytes32 digestA, bytes32 digestB, address signer) = _recoverPair(_voteDigest(a), sigA, _voteDigest(b), sigB);
+        _confiscate(signer, a.logId, KIND_VOTE_FORK, digestA, digestB);
+    }
+
+    /// @notice Confiscate the bond of a validator that, after a commit vote c, timed out a view >= c's reporting
+    /// a lock below (c.view, c.height), or none.
+    function slashLockLie(Vote calldata c, bytes calldata sigC, Timeout calldata t, bytes calldata sigT) external {
+        _requireContext(c.logId, c.membershipHash, t.logId, t.membershipHash);
+        if (c.kind != VOTE_COMMIT || t.viewNumber < c.viewNumber) revert NotConflicting();
+        bool lower = t.lockHash == bytes32(0) || t.lockView < c.viewNumber
+            || (t.lockView == c.viewNumber && t.lockHeight < c.height);
+        if (!lower) revert NotConflicting();
+        (bytes32 digestC, bytes32 digestT, address signer) = _recoverPair(_voteDigest(c), sigC, _timeoutDigest(t), sigT);
+        _confiscate(signer, c.logId, KIND_LOCK_LIE, digestC, digestT);
+    }
+
+    /// @notice Confiscate the bond of a validator that signed two different timeouts for one view.
+    function slashTimeoutConflict(Timeout calldata a, bytes calldata sigA, Timeout calldata b, bytes calldata sigB)
+        external
+    {
+        _requireContext(a.logId, a.membershipHash, b.logId, b.membershipHash);
+        if (a.viewNumber != b.viewNumber) revert NotConflicting();
+        bytes32 digestA = _timeoutDigest(a);
+        bytes32 digestB = _timeoutDigest(b);
+        if (digestA == digestB) revert NotConflicting();
+        address signer = _recoverSame(digestA, sigA, digestB, sigB);
+        _confiscate(signer, a.logId, KIND_TIMEOUT_CONFLICT, digestA, digestB);
+    }
+
+    /// Both statements are of one log and one validator set (a signature made for another set is worthless here).
+    function _requireContext(bytes32 logIdA, bytes32 membershipA, bytes32 logIdB, bytes32 membershipB) private pure {
+        if (logIdA != logIdB) revert LogMismatch(logIdA, logIdB);
+        if (membershipA != membershipB) revert MembershipMismatch(membershipA, membershipB);
+    }
+
+    function _requireVoteKind(uint8 kind) private pure {
+        if (kind != VOTE_LOCK && kind != VOTE_COMMIT) revert BadVoteKind(kind);
+    }
+
+    function _recoverPair(bytes32 digestA, bytes calldata sigA, bytes32 digestB, bytes calldata sigB)
+        private
+        pure
+        returns (bytes32, bytes32, address)
+    {
+        return (digestA, digestB, _recoverSame(digestA, sigA, digestB, sigB));
+    }
+
+    /// The one address that signed both digests (strict recovery of each), else SignerMismatch.
+    function _recoverSame(bytes32 digestA, bytes calldata sigA, bytes32 digestB, bytes calldata sigB)
+        private
+        pure
+        returns (address signer)
+    {
         signer = _recover(digestA, sigA);
         address signerB = _recover(digestB, sigB);
         if (signer != signerB) revert SignerMismatch(signer, signerB);
@@ -292,7 +423,50 @@ contract SequencerBond {
         return _recover(_digest(_domainSeparator(h.logId, block.chainid), h), sig);
     }
 
+    /// @notice The EIP-712 digest a validator signs for `v` on chain `chainId` (domain salt = v.logId).
+    function voteDigest(Vote calldata v, uint256 chainId) external pure returns (bytes32) {
+        return _voteDigestFor(v, chainId);
+    }
+
+    /// @notice The EIP-712 digest a validator signs for `t` on chain `chainId` (domain salt = t.logId).
+    function timeoutDigest(Timeout calldata t, uint256 chainId) external pure returns (bytes32) {
+        return _timeoutDigestFor(t, chainId);
+    }
+
+    /// @notice The address that signed `v` (for this chain), with the same checks the slashing functions apply.
+    function recoverVoteSigner(Vote calldata v, bytes calldata sig) external view returns (address) {
+        return _recover(_voteDigest(v), sig);
+    }
+
+    /// @notice The address that signed `t` (for this chain), with the same checks the slashing functions apply.
+    function recoverTimeoutSigner(Timeout calldata t, bytes calldata sig) external view returns (address) {
+        return _recover(_timeoutDigest(t), sig);
+    }
+
     // ------------------------------------------------------------------------------------- internals
+
+    function _voteDigest(Vote calldata v) private view returns (bytes32) {
+        return _voteDigestFor(v, block.chainid);
+    }
+
+    function _timeoutDigest(Timeout calldata t) private view returns (bytes32) {
+        return _timeoutDigestFor(t, block.chainid);
+    }
+
+    /// structHash = keccak256(abi.encode(VOTE_TYPEHASH, fields in type-string order)): uint8 kind is one word, as
+    /// EIP-712 encodeData has it.
+    function _voteDigestFor(Vote calldata v, uint256 chainId) private pure returns (bytes32) {
+        bytes32 structHash_ =
+            keccak256(abi.encode(VOTE_TYPEHASH, v.logId, v.membershipHash, v.viewNumber, v.height, v.headerHash, v.kind));
+        return keccak256(abi.encodePacked(hex"1901", _domainSeparator(v.logId, chainId), structHash_));
+    }
+
+    function _timeoutDigestFor(Timeout calldata t, uint256 chainId) private pure returns (bytes32) {
+        bytes32 structHash_ = keccak256(
+            abi.encode(TIMEOUT_TYPEHASH, t.logId, t.membershipHash, t.viewNumber, t.lockView, t.lockHeight, t.lockHash)
+        );
+        return keccak256(abi.encodePacked(hex"1901", _domainSeparator(t.logId, chainId), structHash_));
+    }
 
     function _domainSeparator(bytes32 logId, uint256 chainId) private pure returns (bytes32) {
         return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chainId, logId));

@@ -31,6 +31,8 @@ import {
 import { TIMEOUT_TYPE, VOTE_TYPE, timeoutDigest, timeoutStructHash, voteStructHash, type TimeoutFields } from '../src/core/eip712.ts';
 import { VoteKind, digestOfVote, encodeSignedVote, signVoteUnchecked, voteKindName, type Vote, type VoteContext } from '../src/core/vote.ts';
 
+import { buildVoteProofVectors } from './vote-proof-vectors.ts';
+
 export const VECTORS_PATH = new URL('../docs/test-vectors.json', import.meta.url);
 
 const utf8 = (s: string): Bytes => new TextEncoder().encode(s);
@@ -312,6 +314,9 @@ export function buildVectors(): Record<string, unknown> {
     receipt: receiptJson,
     peerRecord: peerRecordJson,
     finality: buildFinalityVectors(logId, separator, sealedBatches[0].headerHash),
+    proofs: buildVoteProofVectors({
+      chainId: CHAIN_ID, logId, separator, validatorKeys: VALIDATOR_KEYS, batch0: sealedBatches[0].batch.header, batch1: sealedBatches[1].batch.header,
+    }),
   };
 }
 

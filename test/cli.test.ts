@@ -161,7 +161,9 @@ test('start a primary and a replica; append, read, info, batch and proof through
   assert.equal(n1.code, 0, n1.stderr);
   const again = await runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--nonce', '42', 'x']);
   assert.equal(again.code, 0, again.stderr);
-  assert.deepEqual(JSON.parse(again.stdout), JSON.parse(n1.stdout));
+  // The same receipt; its finality may have advanced in between (soft, then final with its certificate).
+  const placement = ({ finality: _f, certificate: _c, ...receipt }: Record<string, unknown>) => receipt;
+  assert.deepEqual(placement(JSON.parse(again.stdout)), placement(JSON.parse(n1.stdout)));
   const n2 = await runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--nonce', '42', 'y']);
   assert.equal(n2.code, 1);
   assert.match(n2.stderr, /^error -32003: nonce 42 was already used/);
@@ -200,6 +202,32 @@ test('start a primary and a replica; append, read, info, batch and proof through
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^error -32007: /);
 
+  // Finality: a lone primary finalises each batch. append --wait final prints the receipt with its certificate,
+  // verify-receipt says final (through the replica too, once it holds the height), info shows the view, the
+  // leader and the finalized height.
+  const f1 = await runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--wait', 'final', '--final-timeout-ms', '5000', 'settled']);
+  assert.equal(f1.code, 0, f1.stderr);
+  const final = JSON.parse(f1.stdout);
+  assert.equal(final.finality, 'final');
+  assert.equal(final.certificate.headerHash, final.headerHash);
+  assert.equal(final.certificate.certificate.kind, 'commit');
+  const finalFile = join(dir, 'final-receipt.json');
+  await writeFile(finalFile, f1.stdout);
+  const vf = await runCli(['verify-receipt', '--rpc', primary.started.rpc, '--receipt', finalFile]);
+  assert.equal(vf.code, 0, vf.stderr);
+  assert.deepEqual([JSON.parse(vf.stdout).status, JSON.parse(vf.stdout).finality], ['consistent', 'final']);
+  const fi = JSON.parse((await runCli(['info', '--rpc', primary.started.rpc])).stdout);
+  assert.deepEqual([fi.view, fi.leader, fi.role], [0, PRIMARY_ADDRESS, 'leader']);
+  assert.ok(fi.finalizedHeight >= final.height, `finalizedHeight ${fi.finalizedHeight}`);
+  const [badWait, timeoutAlone] = await Promise.all([
+    runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--wait', 'later', 'x']),
+    runCli(['append', '--rpc', primary.started.rpc, '--key-file', clientKey, '--final-timeout-ms', '100', 'x']),
+  ]);
+  assert.equal(badWait.code, 2);
+  assert.match(badWait.stderr, /--wait/);
+  assert.equal(timeoutAlone.code, 2);
+  assert.match(timeoutAlone.stderr, /--final-timeout-ms goes with --wait final/);
+
   // The private key never shows up in the node's output.
   assert.ok(!primary.stdout().includes(PRIMARY_KEY.slice(2)) && !primary.stderr().includes(PRIMARY_KEY.slice(2)));
 
@@ -211,13 +239,13 @@ test('start a primary and a replica; append, read, info, batch and proof through
   assert.match(primary.stderr(), /"msg":"stopped"/);
 });
 
-test('devnet starts a primary and two replicas, answers on every RPC URL, and stops cleanly on SIGINT', async (t) => {
+test('devnet --nodes 1 --replicas 2 starts a primary and two observers, answers on every RPC URL, and stops cleanly on SIGINT', async (t) => {
   const dir = join(await tempDir(t), 'devnet');
   const base = await freePortBlock(3, 100);
-  const devnet = spawnCli(t, ['devnet', '--replicas', '2', '--dir', dir, '--base-port', String(base)]);
+  const devnet = spawnCli(t, ['devnet', '--nodes', '1', '--replicas', '2', '--dir', dir, '--base-port', String(base)]);
   await devnet.waitForLine((l) => l.startsWith('Press Ctrl-C'), 30_000);
   const summary = devnet.stdout();
-  const urls = [...summary.matchAll(/^ +\S+ +(?:primary|replica) +rpc (http:\/\/127\.0\.0\.1:\d+) /gm)].map((m) => m[1]);
+  const urls = [...summary.matchAll(/^ +\S+ +(?:primary|validator|observer) +rpc (http:\/\/127\.0\.0\.1:\d+) /gm)].map((m) => m[1]);
   assert.deepEqual(urls, [0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`));
   assert.match(summary, /client\.key/);
   assert.match(summary, /append --rpc http:\/\/127\.0\.0\.1:\d+ --key-file \S+client\.key hello/);
@@ -229,7 +257,7 @@ test('devnet starts a primary and two replicas, answers on every RPC URL, and st
   const state = JSON.parse(await readFile(join(dir, 'devnet.json'), 'utf8')) as { nodes: { name: string; pid: number; rpc: string }[]; clientAddress: string };
   const pids = state.nodes.map((n) => n.pid);
   t.after(() => { for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL'); });
-  assert.deepEqual(state.nodes.map((n) => n.name), ['primary', 'replica-1', 'replica-2']);
+  assert.deepEqual(state.nodes.map((n) => n.name), ['primary', 'observer-1', 'observer-2']);
 
   const infos = await Promise.all(urls.map((u) => new RpcClient(u).info()));
   assert.deepEqual(infos.map((i) => i.mode), ['primary', 'replica', 'replica']);

@@ -426,7 +426,9 @@ test('a JSON-RPC reader re-verifies submissions from sequencer_read and sequence
 test('named parameters: each method takes its documented names and refuses unknown ones', async () => {
   const c = client(node);
   const s = signer.sign({ nonce: nonce++, transactions: [utf8('named')] });
-  const byName = await c.call<any>('sequencer_append', { submission: submissionToJson(s) });
+  // Final first, so that the retries below (answered with the original receipt) carry the same certificate.
+  const byName = await c.call<any>('sequencer_append', { submission: submissionToJson(s), wait: 'final' });
+  assert.equal(byName.finality, 'final');
   assert.deepEqual(await c.call('sequencer_append', submissionToJson(s)), byName, 'the submission object itself');
   assert.deepEqual(await c.call('sequencer_append', [{ submission: submissionToJson(s) }]), byName);
   assert.equal((await c.call<any[]>('sequencer_read', { fromSeq: byName.firstSeq, limit: 1 }))[0].entryHash, byName.entryHashes[0]);
@@ -443,6 +445,9 @@ test('named parameters: each method takes its documented names and refuses unkno
   await refused('sequencer_getProof', { seq: 0, extra: 1 });
   await refused('sequencer_info', [1]);
   await refused('sequencer_getEquivocations', { all: true });
+  await refused('sequencer_append', { submission: submissionToJson(s), wiat: 'final' });
+  await refused('sequencer_getCertificate', { heigth: byName.height });
+  assert.deepEqual(await c.call('sequencer_getCertificate', { height: byName.height }), byName.certificate);
 });
 
 const MiB = 1024 * 1024;
@@ -508,7 +513,10 @@ test('a batch of many verifyReceipt calls for a 3 MiB batch runs a few at a time
   // The real node, with its verifyReceipt counted (how many run at once).
   const counted: NodeApi = {
     separator: node.separator,
+    rules: node.rules,
     append: (s) => node.append(s),
+    finalityCertificate: (h) => node.finalityCertificate(h),
+    waitFinal: (h, timeoutMs) => node.waitFinal(h, timeoutMs),
     entries: (from, limit) => node.entries(from, limit),
     batch: (h) => node.batch(h),
     proof: (seq) => node.proof(seq),

@@ -51,4 +51,6 @@ test('docs/sdk.md: every ts example runs against a live node', async (t) => {
   }
   assert.match(outputs[0], /^consistent$/m, 'the first example checked its receipt with the node');
   assert.match(outputs[1], /^resumed at 2$/m, 'the second example resumed from its anchor at the next entry, not a repeated one');
+  assert.match(outputs[2], /^final 0x01\n(?:.*\n)?true\nfinal\n/m, 'the third example appended with wait final, and checked its certificate');
+  assert.match(outputs[2], /\nfinal\n$/, 'the same signed submission again answers its receipt, final');
 });

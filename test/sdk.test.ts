@@ -86,7 +86,6 @@ test('actions: append (key or signer callback) with a checked receipt, read, get
   });
   assert.equal(bySigner.firstSeq, 2);
   await assert.rejects(client.append({ account, transactions: [text('again')], nonce: 7n }), NonceReplayedError);
-  await assert.rejects(client.append({ account, transactions: [text('x')], wait: 'final' }), NotSupportedError);
 
   const entries = await client.read({ fromSeq: 0, limit: 10 });
   assert.deepEqual(entries.map((e) => new TextDecoder().decode(fromHex(e.payload))), ['a', 'b', 'c']);
@@ -109,6 +108,29 @@ test('actions: append (key or signer callback) with a checked receipt, read, get
   });
   t.after(() => proxy.close());
   await assert.rejects(sdk([proxy.url]).getProof(1), VerificationError);
+
+  // wait: 'final': the certificate (a lone primary finalises each batch) is checked by the client; getCertificate too.
+  const final = await client.append({ account, transactions: [text('final')], wait: 'final' });
+  assert.equal(final.finality, 'final');
+  assert.equal(final.certificate?.headerHash, final.headerHash);
+  assert.deepEqual(await client.getCertificate(final.height), final.certificate);
+  assert.equal((await client.verifyReceipt(final)).finality, 'final');
+  // A node that claims finality without a certificate, or with one that does not check, is refused.
+  const liar = await startRpcProxy(primary.rpcUrl, (method, _params, result) => {
+    const r = result as { finality?: string; certificate?: { certificate: { signatures: string[] } } | null };
+    if (method === 'sequencer_append' && r.certificate) r.certificate.certificate.signatures[0] = toHex(randomBytes(65));
+    if (method === 'sequencer_getCertificate') (result as { height: number }).height += 1;
+    return result;
+  });
+  t.after(() => liar.close());
+  await assert.rejects(sdk([liar.url]).append({ account, transactions: [text('forged certificate')], wait: 'final' }), { name: 'VerificationError', message: /finality certificate/ });
+  await assert.rejects(sdk([liar.url]).getCertificate(final.height), { name: 'VerificationError', message: /it is for height/ });
+  const bare = await startRpcProxy(primary.rpcUrl, (method, _params, result) => {
+    if (method === 'sequencer_append') Object.assign(result as object, { certificate: null });
+    return result;
+  });
+  t.after(() => bare.close());
+  await assert.rejects(sdk([bare.url]).append({ account, transactions: [text('no certificate')], wait: 'final' }), { name: 'VerificationError', message: /it says final, its certificate makes it soft/ });
 });
 
 for (const serverPush of [true, false]) {

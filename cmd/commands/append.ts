@@ -1,19 +1,25 @@
 /** `sequencer append`: signs a submission (EIP-712) and sends it to a node; prints the verified receipt. */
 import { fromHex, toHex, type Bytes } from '../../src/core/bytes.ts';
 import { domainSeparator } from '../../src/core/eip712.ts';
-import { checkReceipt } from '../../src/core/receipt.ts';
+import { NotFinalYetError } from '../../src/core/errors.ts';
+import { Membership } from '../../src/core/membership.ts';
+import { checkReceiptFinality, type ReceiptRules } from '../../src/core/receipt.ts';
 import { submissionDigest } from '../../src/core/submission.ts';
 import { SubmissionSigner, timeNonces } from '../../src/client/submission-signer.ts';
-import { parseReceipt, parseU64 } from '../../src/wire/json.ts';
-import { CliError, UsageError, integer, parseCommand, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
+import { parseU64 } from '../../src/wire/json.ts';
+import { parseFinalReceipt } from '../../src/wire/finality-json.ts';
+import type { AppendOptions, InfoJson } from '../../src/wire/rpc-types.ts';
+import { CliError, UsageError, integer, list, oneOf, parseCommand, required, rpcUrl, type CommandSpec } from '../../src/cli/args.ts';
 import { KEY_ENV, loadKey, parseAddress } from '../../src/cli/keys.ts';
 import { printJson, rpcClient } from '../../src/cli/output.ts';
 
 export const USAGE = `Usage: sequencer append --rpc URL [options] DATA...
 
 Signs one submission holding every DATA as a transaction, sends it with sequencer_append and prints the receipt
-(JSON) once the batch holding it is durable. The receipt is checked before it is printed: signed by the primary,
-entries in the signed batch, entry hashes over the given data.
+(JSON) once the batch holding it is durable, with "finality": "soft" (signed by the leader) or "final" and the
+finality certificate ("certificate"). The receipt is checked before it is printed: signed by the primary,
+entries in the signed batch, entry hashes over the given data, and its certificate (a quorum of the validators'
+commit votes on its header, or on a header that links to it).
 
 Options:
   --rpc URL              the node's JSON-RPC URL (a primary, or a replica, which forwards to the primary)
@@ -22,7 +28,13 @@ Options:
                          the same nonce, data and expiry again returns the original receipt
   --expiry T             refuse the submission after unix time T (seconds); +S means S seconds from now (default: none)
   --hex                  each DATA is 0x-hex bytes (default: UTF-8 text)
-  --primary ADDRESS      expected primary address for the receipt check (default: what the node reports)
+  --wait soft|final      soft (default): print once the batch is durable; final: once a quorum of validators made
+                         it final (the receipt then carries its certificate). Not final within the timeout: the
+                         soft receipt is printed, then 'error -32013: not final yet', exit 1
+  --final-timeout-ms N   with --wait final: how long the node waits, 1..60000 ms (default 10000)
+  --primary ADDRESS      expected primary address for the receipt check (default: what the node reports); a log of
+                         one validator (without --validators)
+  --validators A,B,...   expected validator set, in order, for the checks (default: what the node reports)
   --bond-contract ADDRESS  with --chain-rpc: refuse (exit 1, nothing sent) unless the address holds the committed
                          SequencerBond build, parameters in bounds, and the primary's bond there is active (not
                          leaving, slashed or missing) at a latest block at most 60 s old; see docs/slashing.md
@@ -43,6 +55,9 @@ const SPEC = {
     expiry: { type: 'string' },
     hex: { type: 'boolean', default: false },
     primary: { type: 'string' },
+    validators: { type: 'string', multiple: true },
+    wait: { type: 'string' },
+    'final-timeout-ms': { type: 'string' },
     'bond-contract': { type: 'string' },
     'chain-rpc': { type: 'string' },
   },
@@ -73,9 +88,33 @@ function parseData(items: readonly string[], hex: boolean): Bytes[] {
   });
 }
 
+/**
+ * What the receipt is checked against: the pinned validator set, else a pinned primary alone (a log of one
+ * validator), else the set the node reports (today's nodes without one: their primary).
+ */
+function receiptRules(logId: Bytes, separator: Bytes, info: InfoJson, pinned: { primary?: Bytes; validators?: Bytes[] }): ReceiptRules {
+  if (pinned.validators) return { logId, separator, membership: Membership.of(pinned.validators) };
+  if (pinned.primary) return { logId, separator, primary: pinned.primary };
+  try {
+    const reported = Array.isArray(info.validators) && info.validators.length > 0 ? info.validators : [info.primary];
+    return { logId, separator, membership: Membership.of(reported.map((a) => fromHex(String(a), 20))) };
+  } catch (e) {
+    throw new CliError(`the node answered sequencer_info without a valid validator set: ${(e as Error).message}`);
+  }
+}
+
+function appendOptions(wait: string | undefined, timeout: string | undefined): AppendOptions | undefined {
+  const mode = wait === undefined ? undefined : oneOf(wait, 'wait', ['soft', 'final'] as const);
+  if (timeout !== undefined && mode !== 'final') throw new UsageError('--final-timeout-ms goes with --wait final');
+  if (mode !== 'final') return undefined;
+  return timeout === undefined ? { wait: mode } : { wait: mode, finalTimeoutMs: integer(timeout, 'final-timeout-ms', 1, 60_000) };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(SPEC, argv);
   const url = rpcUrl(required(values.rpc, 'rpc'));
+  const options = appendOptions(values.wait, values['final-timeout-ms']);
+  const pinnedValidators = values.validators !== undefined ? list(values.validators).map((a, i) => parseAddress(a, `validators[${i}]`)) : undefined;
   const transactions = parseData(positionals, values.hex ?? false);
   const nonce = values.nonce !== undefined ? parseNonce(values.nonce) : timeNonces()();
   const expiry = values.expiry !== undefined ? parseExpiry(values.expiry) : 0;
@@ -104,16 +143,32 @@ export async function run(argv: string[]): Promise<number> {
   const separator = domainSeparator({ chainId, logId });
   const submission = new SubmissionSigner(key, separator).sign({ nonce, expiry, transactions });
 
-  const result = await client.append(submission);
-  let problem: string | null;
+  const rules = receiptRules(logId, separator, info, { primary: pinnedPrimary, validators: pinnedValidators });
+  /** Checks what the node answered (a receipt, with its finality) and prints it; throws CliError if it does not check. */
+  const checkAndPrint = (answer: unknown, expected: 'soft' | 'final' | 'any'): void => {
+    let problem: string | null;
+    try {
+      const { receipt, certificate } = parseFinalReceipt(answer);
+      const check = checkReceiptFinality(rules, { ...receipt, certificate }, transactions);
+      problem = check.reason;
+      if (!problem && toHex(receipt.submissionDigest) !== toHex(submissionDigest(separator, submission))) problem = 'the receipt is for another submission';
+      const claimed = (answer as { finality?: unknown }).finality ?? 'soft';
+      if (!problem && claimed !== check.finality) problem = `it says ${String(claimed)}, its certificate makes it ${check.finality}`;
+      if (!problem && expected !== 'any' && check.finality !== expected) problem = `it is ${check.finality}, not ${expected}`;
+    } catch (e) {
+      problem = `malformed receipt: ${(e as Error).message}`;
+    }
+    if (problem) throw new CliError(`the node returned an invalid receipt: ${problem}`);
+    printJson(answer);
+  };
+  let result: unknown;
   try {
-    const receipt = parseReceipt(result);
-    problem = checkReceipt({ logId, separator, primary }, receipt, transactions);
-    if (!problem && toHex(receipt.submissionDigest) !== toHex(submissionDigest(separator, submission))) problem = 'the receipt is for another submission';
+    result = await client.append(submission, options);
   } catch (e) {
-    problem = `malformed receipt: ${(e as Error).message}`;
+    // Sequenced, not final in time: the soft receipt is still the leader's signed word; print it, then the error.
+    if (e instanceof NotFinalYetError && e.data?.receipt) checkAndPrint({ ...e.data.receipt as object, finality: 'soft', certificate: null }, 'soft');
+    throw e;
   }
-  if (problem) throw new CliError(`the node returned an invalid receipt: ${problem}`);
-  printJson(result);
+  checkAndPrint(result, options?.wait === 'final' ? 'final' : 'any');
   return 0;
 }

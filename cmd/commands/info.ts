@@ -4,8 +4,10 @@ import { printJson, rpcClient } from '../../src/cli/output.ts';
 
 export const USAGE = `Usage: sequencer info --rpc URL
 
-Prints the node's status as JSON: mode, addresses, peer id and multiaddrs, log id, chain id, entry count,
-height, head hashes, connected peers, halted state, notReady (a primary still catching up from its peers
+Prints the node's status as JSON: mode, role (leader, validator or observer), addresses, the validator set
+(validators, f, quorum, membershipHash), view and its leader, finalizedHeight and finalizedHeaderHash (the
+highest height final on this node: every receipt at or below it is settled), lock, peer id and multiaddrs, log
+id, chain id, entry count, height, head hashes, connected peers, halted state, notReady (a primary still catching up from its peers
 at start-up, and why), storageFault (a full disk or another storage fault the node is recovering from,
 or null), bond (the primary's on-chain bond, when the node was given --bond-contract),
 equivocation proofs held, process health (memory,

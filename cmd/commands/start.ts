@@ -10,14 +10,16 @@ import { startedEvent } from '../../src/cli/started-event.ts';
 
 const STOP_TIMEOUT_MS = 20_000;
 
-export const USAGE = `Usage: sequencer start --mode primary|replica --db DIR --rpc-port N --p2p-port N [options]
+export const USAGE = `Usage: sequencer start --mode primary|validator|replica --db DIR --rpc-port N --p2p-port N [options]
 
 Runs a node in the foreground until SIGINT or SIGTERM. Once it is up, prints one JSON line to stdout:
   {"event":"started","mode":...,"rpc":URL,"multiaddrs":[...],"address":...,"peerId":...,"logId":...,"chainId":N}
 Logs are JSON lines on stderr.
 
 Required:
-  --mode primary|replica  the node's role
+  --mode MODE             the node's role: primary (leads view 0: the first of --validators), validator (verifies,
+                          stores and votes; its key is one of --validators), replica or observer (verifies and
+                          stores, no vote, no key needed)
   --db DIR                data directory (created if missing; keeps the log and the libp2p identity)
   --rpc-port N            JSON-RPC port (0 picks a free one)
   --p2p-port N            libp2p TCP port (0 picks a free one)
@@ -38,7 +40,11 @@ Options:
                           key that only the peers that did not answer hold is signed again: equivocation, slashable.
                           Keep K as high as the peers you can count on
   --allow ADDRESS         address allowed to append; repeatable or comma-separated (use the same list on every node)
-  --primary ADDRESS       the primary's address (required for a replica; a primary derives it from its key)
+  --primary ADDRESS       the primary's address (a primary derives it from its key; a replica or validator takes
+                          the first of --validators when this is absent)
+  --validators ADDRESS    the log's validator set, in order; repeatable or comma-separated (use the same list on
+                          every node). The first leads view 0 and is the primary. A header is final once a quorum
+                          (⌈(n+f+1)/2⌉ of n, f = ⌊(n−1)/3⌋) co-signed it. Default: the primary alone
   --log-id ID             0x + 64 hex digits, or a name whose keccak256 is the id (default "${DEFAULT_LOG_NAME}")
   --chain-id N            EIP-712 chain id (default ${DEFAULT_CHAIN_ID})
   --key-file FILE         file holding the node's 0x-hex private key, mode 0600 (wins over the ${KEY_ENV} env variable)
@@ -80,6 +86,7 @@ const SPEC = {
     peers: { type: 'string', multiple: true },
     allow: { type: 'string', multiple: true },
     primary: { type: 'string' },
+    validators: { type: 'string', multiple: true },
     'log-id': { type: 'string', default: DEFAULT_LOG_NAME },
     'chain-id': { type: 'string', default: String(DEFAULT_CHAIN_ID) },
     'key-file': { type: 'string' },
@@ -96,7 +103,8 @@ type Values = ReturnType<typeof parseCommand<typeof SPEC.options>>['values'];
 
 /** Flags (and the environment) -> NodeConfig. Throws UsageError/CliError with one-line messages. */
 export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
-  const mode = oneOf<Mode>(required(values.mode, 'mode'), 'mode', ['primary', 'replica']);
+  const modeFlag = oneOf<Mode | 'observer'>(required(values.mode, 'mode'), 'mode', ['primary', 'validator', 'replica', 'observer']);
+  const mode: Mode = modeFlag === 'observer' ? 'replica' : modeFlag;
   const dataDir = required(values.db, 'db');
   const rpcPort = port(required(values['rpc-port'], 'rpc-port'), 'rpc-port');
   const p2pPort = port(required(values['p2p-port'], 'p2p-port'), 'p2p-port');
@@ -112,8 +120,9 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
     }
   }
   const allow = list(values.allow).map((a) => parseAddress(a, 'allow'));
-  const primary = values.primary !== undefined ? parseAddress(values.primary, 'primary') : undefined;
-  if (mode === 'replica' && !primary) throw new UsageError('a replica needs the primary\'s address: --primary ADDRESS');
+  const validators = values.validators !== undefined ? list(values.validators).map((a) => parseAddress(a, 'validators')) : undefined;
+  const primary = values.primary !== undefined ? parseAddress(values.primary, 'primary') : validators?.[0];
+  if (mode !== 'primary' && !primary) throw new UsageError(`a ${mode} needs the primary's address: --primary ADDRESS or --validators ADDRESS,...`);
   const logId = parseLogId(values['log-id'] ?? DEFAULT_LOG_NAME);
   const chainId = integer(values['chain-id'] ?? String(DEFAULT_CHAIN_ID), 'chain-id', 1);
   const maxPendingTxs = values['max-pending'] !== undefined ? integer(values['max-pending'], 'max-pending', 1) : undefined;
@@ -126,7 +135,7 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
     throw new UsageError(`--peers: '${anonymousPeers[0]}' has no /p2p/<peer id>; a primary waits for each of its peers at start-up and must know who they are`);
   }
   const privateKey = await loadKey(values['key-file'], env);
-  if (mode === 'primary' && !privateKey) throw new UsageError(`a primary needs a private key: set ${KEY_ENV}=0x... or pass --key-file FILE`);
+  if (mode !== 'replica' && !privateKey) throw new UsageError(`a ${mode} needs a private key: set ${KEY_ENV}=0x... or pass --key-file FILE`);
   // Checked after the key, so that a primary given neither hears first that it needs a key.
   if (mode === 'primary' && !unsafeSkipRecovery && peers.length === 0) {
     throw new UsageError('a primary without --peers has nobody to recover a lost or old store from: give it its replicas (--peers), '
@@ -141,7 +150,7 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   const bond = values['bond-contract'] !== undefined
     ? { contract: parseAddress(values['bond-contract'], 'bond-contract'), chainRpc: rpcUrl(values['chain-rpc']!, 'chain-rpc') }
     : undefined;
-  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, privateKey, logId, chainId, maxPendingTxs, sealLingerMs, rpcMaxConnections, unsafeSkipRecovery, recoveryQuorum, bond };
+  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, validators, privateKey, logId, chainId, maxPendingTxs, sealLingerMs, rpcMaxConnections, unsafeSkipRecovery, recoveryQuorum, bond };
 }
 
 /** One line out of an error and its causes (LevelDB and libp2p wrap the useful part). */

@@ -8,7 +8,8 @@ export const USAGE = `Usage: sequencer verify-receipt --rpc URL --receipt FILE
 
 Checks a receipt (the JSON that 'sequencer append' printed) against a node: that it is for the node's log and
 a view the log allows, the primary's signature, the Merkle proof of its entries, then its header, entries,
-sender, nonce and digest against the node's own log. Prints {valid, reason, status, proof}; status is
+sender, nonce and digest against the node's own log; and, if it carries one (what 'append --wait final' printed),
+its finality certificate. Prints {valid, reason, status, proof, finality, certificate}; status is
   consistent  the node stores exactly this header, with these entries, sender, nonce and digest
   pending     the node has not reached that height; it keeps the header and, if the batch that arrives
               there differs, records the equivocation proof then (ask again later)
@@ -18,8 +19,14 @@ sender, nonce and digest against the node's own log. Prints {valid, reason, stat
               names what differs (valid=false)
   conflict    the primary signed something else for that position: 'proof' is the equivocation proof,
               which the node also keeps
-A receipt with a field a receipt does not have, or whose height or count disagrees with it, is refused by the
-node (invalid params). Exit code 0 when consistent or pending, 1 otherwise.
+finality is
+  final       its certificate checks (a quorum of the validators' commit votes on its header, or on one that
+              links to it), or the node holds its height final with this very header: 'certificate' is the
+              receipt's, or the node's
+  soft        signed by the leader, not (yet) known final: ask again later, or append with --wait final
+A certificate that does not check makes the receipt invalid. A receipt with a field a receipt does not have, or
+whose height or count disagrees with it, is refused by the node (invalid params). Exit code 0 when consistent or
+pending, 1 otherwise.
 
 Options:
   --rpc URL        the node's JSON-RPC URL

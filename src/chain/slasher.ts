@@ -9,6 +9,8 @@ import { RpcClient } from '../client/rpc-client.ts';
 import { parseProof, proofToJson } from '../wire/json.ts';
 import { bondInfo, checkProof, describeBondError, slash, type SlashResult } from './bond-contract.ts';
 import type { EquivocationProof } from './proof-types.ts';
+import { parseVoteProof, voteProofToJson, type VoteProofJson } from '../wire/vote-proof-json.ts';
+import { checkVoteProofForChain, slashValidator } from './vote-slashing.ts';
 import { ChainError, InvalidProofError } from './errors.ts';
 
 export type SubmitOutcome =
@@ -20,17 +22,29 @@ export type SubmitOutcome =
  * Submits one proof, unless the chain already shows its signer's bond used up. Never throws: a refused proof,
  * a revert or an unreachable chain is a 'failed' outcome (the watch retries it on its next poll).
  */
-export async function submitProof(contract: Contract, proof: EquivocationProof): Promise<SubmitOutcome> {
+export function submitProof(contract: Contract, proof: EquivocationProof): Promise<SubmitOutcome> {
+  return submitChecked(contract, proof, (chainId) => checkProof(proof, chainId), () => slash(contract, proof, { preflight: false }));
+}
+
+/** submitProof for a validator proof (kinds 3-6, src/chain/vote-slashing.ts): the same checks and outcomes. */
+export function submitVoteProof(contract: Contract, proof: VoteProofJson): Promise<SubmitOutcome> {
+  return submitChecked(contract, proof, (chainId) => checkVoteProofForChain(proof, chainId), () => slashValidator(contract, proof, { preflight: false }));
+}
+
+async function submitChecked(
+  contract: Contract, proof: { signer: string; domain: { salt: string } },
+  check: (chainId: number) => string[], send: () => Promise<SlashResult>,
+): Promise<SubmitOutcome> {
   try {
     const provider = contract.runner?.provider;
     if (!provider) throw new ChainError('contract runner has no provider');
     const chainId = Number((await provider.getNetwork()).chainId);
-    const problems = checkProof(proof, chainId);
+    const problems = check(chainId);
     if (problems.length > 0) return { status: 'failed', reason: `invalid proof: ${problems.join('; ')}` };
     const bond = await bondInfo(contract, proof.signer, proof.domain.salt);
     if (bond.slashed) return { status: 'skipped', reason: 'signer already slashed for this log' };
     if (bond.amount === 0n) return { status: 'skipped', reason: 'signer has no bond for this log' };
-    return { status: 'slashed', result: await slash(contract, proof, { preflight: false }) };
+    return { status: 'slashed', result: await send() };
   } catch (e) {
     return { status: 'failed', reason: describeBondError(e) };
   }
@@ -39,6 +53,12 @@ export async function submitProof(contract: Contract, proof: EquivocationProof):
 /** The proof in its canonical JSON form, or throws (InvalidParamsError) saying what is malformed. */
 export function wellFormedProof(value: unknown): EquivocationProof {
   return proofToJson(parseProof(value));
+}
+
+/** A validator proof in its canonical JSON form, or throws (InvalidParamsError) saying what is malformed. */
+export function wellFormedVoteProof(value: unknown): VoteProofJson {
+  const parsed = parseVoteProof(value);
+  return voteProofToJson(parsed, parsed.proof);
 }
 
 /** How long a node may take to answer before the slasher gives up on it for this round. */

@@ -74,9 +74,16 @@ export function createContext(config: SequencerClientConfig): ClientContext {
   return { urls, fetch: config.fetch, timeoutMs, rules, chainId: config.chainId, node: (i = 0) => nodes[i] };
 }
 
-/** Throws VerificationError unless the node's sequencer_info answer is of this client's log and chain. */
-export function checkSameLog(ctx: VerifyContext, info: Pick<InfoJson, 'logId' | 'chainId'>, url: string): void {
+/**
+ * Throws VerificationError unless the node's sequencer_info answer is of this client's log and chain, and names the
+ * validator set the client was given (`primary` or `validators`: pinned, never taken from a node's word; a node
+ * that predates validator sets sends no `membershipHash`).
+ */
+export function checkSameLog(ctx: VerifyContext, info: Pick<InfoJson, 'logId' | 'chainId'> & Partial<Pick<InfoJson, 'membershipHash'>>, url: string): void {
   if (info.logId.toLowerCase() !== toHex(ctx.rules.logId) || info.chainId !== ctx.chainId) {
     throw new VerificationError(`${url} serves log ${info.logId} on chain ${info.chainId}, not this client's`, { details: { url } });
+  }
+  if (typeof info.membershipHash === 'string' && info.membershipHash.toLowerCase() !== toHex(ctx.rules.membership.hash)) {
+    throw new VerificationError(`${url} serves the log under validator set ${info.membershipHash}, not the one this client was given (${toHex(ctx.rules.membership.hash)})`, { details: { url } });
   }
 }

@@ -25,7 +25,7 @@ export interface WatchEntriesOptions {
   readonly fromHeight?: number;
   /** Or resume from a persisted anchor (`watcher.anchor`): from its cursor, every batch verified against it. */
   readonly anchor?: TrustAnchorJson;
-  /** 'soft': headers signed by the leader. 'final' (quorum certificates) throws NotSupportedError until certificates exist. */
+  /** 'soft': headers signed by the leader. 'final' (entries only once certified final) throws NotSupportedError: not built yet. */
   readonly finality?: 'soft' | 'final';
   /** Polling period when the node offers no server push (500 ms by default). */
   readonly pollIntervalMs?: number;
@@ -56,7 +56,7 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
   private iterator: AsyncGenerator<EntryJson> | undefined;
 
   constructor(ctx: ClientContext, opts: WatchEntriesOptions = {}) {
-    if (opts.finality === 'final') throw new NotSupportedError("finality 'final' needs finality certificates, which the protocol does not have yet: use 'soft'");
+    if (opts.finality === 'final') throw new NotSupportedError("finality 'final' is not supported by watchEntries yet: use 'soft', and getCertificate for the heights to settle");
     this.ctx = ctx;
     this.opts = opts;
     if (opts.anchor) {

@@ -38,8 +38,8 @@ export class InconsistentLogError extends VerificationError {
 }
 
 /**
- * Asked for what the protocol cannot give yet: `finality: 'final'` (watchEntries) and `wait: 'final'` (append)
- * need finality certificates from the validators, which do not exist yet (only soft, primary-signed finality).
+ * Asked for what the SDK cannot give yet: `finality: 'final'` (watchEntries), which would need each batch's finality
+ * certificate checked before its entries are yielded (append with `wait: 'final'` and getCertificate give finality).
  */
 export class NotSupportedError extends BaseError {
   static { this.prototype.name = 'NotSupportedError'; }

@@ -12,7 +12,9 @@ export { SubmissionSigner, timeNonces } from './submission-signer.ts';
 export {
   BaseError, SequencerError, InvalidParamsError, NotAllowedError, BadSignatureError, NonceReplayedError, ExpiredError, TooLargeError,
   OverloadedError, NotFoundError, PrimaryUnavailableError, HaltedError, NotReadyError, BudgetExceededError, StorageUnavailableError,
+  NotFinalYetError,
 } from '../core/errors.ts';
 export type {
   BatchJson, EntryJson, EntryProofJson, EquivocationProofJson, HeaderJson, InfoJson, ReceiptJson, SignedHeaderJson, SubmissionJson, VerifyReceiptJson,
+  AppendOptions, CertificateJson, Finality, FinalityCertificateJson, FinalReceiptJson,
 } from '../wire/rpc-types.ts';

@@ -6,7 +6,7 @@
 import type { Submission } from '../core/submission.ts';
 import { BaseError, ErrorCode, errorFromRpc, SequencerError } from '../core/errors.ts';
 import { submissionToJson } from '../wire/json.ts';
-import type { ReceiptJson, RpcMethodName, RpcParams, RpcResult } from '../wire/rpc-types.ts';
+import type { AppendOptions, FinalReceiptJson, ReceiptJson, RpcMethodName, RpcParams, RpcResult } from '../wire/rpc-types.ts';
 
 /**
  * Any error a node answered with: its JSON-RPC `code`, `message` and `data`. The codes of docs/protocol.md §Errors
@@ -95,8 +95,9 @@ export class RpcClient {
     });
   }
 
-  append(s: Submission): Promise<RpcResult<'sequencer_append'>> {
-    return this.request('sequencer_append', [submissionToJson(s)]);
+  /** Appends; with `{wait: 'final'}` the node answers once the receipt's height is final (or -32013 after `finalTimeoutMs`). */
+  append(s: Submission, options?: AppendOptions): Promise<RpcResult<'sequencer_append'>> {
+    return this.request('sequencer_append', options ? [submissionToJson(s), options] : [submissionToJson(s)]);
   }
 
   read(fromSeq: number, limit: number): Promise<RpcResult<'sequencer_read'>> {
@@ -115,8 +116,12 @@ export class RpcClient {
     return this.request('sequencer_getProof', [seq]);
   }
 
-  verifyReceipt(receipt: ReceiptJson): Promise<RpcResult<'sequencer_verifyReceipt'>> {
+  verifyReceipt(receipt: ReceiptJson | FinalReceiptJson): Promise<RpcResult<'sequencer_verifyReceipt'>> {
     return this.request('sequencer_verifyReceipt', [receipt]);
+  }
+
+  getCertificate(height: number): Promise<RpcResult<'sequencer_getCertificate'>> {
+    return this.request('sequencer_getCertificate', [height]);
   }
 
   getEquivocations(): Promise<RpcResult<'sequencer_getEquivocations'>> {

@@ -81,6 +81,7 @@ export const ErrorCode = {
   NotReady: -32010,
   BudgetExceeded: -32011,
   StorageUnavailable: -32012,
+  NotFinalYet: -32013,
 } as const;
 
 export class InvalidParamsError extends SequencerError {
@@ -152,6 +153,17 @@ export class StorageUnavailableError extends SequencerError {
   constructor(message: string, reason: string) { super(ErrorCode.StorageUnavailable, `storage unavailable, retry later: ${message}`, { reason }); }
 }
 
+/**
+ * sequencer_append with `wait: "final"` (docs/protocol.md §JSON-RPC API): the submission is sequenced, and its receipt
+ * is in `data.receipt`, but its height was not final within `finalTimeoutMs`. Nothing is lost: the receipt is the
+ * leader's signed statement; sending the same call again resumes the wait (an identical submission answers with its
+ * original receipt: §Errors, idempotent retries), and sequencer_getCertificate for the receipt's height tells too.
+ */
+export class NotFinalYetError extends SequencerError {
+  static { this.prototype.name = 'NotFinalYetError'; }
+  constructor(timeoutMs: number, receipt: unknown) { super(ErrorCode.NotFinalYet, `not final yet after ${timeoutMs} ms`, { receipt }); }
+}
+
 /** Why a replica refused a batch. Never sent over RPC; it decides the GossipSub verdict and is logged. */
 /**
  * A caller passed a value outside what a function accepts (malformed hex, a range outside a tree, an empty
@@ -218,6 +230,26 @@ export class CertificateRejectedError extends BaseError {
 }
 
 /**
+ * Why a finality certificate was refused (docs/protocol.md §Finality certificate). `code` names the failed check:
+ * - `finality-chain-length`: more headers in `chain` than MAX_FINALITY_CHAIN;
+ * - `finality-log`: a header of another log;
+ * - `finality-heights`: the headers are not at consecutive heights from `height`;
+ * - `finality-link`: a header's prevHeaderHash is not its predecessor's hash;
+ * - `finality-header-hash`: `headerHash` is not the header's hash, or the certificate is not for the last header;
+ * - `finality-not-commit`: the certificate is a lock certificate (kind 1), not a commit certificate;
+ * - `finality-certificate`: the commit certificate does not check (its CertificateRejectedError is the cause).
+ */
+export class FinalityCertificateRejectedError extends BaseError {
+  static { this.prototype.name = 'FinalityCertificateRejectedError'; }
+  constructor(
+    code: 'finality-chain-length' | 'finality-log' | 'finality-heights' | 'finality-link' | 'finality-header-hash' | 'finality-not-commit' | 'finality-certificate',
+    message: string, options: { details?: ErrorDetails; cause?: unknown } = {},
+  ) {
+    super(message, { code, ...options });
+  }
+}
+
+/**
  * A validator's own signing request that the safety rules forbid (docs/protocol.md §Safety state (validators)):
  * nothing was signed or written. `code` names the rule; a correct node never sees it except when told to sign
  * something contradicting what it already signed (a bug, a byzantine leader, or state lost and restored).
@@ -250,6 +282,7 @@ const CODED_ERROR_CLASSES: ReadonlyMap<number, CodedErrorClass> = new Map<number
   [ErrorCode.NotReady, NotReadyError],
   [ErrorCode.BudgetExceeded, BudgetExceededError],
   [ErrorCode.StorageUnavailable, StorageUnavailableError],
+  [ErrorCode.NotFinalYet, NotFinalYetError],
 ]);
 
 /**

@@ -4,12 +4,14 @@
  * them, and a Merkle range proof from those entries to the header's entries root (docs/protocol.md §Receipt).
  */
 import type { DecodedBatch } from './batch.ts';
+import { BaseError } from './errors.ts';
+import { checkFinalityCertificate, type FinalityCertificate } from './finality-certificate.ts';
 import { equalBytes, toHex, type Bytes } from './bytes.ts';
 import { EntryChain } from './entry.ts';
 import { sha256 } from './hash.ts';
 import { headerHash, isAllowedView, type SignedHeader } from './header.ts';
 import { verifyRangeProof, type MerkleTree } from './merkle.ts';
-import type { Membership } from './membership.ts';
+import { Membership } from './membership.ts';
 import type { LogRules } from './rules.ts';
 import { recoverAddress } from './signature.ts';
 import { submissionDigest, type DecodedSubmission } from './submission.ts';
@@ -55,12 +57,55 @@ export function buildReceipt(
  */
 export type ReceiptRules = Pick<LogRules, 'logId' | 'separator'> & ({ readonly membership: Membership } | { readonly primary: Bytes });
 
+/** How settled a receipt's header is (docs/protocol.md §Finality certificate): signed by the leader only, or final. */
+export type Finality = 'soft' | 'final';
+
+/** A receipt that may carry the finality certificate of its height (sequencer_append with `wait: "final"`). */
+export type ReceiptWithFinality = Receipt & { readonly certificate?: FinalityCertificate | null };
+
+export interface ReceiptCheck {
+  /** Why the receipt does not check, or null. */
+  readonly reason: string | null;
+  /** `final` when it carries a finality certificate that checks and proves its very header final; else `soft`. */
+  readonly finality: Finality;
+}
+
 /**
  * Checks a receipt: the header is of this log and of a view the log allows, signed by the primary; the entries
  * are in the header's tree at the stated positions; and (when the payloads are given) the entry hashes are the
- * chain over those payloads. Returns null when valid, else the reason.
+ * chain over those payloads. With a finality certificate, that too (finalityReason). Returns null when valid, else
+ * the reason.
  */
-export function checkReceipt(rules: ReceiptRules, r: Receipt, payloads?: readonly Uint8Array[]): string | null {
+export function checkReceipt(rules: ReceiptRules, r: ReceiptWithFinality, payloads?: readonly Uint8Array[]): string | null {
+  return checkReceiptFinality(rules, r, payloads).reason;
+}
+
+/**
+ * checkReceipt, and how final the receipt is: `final` when it carries a finality certificate for its height that
+ * checks against the log's validator set (a caller that knows only the primary: the one-member set) and whose
+ * header is the receipt's header (the same hash; re-proposals come with leader failover). A certificate that does
+ * not check makes the receipt invalid: it claims what is not so.
+ */
+export function checkReceiptFinality(rules: ReceiptRules, r: ReceiptWithFinality, payloads?: readonly Uint8Array[]): ReceiptCheck {
+  const reason = receiptFault(rules, r, payloads) ?? (r.certificate ? finalityReason(rules, r, r.certificate) : null);
+  return { reason, finality: reason === null && r.certificate ? 'final' : 'soft' };
+}
+
+/** Why `fc` does not prove the receipt's header final, or null. */
+export function finalityReason(rules: ReceiptRules, r: Receipt, fc: FinalityCertificate): string | null {
+  const membership = 'membership' in rules ? rules.membership : Membership.single(rules.primary);
+  if (fc.height !== r.header.height) return `finality certificate of height ${fc.height}, the receipt is at ${r.header.height}`;
+  if (!equalBytes(fc.headerHash, headerHash(rules.separator, r.header))) return 'finality certificate of another header at this height';
+  try {
+    checkFinalityCertificate({ logId: rules.logId, separator: rules.separator, membership }, fc);
+  } catch (e) {
+    if (e instanceof BaseError) return `finality certificate: ${e.message}`;
+    throw e;
+  }
+  return null;
+}
+
+function receiptFault(rules: ReceiptRules, r: Receipt, payloads?: readonly Uint8Array[]): string | null {
   const h = r.header;
   // EntryChain copies fields into a scratch buffer, so a short field would hash like a canonical one: refuse it.
   if (r.sender.byteLength !== 20 || r.submissionDigest.byteLength !== 32 || r.prevEntryHash.byteLength !== 32) return 'malformed receipt field';

@@ -1,7 +1,11 @@
 /** Everything a node needs to start; the CLI builds it from flags and the environment. */
 import type { Bytes } from '../core/bytes.ts';
 
-export type Mode = 'primary' | 'replica';
+/**
+ * What the node does: the primary leads view 0 (the first of `validators`); a validator verifies, stores and votes;
+ * a replica (an observer) verifies and stores without voting, and needs no key.
+ */
+export type Mode = 'primary' | 'validator' | 'replica';
 
 export interface NodeConfig {
   readonly mode: Mode;
@@ -20,7 +24,12 @@ export interface NodeConfig {
   readonly allow: readonly Bytes[];
   /** The primary's address; for a primary, derived from its key when absent. */
   readonly primary?: Bytes;
-  /** This node's secp256k1 key: required for a primary, optional for a replica. */
+  /**
+   * The log's validator set, in order (20-byte addresses; docs/protocol.md §Validators and roles): the first leads
+   * view 0 and is the primary. Default: the primary alone (n = 1). Every node of a log must use the same list.
+   */
+  readonly validators?: readonly Bytes[];
+  /** This node's secp256k1 key: required for a primary and a validator, optional for a replica. */
   readonly privateKey?: Bytes;
   readonly logId: Bytes;
   readonly chainId: number;

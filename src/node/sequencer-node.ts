@@ -22,7 +22,7 @@ import { addressFromPrivateKey } from '../core/signature.ts';
 import type { Submission } from '../core/submission.ts';
 import { createHost, peerIdOfAddress, type Host } from '../p2p/host.ts';
 import { loadOrCreatePeerKey } from '../p2p/identity.ts';
-import { batchTopic, proofTopic, type Status } from '../wire/p2p-messages.ts';
+import { batchTopic, proofTopic, voteTopic, type Status } from '../wire/p2p-messages.ts';
 import type { InfoJson, ReceiptStatus } from '../wire/rpc-types.ts';
 import { HeaderWatch } from '../roles/header-watch.ts';
 import type { Entry } from '../core/entry.ts';
@@ -32,6 +32,10 @@ import { shareProofs } from '../roles/proof-gossip.ts';
 import { PrimaryRole } from '../roles/primary-role.ts';
 import { ReplicaRole } from '../roles/replica-role.ts';
 import type { Role } from '../roles/role.ts';
+import { Finality } from '../roles/finality.ts';
+import { Voter } from '../roles/voter.ts';
+import { SafetySigner } from '../storage/safety-store.ts';
+import type { FinalityCertificate } from '../core/finality-certificate.ts';
 import { BondWatcher } from '../chain/bond-watcher.ts';
 import { LogStore, StoreFaultError } from '../storage/log-store.ts';
 import type { ParsedReceipt } from '../wire/json.ts';
@@ -98,22 +102,32 @@ export interface NodeEndpoint {
 /** Checks what a node of `config.mode` needs before anything is opened; returns the log's rules. Throws. */
 function logRules(config: NodeConfig): LogRules {
   const own = config.privateKey ? addressFromPrivateKey(config.privateKey) : undefined;
+  const first = config.validators?.[0];
+  if (first && config.primary && !equalBytes(first, config.primary)) {
+    throw new InvalidArgumentError(`the primary ${toHex(config.primary)} must be the first of the validators (${toHex(first)}): it leads view 0`);
+  }
+  if (config.mode === 'validator') {
+    if (!own) throw new InvalidArgumentError('a validator needs a private key');
+    if (!config.validators?.some((v) => equalBytes(v, own))) throw new InvalidArgumentError(`this key's address ${toHex(own)} is not one of the validators`);
+    if (first && equalBytes(first, own)) throw new InvalidArgumentError(`${toHex(own)} is the first of the validators, the leader of view 0: start it with --mode primary`);
+  }
   if (config.mode === 'primary') {
     if (!own) throw new InvalidArgumentError('a primary needs a private key');
     if (config.primary && !equalBytes(config.primary, own)) throw new InvalidArgumentError(`--primary ${toHex(config.primary)} is not this key's address ${toHex(own)}`);
+    if (first && !equalBytes(first, own)) throw new InvalidArgumentError(`this key's address ${toHex(own)} is not the first of the validators (${toHex(first)}), the leader of view 0`);
     if (!config.unsafeSkipRecovery) {
       const anonymous = config.peers.filter((p) => !peerIdOfAddress(p));
       if (anonymous.length > 0) throw new InvalidArgumentError(`a primary waits for each of its peers at start-up, so each needs its /p2p/<peer id>: ${anonymous.join(', ')}`);
     }
-  } else if (!config.primary) {
-    throw new InvalidArgumentError('a replica needs the primary address (--primary)');
+  } else if (!config.primary && !first) {
+    throw new InvalidArgumentError(`a ${config.mode} needs the primary address (--primary) or the validators (--validators)`);
   }
   const allowed = new Set(config.allow.map((a) => toHex(a)));
   return {
     logId: config.logId,
     separator: domainSeparator({ chainId: config.chainId, logId: config.logId }),
-    // Today's log has one member, the primary, which leads every view.
-    membership: Membership.single(config.primary ?? own!),
+    // The first validator leads view 0 (the only view until leader failover); without a set, the primary alone.
+    membership: Membership.of(config.validators ?? [config.primary ?? own!]),
     isAllowed: (sender) => allowed.has(toHex(sender)),
   };
 }
@@ -130,6 +144,9 @@ export class SequencerNode {
   private readonly watch: HeaderWatch;
   /** Created once the store, watch and host are up (wire); undefined only while the node starts. */
   private role: Role | undefined;
+  private finality: Finality | undefined;
+  /** A validator's (or the primary's) voting; undefined for an observer. */
+  private voter: Voter | undefined;
   /** The primary's on-chain bond, when the node is given the contract (config.bond). */
   private bond: BondWatcher | undefined;
   private endpoint: NodeEndpoint | undefined;
@@ -159,7 +176,9 @@ export class SequencerNode {
     const rules = logRules(config);
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const primary = rules.membership.leaderOf(CURRENT_VIEW);
-    const store = await LogStore.open(join(config.dataDir, 'db'), `log ${toHex(config.logId)} chain ${config.chainId} primary ${toHex(primary)}`);
+    // A set of more than one validator is part of the store's identity (a one-member log keeps today's identity).
+    const members = rules.membership.n > 1 ? ` members ${toHex(rules.membership.hash)}` : '';
+    const store = await LogStore.open(join(config.dataDir, 'db'), `log ${toHex(config.logId)} chain ${config.chainId} primary ${toHex(primary)}${members}`);
     let host: Host;
     let watch: HeaderWatch;
     const metrics = new PrometheusNodeMetrics({ mode: config.mode, version: VERSION });
@@ -173,7 +192,7 @@ export class SequencerNode {
         maxMessageBytes: MAX_BATCH_BYTES + 1024,
         log: (level, msg, err) => log[level](msg, err ? { error: (err as Error).message ?? String(err) } : undefined),
         metrics: metrics.libp2p(),
-        scoredTopics: [batchTopic(rules.logId), proofTopic(rules.logId)],
+        scoredTopics: [batchTopic(rules.logId), proofTopic(rules.logId), voteTopic(rules.logId)],
       });
     } catch (e) {
       await store.close();
@@ -208,7 +227,17 @@ export class SequencerNode {
     this.unsubscribe.push(host.onPeerConnected(() => { this.peerView = undefined; }));
     await serveLog(host, store, rules, () => this.status(), metrics);
     this.unsubscribe.push(shareProofs(host, rules.logId, watch, log));
-    const common = { host, store, rules, watch, log, bond: this.bond, metrics };
+    const finality = await Finality.start({ host, store, rules, watch, log });
+    this.finality = finality;
+    if (config.mode !== 'replica' && this.address && rules.membership.includes(this.address)) {
+      const signer = await SafetySigner.open(store.safetyDatabase, rules, config.privateKey!);
+      // A key that never voted in this store while the store holds batches votes from the next height on.
+      const tip = store.tip;
+      if (tip.height >= 0) await signer.startAfter({ view: CURRENT_VIEW, height: tip.height, headerHash: tip.headerHash });
+      this.voter = new Voter({ signer, store, rules, finality, watch, log });
+    }
+    const appendAll = this.voter?.storeAndVote;
+    const common = { host, store, rules, watch, log, bond: this.bond, metrics, appendAll };
     this.role = config.mode === 'primary'
       ? await PrimaryRole.start({
         ...common, reader, topic,
@@ -218,6 +247,7 @@ export class SequencerNode {
         recoveryQuorum: config.recoveryQuorum,
         maxPendingTxs: config.maxPendingTxs,
         sealLingerMs: config.sealLingerMs,
+        window: finality,
       })
       : new ReplicaRole(common);
     const role = this.role;
@@ -229,7 +259,7 @@ export class SequencerNode {
     metrics.observe({
       tip: () => store.tip,
       highestSeenHeight: () => Math.max(store.tip.height, watch.highestSeen()?.header.height ?? -1),
-      finalizedHeight: () => -1,
+      finalizedHeight: () => finality.finalizedHeight,
       connectedPeers: () => host.connectedPeers().length,
       equivocations: () => watch.proofs.length,
       halted: () => this.haltReason(),
@@ -273,6 +303,7 @@ export class SequencerNode {
       height: this.store.tip.height,
       highestHeader: highest ? toHex(encodeSignedHeader(highest)) : null,
       peerRecord: record ? { peerId: record.peerId, issuedAt: record.issuedAt, signature: toHex(record.signature) } : null,
+      ...(this.finality?.statusCertificates() ?? { finalCertificate: null, lockCertificate: null }),
     };
   }
 
@@ -320,8 +351,24 @@ export class SequencerNode {
   info(): InfoJson {
     const tip = this.store.tip;
     const peers = this.peers();
+    const { membership } = this.rules;
+    const index = this.voter?.index ?? -1;
+    const leader = membership.leaderOf(CURRENT_VIEW);
+    const lock = this.voter?.lock;
+    const finalHash = this.finality?.finalizedHeaderHash;
     return {
       mode: this.config.mode,
+      role: index < 0 ? 'observer' : equalBytes(leader, membership.validators[index]) ? 'leader' : 'validator',
+      validatorIndex: index < 0 ? null : index,
+      validators: membership.validators.map((v) => toHex(v)),
+      f: membership.f,
+      quorum: membership.quorum,
+      membershipHash: toHex(membership.hash),
+      view: CURRENT_VIEW,
+      leader: toHex(leader),
+      finalizedHeight: this.finality?.finalizedHeight ?? -1,
+      finalizedHeaderHash: finalHash ? toHex(finalHash) : null,
+      lock: lock ? { view: lock.view, height: lock.height, headerHash: toHex(lock.headerHash) } : null,
       address: this.address ? toHex(this.address) : null,
       primary: toHex(this.rules.membership.leaderOf(CURRENT_VIEW)),
       peerId: this.host.peerId,
@@ -392,6 +439,17 @@ export class SequencerNode {
     return { contentType: this.metrics.contentType, body: await this.metrics.text() };
   }
 
+  /** The finality certificate of `height` (docs/protocol.md §Finality certificate), or undefined when it is not final here. */
+  finalityCertificate(height: number): Promise<FinalityCertificate | undefined> {
+    return storageUnavailable(this.finality?.certificate(height) ?? Promise.resolve(undefined), 'the log cannot be read now');
+  }
+
+  /** Resolves with the finality certificate once `height` is final here, or undefined after `timeoutMs`. */
+  async waitFinal(height: number, timeoutMs: number): Promise<FinalityCertificate | undefined> {
+    if (!this.finality || !(await this.finality.waitFinal(height, timeoutMs))) return undefined;
+    return this.finalityCertificate(height);
+  }
+
   equivocations(): readonly EquivocationProof[] {
     return this.watch.proofs;
   }
@@ -436,6 +494,8 @@ export class SequencerNode {
   async stop(): Promise<void> {
     await this.endpoint?.close();
     await this.role?.stop();
+    await this.voter?.stop();
+    await this.finality?.stop();
     for (const u of this.unsubscribe) u();
     this.bond?.stop();
     await this.host.stop();

@@ -12,8 +12,8 @@ import {
 } from '../wire/p2p-messages.ts';
 import { NO_METRICS, type NodeMetrics } from './metrics.ts';
 
-/** A status answer is a few hundred bytes; a larger one is refused while it is read. */
-const STATUS_MAX_BYTES = 4096;
+/** A status answer is a few hundred bytes, a few KiB with a large validator set's certificate; a larger one is refused while it is read. */
+const STATUS_MAX_BYTES = 64 * 1024;
 /** A sync request is exactly 44 bytes (decodeSyncRequest refuses every other length); this bounds what is read. */
 const SYNC_REQUEST_MAX_BYTES = 64;
 

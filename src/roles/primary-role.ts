@@ -13,14 +13,14 @@ import type { Receipt } from '../core/receipt.ts';
 import type { LogRules } from '../core/rules.ts';
 import { decodeSubmission, type Submission } from '../core/submission.ts';
 import type { Host } from '../p2p/host.ts';
-import type { LogStore } from '../storage/log-store.ts';
+import type { AppendBatch, LogStore } from '../storage/log-store.ts';
 import { receiptToJson } from '../wire/json.ts';
 import { APPEND_PROTOCOL, MAX_REQUEST_BYTES, encodeJson } from '../wire/p2p-messages.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import type { LogReader } from './log-reader.ts';
 import type { NodeMetrics } from './metrics.ts';
 import { appendErrorReply } from './primary-errors.ts';
-import { Primary } from './primary.ts';
+import { Primary, type SealWindow } from './primary.ts';
 import { PrimaryStartup } from './primary-startup.ts';
 import type { BondTrust, Role, Verdict } from './role.ts';
 
@@ -49,6 +49,9 @@ export interface PrimaryRoleOptions {
   readonly bond?: BondTrust;
   /** Where what the primary sequences, verifies and syncs is counted (default: nowhere). */
   readonly metrics?: NodeMetrics;
+  /** How batches are stored (the leader's Voter: with its lock votes), and finality's leader window. */
+  readonly appendAll?: (appends: readonly AppendBatch[]) => Promise<void>;
+  readonly window?: SealWindow;
 }
 
 /** A primary answers forwarded submissions with the receipt JSON, or the error with its code (§Append forwarding). */
@@ -94,7 +97,9 @@ export class PrimaryRole implements Role {
       throw new InvalidArgumentError('a primary without peers cannot recover what a lost or old store lacks: give it its replicas (--peers), '
         + 'or accept the risk with --unsafe-skip-recovery (a new log, or a store known to be complete)');
     }
-    const startup = new PrimaryStartup({ host, store: opts.store, rules, watch: opts.watch, log, peers, quorum: opts.recoveryQuorum, metrics: opts.metrics });
+    const startup = new PrimaryStartup({
+      host, store: opts.store, rules, watch: opts.watch, log, peers, quorum: opts.recoveryQuorum, metrics: opts.metrics, appendAll: opts.appendAll,
+    });
     this.startup = startup;
     void startup.run().then((ready) => {
       if (!ready || this.stopped) return;
@@ -117,8 +122,10 @@ export class PrimaryRole implements Role {
   }
 
   private becomePrimary(): void {
-    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics } = this.opts;
-    this.primary = new Primary({ store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, publish: (bytes) => host.publish(topic, bytes) });
+    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics, appendAll, window } = this.opts;
+    this.primary = new Primary({
+      store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, appendAll, window, publish: (bytes) => host.publish(topic, bytes),
+    });
   }
 
   async append(s: Submission): Promise<Receipt> {

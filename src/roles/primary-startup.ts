@@ -10,7 +10,7 @@ import { verifyHeaderSignature } from '../core/batch.ts';
 import type { LogRules } from '../core/rules.ts';
 import type { SignedHeader } from '../core/header.ts';
 import type { Host } from '../p2p/host.ts';
-import type { LogStore } from '../storage/log-store.ts';
+import type { AppendBatch, LogStore } from '../storage/log-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import { parseHighestHeader } from '../wire/status.ts';
@@ -40,6 +40,8 @@ export interface PrimaryStartupOptions {
   readonly retryMs?: number;
   /** Where refused batches and sync requests are counted (default: nowhere). */
   readonly metrics?: NodeMetrics;
+  /** Stores what recovery syncs (see ReplicaOptions.appendAll: a validator votes on it). */
+  readonly appendAll?: (appends: readonly AppendBatch[]) => Promise<void>;
 }
 
 export class PrimaryStartup {
@@ -62,7 +64,7 @@ export class PrimaryStartup {
     }
     const configured = new Set(opts.peers);
     this.replica = new Replica({
-      store: opts.store, rules, log: opts.log, watch: opts.watch, metrics: opts.metrics,
+      store: opts.store, rules, log: opts.log, watch: opts.watch, metrics: opts.metrics, appendAll: opts.appendAll,
       source: {
         // Any connected peer may serve the batches (each one is verified); configured peers first.
         peers: () => {

@@ -33,7 +33,7 @@ import { MAX_BATCH_BYTES, MAX_BATCH_TXS } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
 import { admissionError, expiryViolation, judgeWithinLimits, limitViolation, nonceViolation, type LogRules } from '../core/rules.ts';
 import { submissionDigest, submissionSize, type Submission } from '../core/submission.ts';
-import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
+import { StoreFaultError, type AppendBatch, type LogStore } from '../storage/log-store.ts';
 import type { LogReader } from './log-reader.ts';
 import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
@@ -61,10 +61,22 @@ export interface PrimaryOptions {
    */
   readonly sealLingerMs?: number;
   readonly maxPendingBytes?: number;
+  /** Stores sealed batches in one synced write (default LogStore.appendAll; the leader's Voter votes with it). */
+  readonly appendAll?: (appends: readonly AppendBatch[]) => Promise<void>;
+  /**
+   * Finality's leader window (roles/finality.ts): the batch at a height is sealed only once it allows it; it calls
+   * back when the window may have opened. Default: always open (no finality to wait for).
+   */
+  readonly window?: SealWindow;
   readonly now?: () => number;
   readonly log: Logger;
   /** Where sequenced batches are counted (default: nowhere). */
   readonly metrics?: NodeMetrics;
+}
+
+export interface SealWindow {
+  allowsSealing(height: number): boolean;
+  onWindowOpen(listener: () => void): () => void;
 }
 
 /**
@@ -144,6 +156,7 @@ export class Primary {
       opts.store.onFault((reason) => opts.log.error('storage fault: refusing appends until the store takes writes again', { reason })),
       opts.store.onRecovered((tip) => opts.log.warn('storage writable again: sequencing resumes on the stored tip', { height: tip.height })),
     ];
+    if (opts.window) this.unsubscribe.push(opts.window.onWindowOpen(() => { if (this.queue.length > 0) this.drain(); }));
     if (opts.watch.equivocated) this.halt('an equivocation proof against this primary key is on record');
   }
 
@@ -383,9 +396,10 @@ export class Primary {
       return;
     }
     const linger = this.queue.length > 0 ? this.lingerLeft() : 0;
-    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD && linger === 0) this.sealNext();
+    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD && linger === 0 && this.windowOpen()) this.sealNext();
     if (this.writing.length === 0 && this.ahead.length > 0) this.writeDone = this.writeAhead();
-    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD) {
+    // A closed window is reopened by finality (onWindowOpen), not by polling.
+    if (this.queue.length > 0 && this.ahead.length < SEALED_AHEAD && this.windowOpen()) {
       if (linger > 0) {
         this.stepScheduled = true;
         this.lingerTimer = setTimeout(() => this.step(), linger);
@@ -404,6 +418,11 @@ export class Primary {
       if (txs * 2 >= SEAL_MAX_TXS) return 0;
     }
     return Math.ceil(left);
+  }
+
+  /** Whether finality lets the next batch be sealed (the leader's window; always without finality). */
+  private windowOpen(): boolean {
+    return this.opts.window?.allowsSealing(this.sealTip.height + 1) ?? true;
   }
 
   /** Seals and signs the next batch off the queue; it stays in this process until its write is durable. */
@@ -461,9 +480,8 @@ export class Primary {
         return;
       }
       try {
-        await this.opts.store.appendAll(group.map((s) => ({
-          bytes: s.bytes, prevTip: s.prevTip, tip: s.sealed.tip, nonceKeys: s.batch.map((p) => p.nonceKey),
-        })));
+        const appends = group.map((s) => ({ bytes: s.bytes, prevTip: s.prevTip, tip: s.sealed.tip, nonceKeys: s.batch.map((p) => p.nonceKey) }));
+        await (this.opts.appendAll ? this.opts.appendAll(appends) : this.opts.store.appendAll(appends));
       } catch (e) {
         if (!(e instanceof StoreFaultError)) throw e;
         // The signed headers never left the process, so these batches are dropped, and so are those sealed on

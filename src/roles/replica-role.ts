@@ -12,7 +12,7 @@ import type { Receipt } from '../core/receipt.ts';
 import type { LogRules } from '../core/rules.ts';
 import type { Submission } from '../core/submission.ts';
 import type { Host } from '../p2p/host.ts';
-import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
+import { StoreFaultError, type AppendBatch, type LogStore } from '../storage/log-store.ts';
 import { proofToJson } from '../wire/json.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -29,6 +29,8 @@ export interface ReplicaRoleOptions {
   readonly bond?: BondTrust;
   /** Where refused batches and sync requests are counted (default: nowhere). */
   readonly metrics?: NodeMetrics;
+  /** How verified batches are stored (a validator's Voter: with its lock votes; default LogStore.appendAll). */
+  readonly appendAll?: (appends: readonly AppendBatch[]) => Promise<void>;
 }
 
 export class ReplicaRole implements Role {
@@ -43,11 +45,11 @@ export class ReplicaRole implements Role {
 
   constructor(opts: ReplicaRoleOptions) {
     this.opts = opts;
-    const { host, store, rules, watch, log, bond, metrics } = opts;
+    const { host, store, rules, watch, log, bond, metrics, appendAll } = opts;
     const link = new PrimaryLink(host, rules, log);
     // While the primary's bond does not back it, no batch is fetched, nor stored from gossip (mayStore).
     const source = { peers: () => (this.bondProblem() ? [] : link.peers()), fetch: link.fetch.bind(link) };
-    const replica = new Replica({ store, rules, log, watch, source, metrics, mayStore: () => !this.bondProblem() });
+    const replica = new Replica({ store, rules, log, watch, source, metrics, appendAll, mayStore: () => !this.bondProblem() });
     this.link = link;
     this.replica = replica;
     this.unsubscribe = [

@@ -53,6 +53,8 @@ export interface ReplicaOptions {
   readonly metrics?: NodeMetrics;
   /** Most bytes of batches one synced write takes, at least one batch (default MAX_WRITE_BYTES). */
   readonly maxWriteBytes?: number;
+  /** Stores verified batches in one synced write (default LogStore.appendAll; a validator's Voter votes with it). */
+  readonly appendAll?: (appends: readonly AppendBatch[]) => Promise<void>;
 }
 
 interface Outcome {
@@ -299,7 +301,8 @@ export class Replica {
           continue;
         }
         try {
-          await store.appendAll(group.map((p) => p.append));
+          const appends = group.map((p) => p.append);
+          await (this.opts.appendAll ? this.opts.appendAll(appends) : store.appendAll(appends));
         } catch (e) {
           // Nothing of it is stored, so nothing verified on top of it may be: all of it goes, sync brings it back.
           if (!(e instanceof StoreFaultError)) log.error('batch write refused; dropping the verified batches after the tip', { error: (e as Error).message });

@@ -3,19 +3,24 @@
  * maps the result to JSON. Params may be given by position ([x]) or by name ({...}). Methods that serve log
  * entries build their result within the budget of the HTTP request (dispatcher.ts) and stop before exceeding it.
  */
-import { toHex, type Bytes } from '../core/bytes.ts';
-import { InvalidParamsError, NotFoundError } from '../core/errors.ts';
+import { equalBytes, toHex, type Bytes } from '../core/bytes.ts';
+import { InvalidParamsError, InvariantError, NotFinalYetError, NotFoundError } from '../core/errors.ts';
+import type { FinalityCertificate } from '../core/finality-certificate.ts';
 import { headerHash } from '../core/header.ts';
-import type { Receipt } from '../core/receipt.ts';
+import { finalityReason, type Receipt } from '../core/receipt.ts';
+import type { LogRules } from '../core/rules.ts';
 import type { Submission } from '../core/submission.ts';
 import type { Entry } from '../core/entry.ts';
 import type { EntryProof, ExpandedBatch } from '../roles/log-reader.ts';
 import {
-  entryToJson, headerToJson, isObject, parseIndex, parseReceipt, parseSubmission, proofToJson, receiptToJson, submissionToJson,
+  entryToJson, headerToJson, isObject, parseIndex, parseSubmission, proofToJson, receiptToJson, submissionToJson,
   type EntryJson, type EquivocationProofJson, type SubmissionJson,
 } from '../wire/json.ts';
+import {
+  DEFAULT_FINAL_TIMEOUT_MS, MAX_FINAL_TIMEOUT_MS, finalityCertificateToJson, parseFinalReceipt, type FinalityCertificateJson,
+} from '../wire/finality-json.ts';
 import type {
-  BatchJson, ExportedProofJson, InfoJson, ReceiptStatus, RpcMethodName, RpcResult,
+  BatchJson, ExportedProofJson, Finality, InfoJson, ReceiptStatus, RpcMethodName, RpcResult, VerifyReceiptJson,
 } from '../wire/rpc-types.ts';
 import type { CallBudget, MethodSpec } from './dispatcher.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
@@ -25,7 +30,13 @@ export const MAX_READ_LIMIT = 1000;
 /** What the RPC layer needs from a node. */
 export interface NodeApi {
   readonly separator: Bytes;
+  /** The log's id, domain and validator set: what a receipt's finality certificate is checked against. */
+  readonly rules: Pick<LogRules, 'logId' | 'separator' | 'membership'>;
   append(s: Submission): Promise<Receipt>;
+  /** The finality certificate of `height`, or undefined when the height is not final on this node. */
+  finalityCertificate(height: number): Promise<FinalityCertificate | undefined>;
+  /** Resolves with the certificate once `height` is final on this node; undefined after `timeoutMs`. */
+  waitFinal(height: number, timeoutMs: number): Promise<FinalityCertificate | undefined>;
   entries(fromSeq: number, limit: number): Promise<Entry[]>;
   batch(height: number): Promise<ExpandedBatch | undefined>;
   proof(seq: number): Promise<EntryProof | undefined>;
@@ -57,6 +68,48 @@ const HASH_JSON_BYTES = 69;
 const MAX_PROOF_HASHES = 32;
 /** More than a verifyReceipt result can take: status, reason, and a proof of two signed headers with its calldata. */
 const VERDICT_BYTES = 8 * 1024;
+/**
+ * A finality certificate's JSON without its signatures, for the usual chain (up to W = 8 headers after a view
+ * change: docs/design/replication.md §3.3; a longer one is delivered all the same once an append has run), and one
+ * signature of its commit certificate ("0x…", quotes, comma).
+ */
+const FINALITY_FRAME_BYTES = 1024 + 9 * 512;
+const SIGNATURE_JSON_BYTES = 134;
+
+interface AppendParams {
+  readonly submission: unknown;
+  readonly wait: Finality;
+  readonly finalTimeoutMs: number;
+}
+
+/**
+ * sequencer_append's params: `[submission]`, `[submission, {wait, finalTimeoutMs}]`, or by name
+ * `{submission, wait, finalTimeoutMs}` (also as `[{…}]`); the submission may also be the params object itself.
+ */
+function appendParams(params: unknown): AppendParams {
+  let submission: unknown;
+  let options: Record<string, unknown> = {};
+  const first = Array.isArray(params) ? params[0] : params;
+  if (Array.isArray(params) && params.length > 2) throw new InvalidParamsError('expected [submission] or [submission, {wait, finalTimeoutMs}]');
+  if (isObject(first) && Object.hasOwn(first, 'submission')) {
+    if (Array.isArray(params) && params.length > 1) throw new InvalidParamsError('expected the options beside the submission, not in a second parameter');
+    options = onlyNames(first, ['submission', 'wait', 'finalTimeoutMs']);
+    submission = first.submission;
+  } else {
+    submission = first;
+    if (Array.isArray(params) && params.length === 2) {
+      if (!isObject(params[1])) throw new InvalidParamsError('options: expected an object {wait, finalTimeoutMs}');
+      options = onlyNames(params[1], ['wait', 'finalTimeoutMs']);
+    }
+  }
+  const wait = options.wait ?? 'soft';
+  if (wait !== 'soft' && wait !== 'final') throw new InvalidParamsError('wait: expected "soft" or "final"');
+  const finalTimeoutMs = options.finalTimeoutMs ?? DEFAULT_FINAL_TIMEOUT_MS;
+  if (typeof finalTimeoutMs !== 'number' || !Number.isSafeInteger(finalTimeoutMs) || finalTimeoutMs < 1 || finalTimeoutMs > MAX_FINAL_TIMEOUT_MS) {
+    throw new InvalidParamsError(`finalTimeoutMs: expected an integer from 1 to ${MAX_FINAL_TIMEOUT_MS}`);
+  }
+  return { submission, wait, finalTimeoutMs };
+}
 
 /** The single argument of a method: params[0], or the params object itself. */
 function arg(params: unknown): unknown {
@@ -147,7 +200,20 @@ async function batchJson(node: NodeApi, height: number, budget: CallBudget): Pro
 }
 
 export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
-  const receipt = (r: Receipt) => receiptToJson(r, headerHash(node.separator, r.header));
+  /** Bytes to reserve for a finality certificate of this log (its signatures: at most one per validator). */
+  const finalityBytes = FINALITY_FRAME_BYTES + SIGNATURE_JSON_BYTES * node.rules.membership.n;
+  /**
+   * The node's certificate for a receipt's height, if the height is final: only then is the store asked (the
+   * finalized height is in memory). It must be for the receipt's very header: with no re-proposal before leader
+   * failover, any other final header at that height would mean the log forked under a quorum.
+   */
+  const certificateFor = async (r: Receipt, hash: Bytes, wait: { timeoutMs: number } | null): Promise<FinalityCertificate | undefined> => {
+    const height = r.header.height;
+    const fc = wait ? await node.waitFinal(height, wait.timeoutMs)
+      : node.info().finalizedHeight >= height ? await node.finalityCertificate(height) : undefined;
+    if (fc && !equalBytes(fc.headerHash, hash)) throw new InvariantError(`the header final at height ${height} is not the one this node holds there`);
+    return fc;
+  };
   /** A proof as exported: its JSON form plus the ready calldata of SequencerBond.slash. */
   const exportProof = (p: EquivocationProof): ExportedProofJson => {
     const json = proofToJson(p);
@@ -157,10 +223,17 @@ export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
     sequencer_append: {
       kind: 'write',
       run: async (params, budget) => {
-        const submission = parseSubmission(objectParam(params, 'submission'));
+        const options = appendParams(params);
+        const submission = parseSubmission(options.submission);
         // Its receipt's bound, from the write reserve, before anything is sequenced (a refusal changes nothing).
-        if (!budget.reserve(RECEIPT_FRAME_BYTES + HASH_JSON_BYTES * (submission.transactions.length + MAX_PROOF_HASHES))) budget.outOfBytes();
-        return receipt(await node.append(submission));
+        const bound = RECEIPT_FRAME_BYTES + HASH_JSON_BYTES * (submission.transactions.length + MAX_PROOF_HASHES) + finalityBytes;
+        if (!budget.reserve(bound)) budget.outOfBytes();
+        const r = await node.append(submission);
+        const hash = headerHash(node.separator, r.header);
+        const json = receiptToJson(r, hash);
+        const fc = await certificateFor(r, hash, options.wait === 'final' ? { timeoutMs: options.finalTimeoutMs } : null);
+        if (!fc && options.wait === 'final') throw new NotFinalYetError(options.finalTimeoutMs, json);
+        return { ...json, finality: fc ? 'final' : 'soft', certificate: fc ? finalityCertificateToJson(fc) : null };
       },
     },
     sequencer_read: {
@@ -190,10 +263,27 @@ export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
       // Records the equivocation proof a conflicting receipt yields, but loads a stored batch as a read does.
       kind: 'check',
       run: async (params, budget) => {
-        const parsed = parseReceipt(objectParam(params, 'receipt'));
-        if (!budget.reserve(VERDICT_BYTES)) budget.outOfBytes();
+        const { receipt: parsed, certificate } = parseFinalReceipt(objectParam(params, 'receipt'));
+        if (!budget.reserve(VERDICT_BYTES + finalityBytes)) budget.outOfBytes();
+        // A certificate that does not prove this header final makes the receipt invalid, before the node keeps anything of it.
+        const refused = certificate && finalityReason(node.rules, parsed, certificate);
+        if (refused) return { valid: false, reason: refused, status: 'invalid', proof: null, finality: 'soft', certificate: null } satisfies VerifyReceiptJson;
         const r = await node.verifyReceipt(parsed);
-        return { ...r, proof: r.proof && exportProof(r.proof) };
+        const verdict = { ...r, proof: r.proof && exportProof(r.proof) };
+        if (!r.valid) return { ...verdict, finality: 'soft', certificate: null };
+        if (certificate) return { ...verdict, finality: 'final', certificate: finalityCertificateToJson(certificate) };
+        // Only a header this node stores can be final here with this very hash (a pending one is above its tip).
+        const held = r.status === 'consistent' ? await certificateFor(parsed, headerHash(node.separator, parsed.header), null) : undefined;
+        return { ...verdict, finality: held ? 'final' : 'soft', certificate: held ? finalityCertificateToJson(held) : null };
+      },
+    },
+    sequencer_getCertificate: {
+      run: async (params, budget): Promise<FinalityCertificateJson> => {
+        const height = indexParam(params, 'height');
+        if (!budget.reserve(finalityBytes)) budget.outOfBytes();
+        const fc = await node.finalityCertificate(height);
+        if (!fc) throw new NotFoundError(`finality certificate of height ${height} (not final on this node)`);
+        return finalityCertificateToJson(fc);
       },
     },
     sequencer_getBatch: {

@@ -23,10 +23,12 @@ import { GENESIS_TIP, type Tip } from '../core/batch.ts';
 import { BaseError } from '../core/errors.ts';
 import { subscribe } from '../core/listeners.ts';
 import {
-  IDENTITY_KEY, NONCE_KEYS, PROBE_KEY, RECORD_KEYS, TIP_KEY, batchKey, decodeBatchValue, decodeHeight, decodeIdentity, decodeTip,
-  encodeBatchValue, encodeHeight, encodeIdentity, encodeProbe, encodeTip, heightOfBatchKey, nonceIndexKey, recordKey, seqIndexKey,
+  FINAL_KEY, IDENTITY_KEY, NONCE_KEYS, PROBE_KEY, RECORD_KEYS, TIP_KEY, batchKey, certificateKey, decodeBatchValue, decodeFinal, decodeHeight,
+  decodeIdentity, decodeTip, encodeBatchValue, encodeFinal, encodeHeight, encodeIdentity, encodeProbe, encodeTip, heightOfBatchKey,
+  heightOfCertificateKey, nonceIndexKey, recordKey, seqIndexKey, type FinalMark,
 } from '../wire/storage-records.ts';
 import { NonceFilter } from './nonce-filter.ts';
+import type { SafetyDatabase, SafetyPut } from './safety-store.ts';
 
 /** Backoff between recovery attempts after a storage fault. */
 const RECOVERY_FIRST_DELAY_MS = 100;
@@ -87,6 +89,14 @@ export interface AppendBatch {
   readonly nonceKeys: readonly Uint8Array[];
 }
 
+/**
+ * Writes a batch write's records together with records of the caller's own, in one synced write: `write` performs
+ * it (with the store's fault handling), given everything to put. A validator signs its lock votes this way, so that
+ * the batch and the record of the votes on it reach the disk together, before any vote leaves (safety-store.ts).
+ * An error thrown outside `write` leaves the store as it was, and the batches unstored.
+ */
+export type CoWriter = (batchRecords: readonly SafetyPut[], write: (records: readonly SafetyPut[]) => Promise<void>) => Promise<void>;
+
 export class StoreIdentityError extends BaseError {
   override name = 'StoreIdentityError';
 }
@@ -139,6 +149,7 @@ export class LogStore {
    */
   private nonces = new NonceFilter();
   private tipValue: Tip = GENESIS_TIP;
+  private finalValue: FinalMark | undefined;
   /** Why the store refuses writes, while a storage fault lasts. */
   private faultReason: string | undefined;
   private recovery: Promise<void> | undefined;
@@ -172,6 +183,8 @@ export class LogStore {
       }
       const tip = await db.get(TIP_KEY);
       if (tip !== undefined) store.tipValue = decodeTip(tip);
+      const final = await db.get(FINAL_KEY);
+      if (final !== undefined) store.finalValue = decodeFinal(final);
       store.nonces = await loadNonceFilter(db);
     } catch (e) {
       await db.close();
@@ -270,9 +283,9 @@ export class LogStore {
    * Appends consecutive batches, the first on the tip, in one atomic synced write (one fsync for all), then
    * advances the tip to the last: after a crash or a failed write the store holds all of them or none.
    */
-  async appendAll(batches: readonly AppendBatch[]): Promise<void> {
+  async appendAll(batches: readonly AppendBatch[], coWrite?: CoWriter): Promise<void> {
     let tip = this.tipValue;
-    const ops: { type: 'put'; key: Bytes; value: Bytes }[] = [];
+    const ops: SafetyPut[] = [];
     for (const a of batches) {
       // Each batch must sit on the one before it (or the tip): same height and same header, never a gap or a fork.
       if (a.tip.height !== tip.height + 1 || a.prevTip.height !== tip.height || !equalBytes(a.prevTip.headerHash, tip.headerHash)) {
@@ -291,7 +304,8 @@ export class LogStore {
     // Into the filter before the write: a write that fails may still be on the disk after recovery.
     for (const a of batches) for (const k of a.nonceKeys) this.nonces.add(k);
     const started = performance.now();
-    await this.write(() => this.db.batch(ops, { sync: true }));
+    const synced = (records: readonly SafetyPut[]) => this.write(() => this.db.batch([...records], { sync: true }));
+    await (coWrite ? coWrite(ops, synced) : synced(ops));
     const seconds = (performance.now() - started) / 1000;
     this.tipValue = tip;
     const listeners = [...this.appendedListeners];
@@ -344,6 +358,45 @@ export class LogStore {
     } catch (e) {
       throw new StoreFaultError(describe(e), { cause: e });
     }
+  }
+
+  /**
+   * The database as a validator's safety records need it (storage/safety-store.ts): point reads, and synced writes
+   * that go through the store's fault handling (a failed one puts the store in a fault state like any write).
+   */
+  get safetyDatabase(): SafetyDatabase {
+    return {
+      get: (key) => this.read(() => this.db.get(key)),
+      batch: (operations) => this.write(() => this.db.batch(operations, { sync: true })),
+    };
+  }
+
+  /** The highest height this node holds final, and its header hash; undefined before the first. */
+  get final(): FinalMark | undefined {
+    return this.finalValue;
+  }
+
+  /**
+   * Records that `mark.height` (and every height below it) is final, with the commit certificate that made it so.
+   * Not synced: a certificate is self-verifying and can be learned again from any peer, so losing the last ones in
+   * a machine crash costs a re-fetch, never safety. The final height never goes down.
+   */
+  async markFinal(mark: FinalMark, certificate: Uint8Array): Promise<void> {
+    if (this.finalValue !== undefined && mark.height <= this.finalValue.height) return;
+    if (mark.height > this.tipValue.height) throw new StoreOrderError(mark.height, this.tipValue.height);
+    await this.write(() => this.db.batch([
+      { type: 'put', key: certificateKey(mark.height), value: certificate },
+      { type: 'put', key: FINAL_KEY, value: encodeFinal(mark) },
+    ], { sync: false }));
+    if (this.finalValue === undefined || mark.height > this.finalValue.height) this.finalValue = mark;
+  }
+
+  /** The commit certificate stored for the lowest height ≥ `height` that has one (what makes `height` final). */
+  async certificateFrom(height: number): Promise<{ height: number; certificate: Bytes } | undefined> {
+    const found = await this.read(() => this.db.iterator({ gte: certificateKey(Math.max(0, height)), lt: certificateKey(Number.MAX_SAFE_INTEGER), limit: 1 }).all());
+    if (found.length === 0) return undefined;
+    const [k, v] = found[0];
+    return { height: heightOfCertificateKey(k), certificate: v };
   }
 
   /** Small durable records outside the log itself (equivocation proofs, node state). */

@@ -141,6 +141,19 @@ export class SafetyStoreError extends BaseError {
 
 // ---- The guard ----
 
+/** Performs one synced write of `records` (the log store's, when a vote shares the write of its batch). */
+export type SyncedWrite = (records: readonly SafetyPut[]) => Promise<void>;
+
+export interface SignOptions {
+  /** Performs the write instead of the guard's database (same records, same synced write). */
+  readonly write?: SyncedWrite;
+  /**
+   * Called for each vote the rules refuse, which is then skipped (not signed) while the others are signed and
+   * written: a batch must still be stored when a vote on it is not allowed. Without it a refusal refuses the call.
+   */
+  readonly onRefused?: (e: SafetyRuleError) => void;
+}
+
 /** One vote to sign: a lock vote on a stored header, or a commit vote on a checked lock certificate. */
 export type VoteRequest =
   | { readonly kind: 'lock'; readonly request: LockVoteRequest }
@@ -202,13 +215,18 @@ export class SafetySigner {
     return run;
   }
 
-  /** Writes the state change and the records together, synced; only then does the caller hand out a signature. */
-  private async persist(state: SafetyState, lockCert: Certificate | undefined, records: SafetyPut[], extra: readonly SafetyPut[]): Promise<void> {
+  /**
+   * Writes the state change and the records together, synced (by `write` when the caller performs the write, e.g.
+   * the log store writing a batch with its lock votes); only then does the caller hand out a signature.
+   */
+  private async persist(
+    state: SafetyState, lockCert: Certificate | undefined, records: SafetyPut[], extra: readonly SafetyPut[], write?: SyncedWrite,
+  ): Promise<void> {
     const lockChanged = lockCert !== this.lockCert || this.lockDirty;
     const ops: SafetyPut[] = [...extra, ...records, { type: 'put', key: SAFETY_STATE_KEY, value: encodeSafetyState(state) }];
     if (lockChanged && lockCert !== undefined) ops.push({ type: 'put', key: LOCK_CERT_KEY, value: encodeCertificate(lockCert) });
     try {
-      await this.db.batch(ops, { sync: true });
+      await (write ? write(ops) : this.db.batch(ops, { sync: true }));
     } catch (e) {
       this.stale = true;
       throw e;
@@ -240,7 +258,7 @@ export class SafetySigner {
    * A vote already signed, for the same header, comes back as stored; any vote the rules refuse refuses the whole
    * call, and nothing is written or signed.
    */
-  signVotes(requests: readonly VoteRequest[], extra: readonly SafetyPut[] = []): Promise<SignedVote[]> {
+  signVotes(requests: readonly VoteRequest[], extra: readonly SafetyPut[] = [], options: SignOptions = {}): Promise<SignedVote[]> {
     return this.serial(async () => {
       let state = this.current;
       let lockCert = this.lockCert;
@@ -257,19 +275,21 @@ export class SafetySigner {
           out.push({ ...vote, signature: this.reuse(digest, stored.signature) });
           continue;
         }
-        const other = await this.signedTarget(pending, voteRecordKey(kind === VoteKind.lock ? VoteKind.commit : VoteKind.lock, t.view, t.height));
-        for (const previous of [stored, other]) {
-          if (previous !== undefined && !equalBytes(previous.headerHash, t.headerHash)) {
-            throw new SafetyRuleError('conflict', `a vote for ${toHex(t.headerHash)} at (${t.view}, ${t.height}) conflicts with the signed vote for ${toHex(previous.headerHash)}`);
-          }
-        }
         let decision: VoteDecision;
-        if (r.kind === 'lock') {
-          decision = decideLockVote(state, r.request);
-        } else {
-          decision = decideCommitVote(state, r.certificate, r.storedHeaderHash);
-          if (decision.state.lock !== state.lock) lockCert = r.certificate;
+        try {
+          const other = await this.signedTarget(pending, voteRecordKey(kind === VoteKind.lock ? VoteKind.commit : VoteKind.lock, t.view, t.height));
+          for (const previous of [stored, other]) {
+            if (previous !== undefined && !equalBytes(previous.headerHash, t.headerHash)) {
+              throw new SafetyRuleError('conflict', `a vote for ${toHex(t.headerHash)} at (${t.view}, ${t.height}) conflicts with the signed vote for ${toHex(previous.headerHash)}`);
+            }
+          }
+          decision = r.kind === 'lock' ? decideLockVote(state, r.request) : decideCommitVote(state, r.certificate, r.storedHeaderHash);
+        } catch (e) {
+          if (!(e instanceof SafetyRuleError) || !options.onRefused) throw e;
+          options.onRefused(e);
+          continue;
         }
+        if (r.kind === 'commit' && decision.state.lock !== state.lock) lockCert = r.certificate;
         state = decision.state;
         // Made now because the record keeps it (a repeat must return these very bytes), but held in memory: it is
         // returned only after the write below is synced, so no one sees a signature the disk does not know.
@@ -280,7 +300,7 @@ export class SafetySigner {
         records.push({ type: 'put', key, value });
         out.push({ ...vote, signature });
       }
-      if (records.length > 0 || extra.length > 0) await this.persist(state, lockCert, records, extra);
+      if (records.length > 0 || extra.length > 0) await this.persist(state, lockCert, records, extra, options.write);
       return out;
     });
   }
@@ -330,6 +350,18 @@ export class SafetySigner {
       const timeout = { view, lock: decision.lock, signature: sign(digestOfTimeout(this.ctx, view, decision.lock), this.privateKey) };
       await this.persist(decision.state, this.lockCert, [{ type: 'put', key, value: encodeTimeoutRecord(timeout) }], []);
       return timeout;
+    });
+  }
+
+  /**
+   * For a key with no lock vote on record here whose store already holds the log up to `tip` (a replica made a
+   * validator, or a store that predates its votes): its lock votes start at the height after `tip`, as if it had
+   * voted up to it (docs/protocol.md §Safety state, height floor). Persisted synced. Does nothing once it has voted.
+   */
+  startAfter(tip: Target): Promise<void> {
+    return this.serial(async () => {
+      if (this.current.lastLock !== null) return;
+      await this.persist({ ...this.current, lastLock: { view: tip.view, height: tip.height, headerHash: tip.headerHash } }, this.lockCert, [], []);
     });
   }
 

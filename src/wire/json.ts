@@ -155,13 +155,18 @@ export function receiptToJson(r: Receipt, headerHash: Bytes): ReceiptJson {
   };
 }
 
-/** The fields of a receipt's JSON form (ReceiptJson); any other is refused, so a misspelt field is never silently ignored. */
+/**
+ * The fields of a receipt's JSON form (ReceiptJson); any other is refused, so a misspelt field is never silently ignored.
+ * `finality` and `certificate` (what sequencer_append adds) are known but not read here: finality-json.ts
+ * parseFinalReceipt reads them.
+ */
 const RECEIPT_FIELDS: ReadonlySet<string> = new Set([
   'submissionDigest', 'sender', 'nonce', 'height', 'firstSeq', 'count', 'entryHashes', 'prevEntryHash', 'proof', 'header', 'headerHash', 'signature',
+  'finality', 'certificate',
 ]);
-const HEADER_FIELDS: ReadonlySet<string> = new Set(['logId', 'height', 'view', 'firstSeq', 'count', 'prevHeaderHash', 'headHash', 'entriesRoot', 'timestamp']);
+export const HEADER_FIELDS: ReadonlySet<string> = new Set(['logId', 'height', 'view', 'firstSeq', 'count', 'prevHeaderHash', 'headHash', 'entriesRoot', 'timestamp']);
 
-function refuseUnknownFields(v: Record<string, unknown>, known: ReadonlySet<string>, prefix: string): void {
+export function refuseUnknownFields(v: Record<string, unknown>, known: ReadonlySet<string>, prefix: string): void {
   for (const name of Object.keys(v)) if (!known.has(name)) throw new InvalidParamsError(`${prefix}${name}: unknown field`);
 }
 

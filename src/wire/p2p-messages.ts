@@ -15,6 +15,11 @@ export function proofTopic(logId: Uint8Array): string {
   return `/sequencer/1/${toHex(logId).slice(2)}/equivocations`;
 }
 
+/** Validators' votes, as vote bundles (core/vote.ts; docs/protocol.md §Vote), so every node can form certificates. */
+export function voteTopic(logId: Uint8Array): string {
+  return `/sequencer/1/${toHex(logId).slice(2)}/votes`;
+}
+
 export const SYNC_PROTOCOL = '/sequencer/sync/1.0.0';
 export const STATUS_PROTOCOL = '/sequencer/status/1.0.0';
 export const APPEND_PROTOCOL = '/sequencer/append/1.0.0';
@@ -55,7 +60,7 @@ export function decodeSyncRequest(bytes: Uint8Array): SyncRequest {
  * restarting primary must not sign again; docs/protocol.md §Status, §Primary start-up).
  */
 export interface Status {
-  readonly mode: 'primary' | 'replica';
+  readonly mode: 'primary' | 'validator' | 'replica';
   readonly address: string | null;
   readonly primary: string;
   readonly logId: string;
@@ -64,6 +69,10 @@ export interface Status {
   readonly highestHeader: string | null;
   /** A primary's PeerRecord for the peer id it answers from (signature hex); null on replicas. */
   readonly peerRecord: { readonly peerId: string; readonly issuedAt: number; readonly signature: string } | null;
+  /** The highest commit certificate the node holds for a header it stores (binary form, hex), or null: self-verifying. */
+  readonly finalCertificate: string | null;
+  /** The highest lock certificate it holds above that (binary form, hex), or null: what a validator that missed the lock votes needs to commit. */
+  readonly lockCertificate: string | null;
 }
 
 /** Status, append replies and gossiped proofs are UTF-8 JSON (the codec lives with the JSON forms). */

@@ -7,8 +7,21 @@
 import type {
   EntryJson, EquivocationProofJson, HeaderJson, ReceiptJson, SignedHeaderJson, SubmissionJson,
 } from './json.ts';
+import type { CertificateJson } from '../core/certificate.ts';
+import type { Finality, FinalityCertificateJson, FinalReceiptJson } from './finality-json.ts';
 
 export type { EntryJson, EquivocationProofJson, HeaderJson, ReceiptJson, SignedHeaderJson, SubmissionJson };
+export type { CertificateJson, Finality, FinalityCertificateJson, FinalReceiptJson };
+
+/**
+ * sequencer_append's options (docs/protocol.md §JSON-RPC API, append): answer once the receipt's header is final
+ * (`wait: "final"`, with its finality certificate), or at once with the leader's signed receipt (`"soft"`, the default).
+ */
+export interface AppendOptions {
+  wait?: Finality;
+  /** How long `wait: "final"` waits before -32013 (not final yet, with the receipt); 1 … 60000, 10000 by default. */
+  finalTimeoutMs?: number;
+}
 
 /** sequencer_getBatch: everything a verifier needs to recompute the batch (docs/protocol.md §Batch, Verification). */
 export interface BatchJson {
@@ -56,6 +69,12 @@ export interface VerifyReceiptJson {
   status: ReceiptStatus;
   /** Set for `conflict` only. */
   proof: ExportedProofJson | null;
+  /**
+   * `final` for a valid receipt whose own finality certificate checks, or whose header the node holds final (then
+   * `certificate` is the node's); else `soft`.
+   */
+  finality: Finality;
+  certificate: FinalityCertificateJson | null;
 }
 
 export type BondStatusJson = 'active' | 'leaving' | 'slashed' | 'unbonded';
@@ -93,7 +112,29 @@ export interface ProcessStatsJson {
 
 /** sequencer_info (docs/protocol.md §JSON-RPC API, info). */
 export interface InfoJson {
-  mode: 'primary' | 'replica';
+  mode: 'primary' | 'validator' | 'replica';
+  /**
+   * What the node does in the validator set (docs/protocol.md §Validators and roles): the leader of the current view,
+   * another validator (verifies, stores and votes), or an observer (verifies and stores, no vote; `mode` replica).
+   */
+  role: 'leader' | 'validator' | 'observer';
+  /** This node's position in `validators`, or null for an observer. */
+  validatorIndex: number | null;
+  /** The validator set, in order (its first member leads view 0). */
+  validators: string[];
+  /** Faults tolerated (⌊(n−1)/3⌋) and signatures in a quorum (⌈(n+f+1)/2⌉). */
+  f: number;
+  quorum: number;
+  /** keccak256 of the validator addresses, as every vote binds it. */
+  membershipHash: string;
+  /** The view this node is in, and its leader (today always view 0 and `primary`). */
+  view: number;
+  leader: string;
+  /** The highest height this node holds final (a commit certificate covers it), -1 for none; and that header's hash. */
+  finalizedHeight: number;
+  finalizedHeaderHash: string | null;
+  /** A validator's lock (its highest certificate), or null. */
+  lock: { view: number; height: number; headerHash: string } | null;
   /** This node's key address, or null (a replica without a key). */
   address: string | null;
   primary: string;
@@ -134,12 +175,13 @@ export interface ReadParams {
  * §JSON-RPC API); the positional form is the one the client sends.
  */
 export interface RpcMethods {
-  sequencer_append: { params: [submission: SubmissionJson]; result: ReceiptJson };
+  sequencer_append: { params: [submission: SubmissionJson] | [submission: SubmissionJson, options: AppendOptions]; result: FinalReceiptJson };
   sequencer_read: { params: [ReadParams]; result: EntryJson[] };
   sequencer_info: { params: []; result: InfoJson };
   sequencer_getBatch: { params: [height: number]; result: BatchJson };
   sequencer_getProof: { params: [seq: number]; result: EntryProofJson };
-  sequencer_verifyReceipt: { params: [receipt: ReceiptJson]; result: VerifyReceiptJson };
+  sequencer_verifyReceipt: { params: [receipt: ReceiptJson | FinalReceiptJson]; result: VerifyReceiptJson };
+  sequencer_getCertificate: { params: [height: number]; result: FinalityCertificateJson };
   sequencer_getEquivocations: { params: []; result: ExportedProofJson[] };
 }
 

@@ -9,7 +9,10 @@
  *   'B' height u64             prevEntryHash[32] | batch wire form
  *   'S' firstSeq u64           height u64 (the batch holding a sequence number: the greatest key ≤ seq)
  *   'N' sender[20] nonce u64   height u64 of the batch that used the nonce
+ *   'M' "final"                height u64 | headerHash[32]: the highest height this node holds final
+ *   'C' height u64             the commit certificate (core/certificate.ts binary form) that made that height final
  *   'E' name                   a node record: 'P' proofId[32] an equivocation proof, 'S' height u64 a signed header
+ *   'V' ...                    a validator's safety records (storage/safety-store.ts)
  */
 import { Reader, Writer, u64be, type Bytes } from '../core/bytes.ts';
 import type { Tip } from '../core/batch.ts';
@@ -17,7 +20,9 @@ import type { EquivocationProof } from '../core/equivocation.ts';
 import { decodeSignedHeader, encodeSignedHeader, type SignedHeader } from '../core/header.ts';
 import { decodeJson, encodeJson, parseProof, proofToJson } from './json.ts';
 
-const Prefix = { batch: 0x42 /* B */, seq: 0x53 /* S */, nonce: 0x4e /* N */, meta: 0x4d /* M */, record: 0x45 /* E */ } as const;
+const Prefix = {
+  batch: 0x42 /* B */, seq: 0x53 /* S */, nonce: 0x4e /* N */, meta: 0x4d /* M */, record: 0x45 /* E */, certificate: 0x43 /* C */,
+} as const;
 
 function metaKey(name: string): Bytes {
   return Uint8Array.of(Prefix.meta, ...new TextEncoder().encode(name));
@@ -25,6 +30,8 @@ function metaKey(name: string): Bytes {
 
 export const TIP_KEY = metaKey('tip');
 export const IDENTITY_KEY = metaKey('identity');
+/** The highest final height and its header hash (encodeFinal). */
+export const FINAL_KEY = metaKey('final');
 /** Written (synced) by each recovery attempt to learn whether the disk takes writes again. */
 export const PROBE_KEY = metaKey('probe');
 
@@ -44,6 +51,35 @@ export function batchKey(height: number): Bytes {
 /** The height in a batchKey. */
 export function heightOfBatchKey(k: Uint8Array): number {
   return new Reader(k, 1).u64();
+}
+
+/** The key of the commit certificate that made `height` final. */
+export function certificateKey(height: number): Bytes {
+  return key(Prefix.certificate, height);
+}
+
+/** The height in a certificateKey. */
+export function heightOfCertificateKey(k: Uint8Array): number {
+  return new Reader(k, 1).u64();
+}
+
+/** The key range holding every commit certificate. */
+export const CERTIFICATE_KEYS = { gt: Uint8Array.of(Prefix.certificate), lt: Uint8Array.of(Prefix.certificate + 1) } as const;
+
+export interface FinalMark {
+  readonly height: number;
+  readonly headerHash: Bytes;
+}
+
+export function encodeFinal(f: FinalMark): Bytes {
+  return new Writer(40).u64(f.height).raw(f.headerHash).finish();
+}
+
+export function decodeFinal(bytes: Uint8Array): FinalMark {
+  const r = new Reader(bytes);
+  const mark = { height: r.u64(), headerHash: Uint8Array.from(r.raw(32)) };
+  r.end();
+  return mark;
 }
 
 /** The key of the sequence index entry for a batch's first sequence number. */

@@ -1,0 +1,348 @@
+/**
+ * Finality as every node sees it (docs/protocol.md §Finality): validators' votes arrive by gossip (and this node's own,
+ * if it votes, from its Voter); each is verified once and counted (core/vote-tally.ts); a quorum of lock votes is a lock
+ * certificate (QC1), which the Voter answers with a commit vote and the leader's window waits for; a quorum of commit
+ * votes is a commit certificate (CC), which makes its header and every header below it final, once this node stores
+ * that header. The final height and its certificate are recorded (LogStore.markFinal) and served: sequencer_getCertificate,
+ * `wait: final`, and the status answer (`finalCertificate`), from which a node that missed the votes (it was down, or
+ * joined late) learns the highest certificate of a peer and so catches up.
+ *
+ * Votes are taken only for the current view (view 0 until leader failover) and for heights in a window above the
+ * final height, one per validator and (kind, view, height): a Byzantine validator can neither grow memory nor make
+ * the node verify more than a bounded number of signatures per height. A second vote of one validator for another
+ * header at the same (kind, view, height) is kept aside as evidence (docs/protocol.md §Equivocation proofs, kind 3).
+ */
+import { fromHex, toHex, type Bytes } from '../core/bytes.ts';
+import { checkCertificate, compareRank, decodeCertificate, encodeCertificate, type Certificate, type CheckedCertificate } from '../core/certificate.ts';
+import { subscribe } from '../core/listeners.ts';
+import type { FinalityCertificate } from '../core/finality-certificate.ts';
+import type { Header } from '../core/header.ts';
+import { CURRENT_VIEW, headerHash } from '../core/header.ts';
+import type { Logger } from '../core/logger.ts';
+import type { LogRules } from '../core/rules.ts';
+import { VoteTally } from '../core/vote-tally.ts';
+import { VoteKind, decodeVoteBundle, encodeVoteBundle, verifyVote, MAX_BUNDLE_VOTES, type SignedVote, type VoteContext } from '../core/vote.ts';
+import type { Host } from '../p2p/host.ts';
+import type { LogStore } from '../storage/log-store.ts';
+import { voteTopic, type Status } from '../wire/p2p-messages.ts';
+import type { HeaderWatch } from './header-watch.ts';
+import { requestStatus } from './log-service.ts';
+import type { Verdict } from './role.ts';
+
+/** How far above the final height votes are kept: well above the leader's window (LEADER_WINDOW). */
+export const VOTE_WINDOW = 1024;
+/**
+ * The leader seals height h only while it holds a lock certificate for h − LEADER_WINDOW (or higher): a leader
+ * whose batches no quorum votes for stops after this many (docs/protocol.md §Finality, leader window).
+ */
+export const LEADER_WINDOW = 8;
+/** With stored heights above the final one and no new certificate for this long, peers are asked for theirs. */
+const CATCH_UP_AFTER_MS = 1_000;
+/** Most conflicting vote pairs kept in memory (evidence), oldest dropped first. */
+const MAX_CONFLICTS = 64;
+
+export interface FinalityOptions {
+  readonly host: Host;
+  readonly store: LogStore;
+  readonly rules: LogRules;
+  readonly watch: HeaderWatch;
+  readonly log: Logger;
+}
+
+/** A vote pair by one validator for two headers at one (kind, view, height): evidence against it. */
+export interface VoteConflict {
+  readonly signerIndex: number;
+  readonly first: SignedVote;
+  readonly second: SignedVote;
+}
+
+export class Finality {
+  private readonly opts: FinalityOptions;
+  private readonly ctx: VoteContext;
+  private readonly tally: VoteTally;
+  private readonly topic: string;
+  /** The highest commit certificate held for a stored, final header (what the status answer offers). */
+  private latest: Certificate | undefined;
+  /** The highest lock certificate formed or learned (offered to peers that missed the votes). */
+  private latestLock: CheckedCertificate | undefined;
+  /** A commit certificate for a header not stored yet (the highest such): applied once the store reaches it. */
+  private pendingCommit: CheckedCertificate | undefined;
+  /** The highest lock certificate height held (any view), -1 for none: the leader's window. */
+  private lockedHeightValue = -1;
+  private readonly lockListeners: ((qc: CheckedCertificate) => void)[] = [];
+  private readonly finalListeners: ((height: number) => void)[] = [];
+  private readonly windowListeners: (() => void)[] = [];
+  private readonly waiters = new Set<{ readonly height: number; readonly resolve: (final: boolean) => void }>();
+  private readonly conflictList: VoteConflict[] = [];
+  private lastProgress = performance.now();
+  private catchingUp = false;
+  private timer: NodeJS.Timeout | undefined;
+  private finalizing: Promise<void> = Promise.resolve();
+  private readonly unsubscribe: (() => void)[] = [];
+  private stopped = false;
+
+  private constructor(opts: FinalityOptions, latest: Certificate | undefined) {
+    this.opts = opts;
+    this.ctx = opts.rules;
+    this.latest = latest;
+    const final = opts.store.final?.height ?? -1;
+    this.tally = new VoteTally(opts.rules.membership, final, VOTE_WINDOW);
+    this.lockedHeightValue = final;
+    this.topic = voteTopic(opts.rules.logId);
+  }
+
+  /** Reads the final height's certificate back, subscribes to the vote topic and starts the catch-up timer. */
+  static async start(opts: FinalityOptions): Promise<Finality> {
+    const final = opts.store.final;
+    const stored = final ? await opts.store.certificateFrom(final.height) : undefined;
+    const finality = new Finality(opts, stored ? decodeCertificate(stored.certificate) : undefined);
+    opts.host.subscribe(finality.topic, (data, from) => finality.onGossip(data, from));
+    finality.unsubscribe.push(opts.store.onAppended(() => finality.onStored()));
+    finality.timer = setInterval(() => void finality.catchUpIfStalled(), CATCH_UP_AFTER_MS);
+    finality.timer.unref();
+    return finality;
+  }
+
+  /** The highest final height (-1 for none) and its header hash. */
+  get finalizedHeight(): number {
+    return this.opts.store.final?.height ?? -1;
+  }
+
+  get finalizedHeaderHash(): Bytes | undefined {
+    return this.opts.store.final?.headerHash;
+  }
+
+  /** The highest height with a lock certificate this node holds (or final), -1 for none. */
+  get lockedHeight(): number {
+    return Math.max(this.lockedHeightValue, this.finalizedHeight);
+  }
+
+  /** The leader's window: may the batch at `height` be sealed now? */
+  allowsSealing(height: number): boolean {
+    return height - LEADER_WINDOW <= this.lockedHeight;
+  }
+
+  /** Calls `listener` when the leader's window may have opened (a new lock certificate or final height). */
+  onWindowOpen(listener: () => void): () => void {
+    return subscribe(this.windowListeners, listener);
+  }
+
+  /** Calls `listener` with each lock certificate formed (once per header): the Voter's cue to commit. */
+  onLockCertificate(listener: (qc: CheckedCertificate) => void): () => void {
+    return subscribe(this.lockListeners, listener);
+  }
+
+  /** Calls `listener` with the new final height each time it rises. */
+  onFinal(listener: (height: number) => void): () => void {
+    return subscribe(this.finalListeners, listener);
+  }
+
+  /** Vote pairs that show a validator voting two headers at one (kind, view, height). */
+  get conflicts(): readonly VoteConflict[] {
+    return this.conflictList;
+  }
+
+  /**
+   * The status answer's certificates (binary form, hex, or null): the highest commit certificate held for a stored,
+   * final header, and the highest lock certificate held above it.
+   */
+  statusCertificates(): { finalCertificate: string | null; lockCertificate: string | null } {
+    const lock = this.latestLock && this.latestLock.height > this.finalizedHeight ? this.latestLock : undefined;
+    return {
+      finalCertificate: this.latest ? toHex(encodeCertificate(this.latest)) : null,
+      lockCertificate: lock ? toHex(encodeCertificate(lock)) : null,
+    };
+  }
+
+  /** Publishes this node's own votes and counts them (they need no verification). */
+  async publishOwn(signerIndex: number, votes: readonly SignedVote[]): Promise<void> {
+    for (const v of votes) this.count(signerIndex, v);
+    for (let i = 0; i < votes.length; i += MAX_BUNDLE_VOTES) {
+      const bundle = encodeVoteBundle({ signerIndex, votes: votes.slice(i, i + MAX_BUNDLE_VOTES) });
+      await this.opts.host.publish(this.topic, bundle).catch((e: Error) => this.opts.log.debug('vote publish failed', { error: e.message }));
+    }
+  }
+
+  /**
+   * GossipSub validator of the vote topic: malformed bundles, and votes that do not verify as the named validator's,
+   * are REJECTED; bundles with nothing new for this node (other views, heights outside the window, votes already
+   * counted) are IGNORED unverified; otherwise every new vote is verified and counted, ACCEPT.
+   */
+  async onGossip(data: Uint8Array, from: string): Promise<Verdict> {
+    let bundle;
+    try {
+      bundle = decodeVoteBundle(data);
+    } catch (e) {
+      this.opts.log.debug('malformed vote bundle', { from, error: (e as Error).message });
+      return 'reject';
+    }
+    if (bundle.signerIndex >= this.ctx.membership.n) return 'reject';
+    let fresh = 0;
+    for (const v of bundle.votes) {
+      if (v.view !== CURRENT_VIEW || !this.tally.wants(bundle.signerIndex, v)) continue;
+      try {
+        verifyVote(this.ctx, v, bundle.signerIndex);
+      } catch (e) {
+        this.opts.log.debug('vote refused', { from, error: (e as Error).message });
+        return 'reject';
+      }
+      this.count(bundle.signerIndex, v);
+      fresh++;
+    }
+    return fresh > 0 ? 'accept' : 'ignore';
+  }
+
+  /** Counts a verified vote; a certificate it completes is acted on. */
+  private count(index: number, v: SignedVote): void {
+    const outcome = this.tally.add(index, v);
+    if (outcome.kind === 'conflict') {
+      this.opts.log.warn('a validator voted two headers at one height', { validator: index, height: v.height, view: v.view, kind: v.kind });
+      this.conflictList.push({ signerIndex: index, first: outcome.first, second: outcome.second });
+      if (this.conflictList.length > MAX_CONFLICTS) this.conflictList.shift();
+      return;
+    }
+    if (outcome.kind === 'counted' && outcome.certificate) this.certified(outcome.certificate);
+  }
+
+  /** A certificate formed here or learned from a peer (checked either way). */
+  private certified(cert: CheckedCertificate): void {
+    this.progress();
+    if (cert.kind === VoteKind.commit) {
+      this.adoptCommit(cert);
+      return;
+    }
+    if (!this.latestLock || compareRank(cert, this.latestLock) > 0) this.latestLock = cert;
+    if (cert.height > this.lockedHeightValue) {
+      this.lockedHeightValue = cert.height;
+      for (const l of [...this.windowListeners]) l();
+    }
+    for (const l of [...this.lockListeners]) l(cert);
+  }
+
+  private progress(): void {
+    this.lastProgress = performance.now();
+  }
+
+  /** A checked commit certificate: its header (and all below) becomes final once stored here. Serialised. */
+  private adoptCommit(cert: CheckedCertificate): void {
+    if (cert.height <= this.finalizedHeight) return;
+    if (!this.pendingCommit || compareRank(cert, this.pendingCommit) > 0) this.pendingCommit = cert;
+    this.applyPending();
+  }
+
+  private onStored(): void {
+    if (this.pendingCommit) this.applyPending();
+  }
+
+  /** Marks the pending commit certificate's height final if its header is the one stored there. */
+  private applyPending(): void {
+    this.finalizing = this.finalizing.then(async () => {
+      const cert = this.pendingCommit;
+      const { store, log, watch } = this.opts;
+      if (!cert || this.stopped) return;
+      if (cert.height <= this.finalizedHeight) {
+        this.pendingCommit = undefined;
+        return;
+      }
+      if (cert.height > store.tip.height) return; // not stored yet: waits for onStored
+      const held = await watch.held(cert.height);
+      if (!held) return;
+      const stored = headerHash(this.ctx.separator, held.header);
+      this.pendingCommit = undefined;
+      if (toHex(stored) !== toHex(cert.headerHash)) {
+        // A quorum committed another header than this node stores: the leader equivocated (its watch will hold
+        // both headers once it sees the other) or this store is on a branch no quorum follows. Never marked final.
+        log.error('a commit certificate names another header than the one stored at its height', {
+          height: cert.height, certified: toHex(cert.headerHash), stored: toHex(stored),
+        });
+        return;
+      }
+      await store.markFinal({ height: cert.height, headerHash: cert.headerHash }, encodeCertificate(cert));
+      this.latest = cert;
+      this.tally.raiseFloor(cert.height);
+      this.progress();
+      for (const w of [...this.waiters]) if (w.height <= cert.height) w.resolve(true);
+      for (const l of [...this.finalListeners]) l(cert.height);
+      for (const l of [...this.windowListeners]) l();
+    }).catch((e: Error) => this.opts.log.warn('could not record a final height', { error: e.message }));
+  }
+
+  /** Resolves true once `height` is final here, false after `timeoutMs`. */
+  waitFinal(height: number, timeoutMs: number): Promise<boolean> {
+    if (height <= this.finalizedHeight) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        height,
+        resolve: (final: boolean) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(final);
+        },
+      };
+      const timer = setTimeout(() => waiter.resolve(false), timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** The finality certificate of a final height (docs/protocol.md §Finality certificate), or undefined when not final here. */
+  async certificate(height: number): Promise<FinalityCertificate | undefined> {
+    if (!Number.isSafeInteger(height) || height < 0 || height > this.finalizedHeight) return undefined;
+    const { store, watch } = this.opts;
+    const found = await store.certificateFrom(height);
+    if (!found) return undefined;
+    const headers: Header[] = [];
+    for (let h = height; h <= found.height; h++) {
+      const held = await watch.held(h);
+      if (!held) return undefined;
+      headers.push(held.header);
+    }
+    const [header, ...chain] = headers;
+    return { height, header, headerHash: headerHash(this.ctx.separator, header), certificate: decodeCertificate(found.certificate), chain };
+  }
+
+  /**
+   * Stored heights above the final one and no certificate for a while: ask the connected peers for their highest
+   * commit certificate and their highest lock certificate (status `finalCertificate`, `lockCertificate`), check
+   * them, and adopt them. Covers votes missed while down or not yet connected: the commit certificate finalises
+   * directly; the lock certificate lets a validator that missed the lock votes commit-vote (the quorum of commit
+   * votes may be waiting for exactly it). Single-flight.
+   */
+  private async catchUpIfStalled(): Promise<void> {
+    if (this.catchingUp || this.stopped) return;
+    if (this.opts.store.tip.height <= this.finalizedHeight || performance.now() - this.lastProgress < CATCH_UP_AFTER_MS) return;
+    this.catchingUp = true;
+    try {
+      for (const peer of this.opts.host.connectedPeers()) {
+        let status: Partial<Status>;
+        try {
+          status = await requestStatus(this.opts.host, peer);
+        } catch {
+          continue;
+        }
+        for (const [hex, kind] of [[status.finalCertificate, VoteKind.commit], [status.lockCertificate, VoteKind.lock]] as const) {
+          if (typeof hex !== 'string') continue;
+          let cert: CheckedCertificate;
+          try {
+            cert = checkCertificate(this.ctx, decodeCertificate(fromHex(hex)));
+          } catch (e) {
+            this.opts.log.debug('a peer offered a certificate that does not check', { peer, error: (e as Error).message });
+            continue;
+          }
+          if (cert.kind === kind && cert.view === CURRENT_VIEW && cert.height > this.finalizedHeight) this.certified(cert);
+        }
+      }
+      await this.finalizing;
+    } finally {
+      this.catchingUp = false;
+      this.progress();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const u of this.unsubscribe) u();
+    await this.finalizing;
+    for (const w of [...this.waiters]) w.resolve(this.finalizedHeight >= w.height);
+  }
+}
