@@ -1,0 +1,139 @@
+/**
+ * Quorum finality across real nodes (real libp2p on loopback, real LevelDB): four validators and an observer mark the
+ * same heights final with certificates a third party checks; with one validator down finality goes on, with two it
+ * stops (the leader seals at most LEADER_WINDOW heights past its last lock certificate) and resumes once a third
+ * validator is back, which catches up on the certificates it missed from its peers' status.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fromHex, toHex, type Bytes } from '../src/core/bytes.ts';
+import { checkFinalityCertificate } from '../src/core/finality-certificate.ts';
+import { headerHash } from '../src/core/header.ts';
+import { addressFromPrivateKey } from '../src/core/signature.ts';
+import { LEADER_WINDOW } from '../src/roles/finality.ts';
+import type { SequencerNode } from '../src/node/sequencer-node.ts';
+import { PRIMARY_KEY, SEPARATOR, clientSigner, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
+
+const KEYS: readonly Bytes[] = [PRIMARY_KEY, fromHex('0x' + '44'.repeat(32)), fromHex('0x' + '55'.repeat(32)), fromHex('0x' + '66'.repeat(32))];
+const VALIDATORS = KEYS.map(addressFromPrivateKey);
+const signer = clientSigner();
+let nonce = 0n;
+const tx = (s: string) => new TextEncoder().encode(s);
+
+interface Net {
+  readonly dir: string;
+  readonly nodes: (SequencerNode | undefined)[];
+  readonly observer: SequencerNode;
+}
+
+function startValidator(net: { dir: string }, i: number, peers: string[]): Promise<SequencerNode> {
+  return startReplica(join(net.dir, `v${i}`), peers, { mode: 'validator', privateKey: KEYS[i], validators: VALIDATORS });
+}
+
+/** The primary (validator 0), validators 1..3 and an observer, all connected; stopped and removed after the test. */
+async function startNet(t: TestContext): Promise<Net> {
+  const dir = await tempDir();
+  const primary = await startPrimary(join(dir.path, 'v0'), { validators: VALIDATORS });
+  const nodes: (SequencerNode | undefined)[] = [primary];
+  for (let i = 1; i < KEYS.length; i++) nodes.push(await startValidator({ dir: dir.path }, i, primary.multiaddrs()));
+  const observer = await startReplica(join(dir.path, 'observer'), primary.multiaddrs(), { validators: VALIDATORS });
+  const net = { dir: dir.path, nodes, observer };
+  t.after(async () => {
+    await Promise.all([...net.nodes, observer].map((n) => n?.stop()));
+    await dir.remove();
+  });
+  // Every node subscribed to the votes topic and meshed, so no vote of the first batch is lost.
+  await waitFor(() => [...nodes, observer].every((n) => n!.info().connectedPeers.length >= 1), 10_000, 'connected');
+  await new Promise((r) => setTimeout(r, 1_200));
+  return net;
+}
+
+function append(node: SequencerNode, label: string) {
+  return node.append(signer.sign({ nonce: nonce++, transactions: [tx(label)] }));
+}
+
+test('four validators and an observer mark the same heights final, each with a certificate that checks against the validator set alone', async (t) => {
+  const net = await startNet(t);
+  const primary = net.nodes[0]!;
+  const receipts = [];
+  for (let i = 0; i < 12; i++) receipts.push(await append(primary, `tx ${i}`));
+  const last = receipts.at(-1)!.header.height;
+  const everyone = [...net.nodes.map((n) => n!), net.observer];
+  await waitFor(() => everyone.every((n) => n.info().finalizedHeight >= last), 10_000, 'every node final up to the last receipt');
+  const info = net.observer.info();
+  assert.equal(info.role, 'observer');
+  assert.deepEqual([net.nodes[0]!.info().role, net.nodes[1]!.info().role], ['leader', 'validator']);
+  assert.equal(info.quorum, 3);
+  for (const r of receipts) {
+    const fc = await net.observer.finalityCertificate(r.header.height);
+    assert.ok(fc, `height ${r.header.height} has a finality certificate`);
+    // Checked with nothing but the log's domain and the validator set: a third party's view.
+    checkFinalityCertificate(net.observer.rules, fc);
+    assert.equal(toHex(fc.headerHash), toHex(headerHash(SEPARATOR, r.header)), 'the certificate is for the receipt\'s header');
+    assert.ok(fc.certificate.signatures.length >= 3);
+  }
+  // The same header is final at each height on every node (one final chain).
+  for (const n of everyone) assert.equal(n.info().finalizedHeaderHash, info.finalizedHeaderHash);
+  // Validators hold a lock at least as high as the last final height.
+  for (const n of net.nodes) assert.ok(n!.info().lock!.height >= last);
+});
+
+test('finality goes on with one of four validators down, stops with two down (the leader seals at most its window ahead), and resumes when one returns', async (t) => {
+  const net = await startNet(t);
+  const primary = net.nodes[0]!;
+  await append(primary, 'all up');
+  await waitFor(() => net.observer.info().finalizedHeight >= 0, 10_000, 'first final height');
+
+  await net.nodes[3]!.stop();
+  net.nodes[3] = undefined;
+  const withOneDown = await append(primary, 'one down');
+  await waitFor(() => net.observer.info().finalizedHeight >= withOneDown.header.height, 10_000, 'final with one validator down');
+
+  await net.nodes[2]!.stop();
+  net.nodes[2] = undefined;
+  const finalBefore = net.observer.info().finalizedHeight;
+  // Two validators (the leader and one other) are fewer than the quorum of three: nothing more becomes final, and
+  // the leader seals at most LEADER_WINDOW heights above its last lock certificate; later appends wait.
+  const soft = [];
+  for (let i = 0; i < LEADER_WINDOW; i++) soft.push(await append(primary, `two down ${i}`));
+  const waiting = append(primary, 'beyond the window');
+  let answered = false;
+  void waiting.then(() => { answered = true; }, () => { answered = true; });
+  await waitFor(() => net.observer.info().height >= soft.at(-1)!.header.height, 10_000, 'the observer stored the soft batches');
+  assert.equal(answered, false, 'the leader did not seal past its window');
+  assert.equal(net.observer.info().finalizedHeight, finalBefore, 'nothing became final while only two validators voted');
+  // A third validator returns: it syncs the batches it missed, lock-votes each, and the quorum is back.
+  net.nodes[2] = await startValidator(net, 2, primary.multiaddrs());
+  const beyond = await waiting;
+  assert.ok(beyond.header.height > soft.at(-1)!.header.height);
+  await waitFor(() => net.observer.info().finalizedHeight >= beyond.header.height, 15_000, 'finality resumed past the window');
+  assert.equal(finalBefore, withOneDown.header.height);
+  // Every soft receipt of the stalled stretch ended up final with the header it names.
+  for (const r of [...soft, beyond]) {
+    const fc = await net.observer.finalityCertificate(r.header.height);
+    assert.equal(toHex(fc!.headerHash), toHex(headerHash(SEPARATOR, r.header)));
+  }
+});
+
+test('a validator back from a stop learns the certificates it missed from its peers: the heights sealed meanwhile become final without any new batch', async (t) => {
+  const net = await startNet(t);
+  const primary = net.nodes[0]!;
+  await append(primary, 'all up');
+  await waitFor(() => net.observer.info().finalizedHeight >= 0, 10_000, 'first final height');
+  for (const i of [2, 3]) {
+    await net.nodes[i]!.stop();
+    net.nodes[i] = undefined;
+  }
+  // Sealed with two validators voting: soft. Their lock votes were gossiped while validator 3 was away, so once it
+  // is back it holds no lock certificate for them, and the others need its commit vote: it learns the lock
+  // certificate from a peer's status (`lockCertificate`), commits, and the quorum of commit votes forms.
+  const soft = [];
+  for (let i = 0; i < 3; i++) soft.push(await append(primary, `while two are down ${i}`));
+  net.nodes[3] = await startValidator(net, 3, primary.multiaddrs());
+  const last = soft.at(-1)!.header.height;
+  await waitFor(() => net.observer.info().finalizedHeight >= last, 15_000, 'the soft heights final');
+  assert.equal(net.observer.info().height, last, 'no batch was sealed after the soft ones');
+  const fc = await net.nodes[3]!.finalityCertificate(last);
+  checkFinalityCertificate(net.nodes[3]!.rules, fc!);
+});
