@@ -6,13 +6,16 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromHex, toHex, type Bytes } from '../src/core/bytes.ts';
+import { ClassicLevel } from 'classic-level';
+import { Reader, fromHex, toHex, type Bytes } from '../src/core/bytes.ts';
 import { checkFinalityCertificate } from '../src/core/finality-certificate.ts';
 import { headerHash } from '../src/core/header.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { LEADER_WINDOW } from '../src/roles/finality.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
+import type { Receipt } from '../src/core/receipt.ts';
 import { PRIMARY_KEY, SEPARATOR, clientSigner, startPrimary, startReplica, tempDir, waitFor } from './helpers/network.ts';
 
 const KEYS: readonly Bytes[] = [PRIMARY_KEY, fromHex('0x' + '44'.repeat(32)), fromHex('0x' + '55'.repeat(32)), fromHex('0x' + '66'.repeat(32))];
@@ -36,7 +39,9 @@ async function startNet(t: TestContext): Promise<Net> {
   const dir = await tempDir();
   const primary = await startPrimary(join(dir.path, 'v0'), { validators: VALIDATORS });
   const nodes: (SequencerNode | undefined)[] = [primary];
-  for (let i = 1; i < KEYS.length; i++) nodes.push(await startValidator({ dir: dir.path }, i, primary.multiaddrs()));
+  // Each validator connects to every node started before it: a validator starting on an empty store asks a quorum
+  // of the others what they saw its key sign before it votes (§Finality, validator start-up).
+  for (let i = 1; i < KEYS.length; i++) nodes.push(await startValidator({ dir: dir.path }, i, nodes.flatMap((n) => n!.multiaddrs())));
   const observer = await startReplica(join(dir.path, 'observer'), primary.multiaddrs(), { validators: VALIDATORS });
   const net = { dir: dir.path, nodes, observer };
   t.after(async () => {
@@ -45,6 +50,7 @@ async function startNet(t: TestContext): Promise<Net> {
   });
   // Every node subscribed to the votes topic and meshed, so no vote of the first batch is lost.
   await waitFor(() => [...nodes, observer].every((n) => n!.info().connectedPeers.length >= 1), 10_000, 'connected');
+  await waitFor(() => nodes.every((n) => n!.info().notReady === null), 10_000, 'every validator recovered');
   await new Promise((r) => setTimeout(r, 1_200));
   return net;
 }
@@ -95,7 +101,7 @@ test('finality goes on with one of four validators down, stops with two down (th
   const finalBefore = net.observer.info().finalizedHeight;
   // Two validators (the leader and one other) are fewer than the quorum of three: nothing more becomes final, and
   // the leader seals at most LEADER_WINDOW heights above its last lock certificate; later appends wait.
-  const soft = [];
+  const soft: Receipt[] = [];
   for (let i = 0; i < LEADER_WINDOW; i++) soft.push(await append(primary, `two down ${i}`));
   const waiting = append(primary, 'beyond the window');
   let answered = false;
@@ -128,7 +134,7 @@ test('a validator back from a stop learns the certificates it missed from its pe
   // Sealed with two validators voting: soft. Their lock votes were gossiped while validator 3 was away, so once it
   // is back it holds no lock certificate for them, and the others need its commit vote: it learns the lock
   // certificate from a peer's status (`lockCertificate`), commits, and the quorum of commit votes forms.
-  const soft = [];
+  const soft: Receipt[] = [];
   for (let i = 0; i < 3; i++) soft.push(await append(primary, `while two are down ${i}`));
   net.nodes[3] = await startValidator(net, 3, primary.multiaddrs());
   const last = soft.at(-1)!.header.height;
@@ -136,4 +142,38 @@ test('a validator back from a stop learns the certificates it missed from its pe
   assert.equal(net.observer.info().height, last, 'no batch was sealed after the soft ones');
   const fc = await net.nodes[3]!.finalityCertificate(last);
   checkFinalityCertificate(net.nodes[3]!.rules, fc!);
+});
+
+test('a validator whose store was wiped signs nothing at a height it may have voted before: it asks the others, then votes only above', async (t) => {
+  const net = await startNet(t);
+  const primary = net.nodes[0]!;
+  const before: Receipt[] = [];
+  for (let i = 0; i < 5; i++) before.push(await append(primary, `before the wipe ${i}`));
+  const lastBefore = before.at(-1)!.header.height;
+  // All four voted up to lastBefore: the observer counted validator 3's votes there.
+  await waitFor(() => net.observer.info().finalizedHeight >= lastBefore, 10_000, 'final before the wipe');
+  await net.nodes[3]!.stop();
+  await rm(join(net.dir, 'v3'), { recursive: true, force: true });
+  const peers = [...net.nodes.slice(0, 3), net.observer].flatMap((n) => n!.multiaddrs());
+  net.nodes[3] = await startValidator(net, 3, peers);
+  assert.match(net.nodes[3]!.info().notReady ?? '', /recovering before voting/);
+  // It needs a quorum of the others' answers (all three here) before it may vote.
+  await waitFor(() => net.nodes[3]!.info().notReady === null, 10_000, 'the wiped validator recovered');
+  // With validator 2 down, nothing is final without validator 3's votes: finality resuming shows it votes again.
+  await net.nodes[2]!.stop();
+  net.nodes[2] = undefined;
+  const after = await append(primary, 'after the wipe');
+  await waitFor(() => net.observer.info().finalizedHeight >= after.header.height, 15_000, 'final with the wiped validator voting');
+  await net.nodes[3]!.stop();
+  net.nodes[3] = undefined;
+  // Its store's vote records: none at or below the last height it voted before the wipe; lock votes above it.
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(join(net.dir, 'v3', 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  t.after(() => db.close());
+  const heights: number[] = [];
+  for await (const key of db.keys({ gte: Uint8Array.of(0x56, 0x76), lt: Uint8Array.of(0x56, 0x77) })) {
+    heights.push(new Reader(key, 3).u64() === 0 ? new Reader(key, 11).u64() : -1);
+  }
+  assert.ok(heights.length > 0, 'it voted after recovering');
+  assert.ok(Math.min(...heights) > lastBefore, `its first vote after the wipe is above ${lastBefore}, not at ${Math.min(...heights)}`);
 });

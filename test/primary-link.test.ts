@@ -47,7 +47,7 @@ async function startImpostor(t: TestContext, bootstrap: string[], record: (peerI
     impostor.statusAnswers++;
     const status: Status = {
       mode: 'primary', address: toHex(PRIMARY), primary: toHex(PRIMARY), logId: toHex(LOG_ID), height: 1_000_000,
-      highestHeader: null, peerRecord: await record(host.peerId), finalCertificate: null, lockCertificate: null,
+      highestHeader: null, peerRecord: await record(host.peerId), finalCertificate: null, lockCertificate: null, voteHeights: [],
     };
     return [encodeJson(status)];
   }, { maxRequestBytes: 64 });

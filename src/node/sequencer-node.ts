@@ -34,6 +34,7 @@ import { ReplicaRole } from '../roles/replica-role.ts';
 import type { Role } from '../roles/role.ts';
 import { Finality } from '../roles/finality.ts';
 import { Voter } from '../roles/voter.ts';
+import { ValidatorStartup, needsRecovery } from '../roles/validator-startup.ts';
 import { SafetySigner } from '../storage/safety-store.ts';
 import type { FinalityCertificate } from '../core/finality-certificate.ts';
 import { BondWatcher } from '../chain/bond-watcher.ts';
@@ -147,6 +148,8 @@ export class SequencerNode {
   private finality: Finality | undefined;
   /** A validator's (or the primary's) voting; undefined for an observer. */
   private voter: Voter | undefined;
+  /** A validator without safety records recovering before it votes (§Finality); undefined otherwise. */
+  private validatorStartup: ValidatorStartup | undefined;
   /** The primary's on-chain bond, when the node is given the contract (config.bond). */
   private bond: BondWatcher | undefined;
   private endpoint: NodeEndpoint | undefined;
@@ -231,10 +234,20 @@ export class SequencerNode {
     this.finality = finality;
     if (config.mode !== 'replica' && this.address && rules.membership.includes(this.address)) {
       const signer = await SafetySigner.open(store.safetyDatabase, rules, config.privateKey!);
-      // A key that never voted in this store while the store holds batches votes from the next height on.
-      const tip = store.tip;
-      if (tip.height >= 0) await signer.startAfter({ view: CURRENT_VIEW, height: tip.height, headerHash: tip.headerHash });
-      this.voter = new Voter({ signer, store, rules, finality, watch, log });
+      const voter = new Voter({ signer, store, rules, finality, watch, log });
+      this.voter = voter;
+      if (needsRecovery(rules, signer)) {
+        // No safety records: its key may have voted before (a lost store); it asks the others first (§Finality).
+        const startup = new ValidatorStartup({ host, store, rules, signer, watch, log });
+        this.validatorStartup = startup;
+        void startup.run().then((ready) => { if (ready) voter.enable(); },
+          (e: Error) => log.error('validator start-up recovery failed; not voting', { error: e.message }));
+      } else {
+        // A one-validator log whose store predates its votes votes from the height after its tip.
+        const tip = store.tip;
+        if (signer.state.lastLock === null && tip.height >= 0) await signer.startAfter({ view: CURRENT_VIEW, height: tip.height, headerHash: tip.headerHash });
+        voter.enable();
+      }
     }
     const appendAll = this.voter?.storeAndVote;
     const common = { host, store, rules, watch, log, bond: this.bond, metrics, appendAll };
@@ -303,7 +316,7 @@ export class SequencerNode {
       height: this.store.tip.height,
       highestHeader: highest ? toHex(encodeSignedHeader(highest)) : null,
       peerRecord: record ? { peerId: record.peerId, issuedAt: record.issuedAt, signature: toHex(record.signature) } : null,
-      ...(this.finality?.statusCertificates() ?? { finalCertificate: null, lockCertificate: null }),
+      ...(this.finality?.statusCertificates() ?? { finalCertificate: null, lockCertificate: null, voteHeights: [] }),
     };
   }
 
@@ -382,7 +395,7 @@ export class SequencerNode {
       connectedPeers: [...peers.connectedPeers],
       halted: this.haltedBecause(),
       bond: this.bond?.state ?? null,
-      notReady: this.role?.notReady ?? null,
+      notReady: this.role?.notReady ?? this.validatorStartup?.notReady ?? null,
       storageFault: this.store.fault ?? null,
       equivocations: this.watch.proofs.length,
       process: this.monitor.sample(),
@@ -494,6 +507,7 @@ export class SequencerNode {
   async stop(): Promise<void> {
     await this.endpoint?.close();
     await this.role?.stop();
+    this.validatorStartup?.stop();
     await this.voter?.stop();
     await this.finality?.stop();
     for (const u of this.unsubscribe) u();

@@ -72,8 +72,11 @@ export class Finality {
   private readonly lockListeners: ((qc: CheckedCertificate) => void)[] = [];
   private readonly finalListeners: ((height: number) => void)[] = [];
   private readonly windowListeners: (() => void)[] = [];
+  private readonly conflictListeners: ((c: VoteConflict) => void)[] = [];
   private readonly waiters = new Set<{ readonly height: number; readonly resolve: (final: boolean) => void }>();
   private readonly conflictList: VoteConflict[] = [];
+  /** The highest height a vote of each validator was counted at (-1: none): what a recovering validator asks for. */
+  private readonly voteHeights: number[];
   private lastProgress = performance.now();
   private catchingUp = false;
   private timer: NodeJS.Timeout | undefined;
@@ -89,6 +92,7 @@ export class Finality {
     this.tally = new VoteTally(opts.rules.membership, final, VOTE_WINDOW);
     this.lockedHeightValue = final;
     this.topic = voteTopic(opts.rules.logId);
+    this.voteHeights = opts.rules.membership.validators.map(() => -1);
   }
 
   /** Reads the final height's certificate back, subscribes to the vote topic and starts the catch-up timer. */
@@ -137,20 +141,27 @@ export class Finality {
     return subscribe(this.finalListeners, listener);
   }
 
+  /** Calls `listener` with each vote pair showing a validator voting two headers at one (kind, view, height). */
+  onConflict(listener: (c: VoteConflict) => void): () => void {
+    return subscribe(this.conflictListeners, listener);
+  }
+
   /** Vote pairs that show a validator voting two headers at one (kind, view, height). */
   get conflicts(): readonly VoteConflict[] {
     return this.conflictList;
   }
 
   /**
-   * The status answer's certificates (binary form, hex, or null): the highest commit certificate held for a stored,
-   * final header, and the highest lock certificate held above it.
+   * The status answer's finality fields: the highest commit certificate held for a stored, final header, and the
+   * highest lock certificate held above it (binary form, hex, or null); the highest height a vote of each validator
+   * was counted at since this node started (-1: none).
    */
-  statusCertificates(): { finalCertificate: string | null; lockCertificate: string | null } {
+  statusCertificates(): { finalCertificate: string | null; lockCertificate: string | null; voteHeights: number[] } {
     const lock = this.latestLock && this.latestLock.height > this.finalizedHeight ? this.latestLock : undefined;
     return {
       finalCertificate: this.latest ? toHex(encodeCertificate(this.latest)) : null,
       lockCertificate: lock ? toHex(encodeCertificate(lock)) : null,
+      voteHeights: [...this.voteHeights],
     };
   }
 
@@ -194,11 +205,14 @@ export class Finality {
 
   /** Counts a verified vote; a certificate it completes is acted on. */
   private count(index: number, v: SignedVote): void {
+    if (v.height > (this.voteHeights[index] ?? -1)) this.voteHeights[index] = v.height;
     const outcome = this.tally.add(index, v);
     if (outcome.kind === 'conflict') {
       this.opts.log.warn('a validator voted two headers at one height', { validator: index, height: v.height, view: v.view, kind: v.kind });
-      this.conflictList.push({ signerIndex: index, first: outcome.first, second: outcome.second });
+      const conflict = { signerIndex: index, first: outcome.first, second: outcome.second };
+      this.conflictList.push(conflict);
       if (this.conflictList.length > MAX_CONFLICTS) this.conflictList.shift();
+      for (const l of [...this.conflictListeners]) l(conflict);
       return;
     }
     if (outcome.kind === 'counted' && outcome.certificate) this.certified(outcome.certificate);

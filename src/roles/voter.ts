@@ -7,6 +7,7 @@
  * one synced write and one gossip message.
  */
 import { toHex, type Bytes } from '../core/bytes.ts';
+import { InvariantError } from '../core/errors.ts';
 import { peekSignedHeader } from '../core/batch.ts';
 import type { CheckedCertificate } from '../core/certificate.ts';
 import { headerHash } from '../core/header.ts';
@@ -28,6 +29,11 @@ export interface VoterOptions {
   readonly log: Logger;
 }
 
+/** Stored heights lock-voted per synced write when catching up. */
+const CATCH_UP_CHUNK = 256;
+/** Lock certificates kept for headers not stored yet. */
+const MAX_AWAITING = 1024;
+
 export class Voter {
   private readonly opts: VoterOptions;
   readonly index: number;
@@ -39,6 +45,9 @@ export class Voter {
   private signing: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[];
   private stopped = false;
+  /** Whether it signs votes yet (ValidatorStartup may hold it back), and whether catchUp runs. */
+  private voting = false;
+  private catching = false;
 
   constructor(opts: VoterOptions) {
     this.opts = opts;
@@ -55,6 +64,14 @@ export class Voter {
    * regardless. Drop-in for LogStore.appendAll in the roles.
    */
   readonly storeAndVote = async (appends: readonly AppendBatch[]): Promise<void> => {
+    const { store, signer, finality, log } = this.opts;
+    // Votes go with the write only when they continue the votes signed so far; otherwise (not voting yet, or
+    // heights stored without a vote) the batches are stored alone and catchUp votes on them in order.
+    if (!this.voting || this.catching || appends[0].tip.height !== this.lastVoted + 1) {
+      await store.appendAll(appends);
+      if (this.voting) void this.catchUp();
+      return;
+    }
     const requests: VoteRequest[] = appends.map((a) => ({
       kind: 'lock',
       request: {
@@ -62,14 +79,68 @@ export class Voter {
       },
     }));
     let votes: SignedVote[] = [];
-    await this.opts.store.appendAll(appends, async (records, write) => {
-      votes = await this.opts.signer.signVotes(requests, records, {
+    await store.appendAll(appends, async (records, write) => {
+      votes = await signer.signVotes(requests, records, {
         write,
-        onRefused: (e) => this.opts.log.warn('not voting for a stored batch', { rule: e.code, reason: e.message }),
+        onRefused: (e) => log.warn('not voting for a stored batch', { rule: e.code, reason: e.message }),
       });
     });
-    await this.opts.finality.publishOwn(this.index, votes);
+    await finality.publishOwn(this.index, votes);
   };
+
+  /** The height of its last lock vote (view 0), -1 for none. */
+  private get lastVoted(): number {
+    return this.opts.signer.state.lastLock?.height ?? -1;
+  }
+
+  /**
+   * Starts voting (at once, or after ValidatorStartup): lock votes on stored heights above its last lock vote that
+   * got none (stored while it recovered, or before a restart), in order, then on every batch as it is stored.
+   */
+  enable(): void {
+    this.voting = true;
+    void this.catchUp();
+  }
+
+  /** Whether it signs votes yet (false while ValidatorStartup runs). */
+  get enabled(): boolean {
+    return this.voting;
+  }
+
+  /**
+   * Lock-votes the stored heights above its last lock vote, in chunks of CATCH_UP_CHUNK per synced write, until it
+   * has voted up to the tip. Stops at a vote the rules refuse (logged): it would be refused again. Single-flight.
+   */
+  private async catchUp(): Promise<void> {
+    if (this.catching || this.stopped) return;
+    this.catching = true;
+    const { store, signer, watch, finality, rules, log } = this.opts;
+    try {
+      while (!this.stopped && this.lastVoted < store.tip.height) {
+        const from = this.lastVoted + 1;
+        const to = Math.min(store.tip.height, from + CATCH_UP_CHUNK - 1);
+        const requests: VoteRequest[] = [];
+        for (let h = from; h <= to; h++) {
+          const held = await watch.held(h);
+          if (!held) throw new InvariantError(`the header at height ${h} is not held`);
+          requests.push({ kind: 'lock', request: { view: held.header.view, height: h, headerHash: headerHash(rules.separator, held.header), prevHeaderHash: held.header.prevHeaderHash } });
+        }
+        let refused = false;
+        const votes = await signer.signVotes(requests, [], {
+          onRefused: (e) => {
+            refused = true;
+            log.warn('not voting for a stored batch', { rule: e.code, reason: e.message });
+          },
+        });
+        await finality.publishOwn(this.index, votes);
+        if (refused) return;
+      }
+    } catch (e) {
+      log.warn('lock votes on stored batches not signed; will retry with the next batch', { error: (e as Error).message });
+    } finally {
+      this.catching = false;
+    }
+  }
 
   /** The validator's lock (its highest certificate), or null. */
   get lock(): Target | null {
@@ -80,6 +151,8 @@ export class Voter {
     if (this.stopped || qc.height <= this.opts.finality.finalizedHeight) return;
     if (qc.height > this.opts.store.tip.height) {
       this.awaitingStore.set(qc.height, qc);
+      // Bounded: a header never stored here is committed by the others (the oldest waiting ones go first).
+      if (this.awaitingStore.size > MAX_AWAITING) this.awaitingStore.delete(this.awaitingStore.keys().next().value!);
       return;
     }
     this.queueCommit(qc);
@@ -107,6 +180,7 @@ export class Voter {
   /** Commit votes for lock certificates of headers this node stores (C2), one synced write, then published. */
   private async commit(certificates: readonly CheckedCertificate[]): Promise<void> {
     const { signer, watch, finality, rules, log } = this.opts;
+    if (!this.voting) return;
     const requests: VoteRequest[] = [];
     for (const qc of certificates) {
       if (this.stopped || qc.height <= finality.finalizedHeight) continue;

@@ -73,6 +73,11 @@ export interface Status {
   readonly finalCertificate: string | null;
   /** The highest lock certificate it holds above that (binary form, hex), or null: what a validator that missed the lock votes needs to commit. */
   readonly lockCertificate: string | null;
+  /**
+   * Per validator (by index), the highest height this node counted a vote of it at since it started, -1 for none:
+   * an unsigned hint a validator recovering from a lost store uses to stay above its own forgotten votes.
+   */
+  readonly voteHeights: readonly number[];
 }
 
 /** Status, append replies and gossiped proofs are UTF-8 JSON (the codec lives with the JSON forms). */
