@@ -4,7 +4,7 @@
  * certificate, checked by construction (each signature was verified on its way in). Pure and bounded: votes are
  * kept only for heights inside a window above the finalized height, one per validator, kind, view and height (the
  * first one counts; a second one for another header is the signer's equivocation, returned to the caller as the
- * pair, and not counted).
+ * pair once, and not counted; further ones from it there are not news).
  */
 import { toHex, type Bytes } from './bytes.ts';
 import { buildCertificate, type CheckedCertificate } from './certificate.ts';
@@ -44,6 +44,8 @@ export class VoteTally {
   private readonly cast = new Map<string, Map<number, SignedVote>>();
   /** Heights that have slots, for pruning. */
   private readonly heights = new Map<number, Set<string>>();
+  /** slot -> validators already caught voting two headers there: one proof is enough, later votes are not news. */
+  private readonly caught = new Map<string, Set<number>>();
 
   /** `floor`: votes at or below it are of no use (final already); `window`: how far above it votes are kept. */
   constructor(membership: Membership, floor: number, window: number) {
@@ -59,7 +61,11 @@ export class VoteTally {
     let voters = this.cast.get(slot);
     const previous = voters?.get(index);
     if (previous !== undefined) {
-      return toHex(previous.headerHash) === toHex(v.headerHash) ? { kind: 'duplicate' } : { kind: 'conflict', first: previous, second: v };
+      if (toHex(previous.headerHash) === toHex(v.headerHash) || this.caught.get(slot)?.has(index)) return { kind: 'duplicate' };
+      let caught = this.caught.get(slot);
+      if (!caught) this.caught.set(slot, (caught = new Set()));
+      caught.add(index);
+      return { kind: 'conflict', first: previous, second: v };
     }
     if (!voters) {
       voters = new Map();
@@ -93,8 +99,11 @@ export class VoteTally {
    */
   wants(index: number, v: Vote): boolean {
     if (v.height <= this.floor || v.height > this.floor + this.window) return false;
-    const previous = this.cast.get(slotKey(v))?.get(index);
-    return previous === undefined || toHex(previous.headerHash) !== toHex(v.headerHash);
+    const slot = slotKey(v);
+    const previous = this.cast.get(slot)?.get(index);
+    if (previous === undefined) return true;
+    // Another header is evidence, the first time only: a validator caught once cannot make the node verify more.
+    return toHex(previous.headerHash) !== toHex(v.headerHash) && !this.caught.get(slot)?.has(index);
   }
 
   /** The validators (indices) that voted this exact vote so far. */
@@ -111,6 +120,7 @@ export class VoteTally {
       for (const slot of slots) {
         this.slots.delete(slot);
         this.cast.delete(slot);
+        this.caught.delete(slot);
       }
       this.heights.delete(height);
     }

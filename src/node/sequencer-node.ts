@@ -301,6 +301,16 @@ export class SequencerNode {
     return this.store.onAppended(listener);
   }
 
+  /**
+   * Calls `listener` each time the node's final height rises (§Finality), with the new final height and its header
+   * hash. Returns the unsubscribe function.
+   */
+  onFinalized(listener: (height: number, headerHash: Bytes) => void): () => void {
+    const finality = this.finality;
+    if (!finality) return () => {};
+    return finality.onFinal((height) => listener(height, finality.finalizedHeaderHash!));
+  }
+
   multiaddrs(): string[] {
     return this.host.multiaddrs();
   }

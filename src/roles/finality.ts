@@ -15,7 +15,7 @@
 import { fromHex, toHex, type Bytes } from '../core/bytes.ts';
 import { checkCertificate, compareRank, decodeCertificate, encodeCertificate, type Certificate, type CheckedCertificate } from '../core/certificate.ts';
 import { subscribe } from '../core/listeners.ts';
-import type { FinalityCertificate } from '../core/finality-certificate.ts';
+import { MAX_FINALITY_CHAIN, type FinalityCertificate } from '../core/finality-certificate.ts';
 import type { Header } from '../core/header.ts';
 import { CURRENT_VIEW, headerHash } from '../core/header.ts';
 import type { Logger } from '../core/logger.ts';
@@ -303,7 +303,9 @@ export class Finality {
     if (!Number.isSafeInteger(height) || height < 0 || height > this.finalizedHeight) return undefined;
     const { store, watch } = this.opts;
     const found = await store.certificateFrom(height);
-    if (!found) return undefined;
+    // A height finalised only through a much later certificate (this node was away while it was voted) has no
+    // certificate short enough to serve from here; another node that saw its votes has one.
+    if (!found || found.height - height > MAX_FINALITY_CHAIN) return undefined;
     const headers: Header[] = [];
     for (let h = height; h <= found.height; h++) {
       const held = await watch.held(h);
