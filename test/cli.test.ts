@@ -117,6 +117,27 @@ test('start refuses bad configurations with a message', async (t) => {
   assert.match(longLinger.stderr, /--seal-linger-ms/);
 });
 
+test('start refuses a validator set the node does not fit: no key, a key outside the set, the leader started as a validator, a primary not first', async (t) => {
+  const dir = await tempDir(t);
+  const base = (name: string) => ['--db', join(dir, name), '--rpc-port', '0', '--p2p-port', '0'];
+  const primary = toHex(addressFromPrivateKey(fromHex(PRIMARY_KEY)));
+  const set = ['--validators', `${primary},${CLIENT_ADDRESS}`];
+  const [noKey, outsider, leaderAsValidator, notFirst] = await Promise.all([
+    runCli(['start', '--mode', 'validator', ...base('a'), ...set]),
+    runCli(['start', '--mode', 'validator', ...base('b'), '--validators', primary], { env: cliEnv({ PRIVATE_KEY: CLIENT_KEY }) }),
+    runCli(['start', '--mode', 'validator', ...base('c'), ...set], { env: cliEnv({ PRIVATE_KEY: PRIMARY_KEY }) }),
+    runCli(['start', '--mode', 'primary', ...base('d'), '--unsafe-skip-recovery', '--validators', `${CLIENT_ADDRESS},${primary}`], { env: cliEnv({ PRIVATE_KEY: PRIMARY_KEY }) }),
+  ]);
+  assert.equal(noKey.code, 2);
+  assert.match(noKey.stderr, /a validator needs a private key/);
+  assert.equal(outsider.code, 1);
+  assert.match(outsider.stderr, /is not one of the validators/);
+  assert.equal(leaderAsValidator.code, 1);
+  assert.match(leaderAsValidator.stderr, /start it with --mode primary/);
+  assert.equal(notFirst.code, 1);
+  assert.match(notFirst.stderr, /not the first of the validators/);
+});
+
 test('start a primary and a replica; append, read, info, batch and proof through the CLI', async (t) => {
   const dir = await tempDir(t);
   const primaryKey = await keyFile(dir, 'primary.key', PRIMARY_KEY);

@@ -121,7 +121,8 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   }
   const allow = list(values.allow).map((a) => parseAddress(a, 'allow'));
   const validators = values.validators !== undefined ? list(values.validators).map((a) => parseAddress(a, 'validators')) : undefined;
-  const primary = values.primary !== undefined ? parseAddress(values.primary, 'primary') : validators?.[0];
+  // A primary is its key's address (checked against the first validator when the node starts); others default to it.
+  const primary = values.primary !== undefined ? parseAddress(values.primary, 'primary') : mode === 'primary' ? undefined : validators?.[0];
   if (mode !== 'primary' && !primary) throw new UsageError(`a ${mode} needs the primary's address: --primary ADDRESS or --validators ADDRESS,...`);
   const logId = parseLogId(values['log-id'] ?? DEFAULT_LOG_NAME);
   const chainId = integer(values['chain-id'] ?? String(DEFAULT_CHAIN_ID), 'chain-id', 1);
