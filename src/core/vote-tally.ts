@@ -94,14 +94,16 @@ export class VoteTally {
   }
 
   /**
-   * Whether a vote of validator `index` would be news: inside the window, and not the very vote it already cast
-   * there (a different one is news too: evidence). Lets the caller skip verifying what it would not count.
+   * Whether a vote of validator `index` would be news: inside the window, not for a target already certified, and
+   * not the very vote it already cast there (a different one is news too: evidence, the first time). Lets the caller
+   * skip verifying what it would not count.
    */
   wants(index: number, v: Vote): boolean {
     if (v.height <= this.floor || v.height > this.floor + this.window) return false;
     const slot = slotKey(v);
     const previous = this.cast.get(slot)?.get(index);
-    if (previous === undefined) return true;
+    // A vote for a target that already has its certificate adds nothing (its signature would not be used).
+    if (previous === undefined) return this.slots.get(slot)?.get(toHex(v.headerHash))?.certified !== true;
     // Another header is evidence, the first time only: a validator caught once cannot make the node verify more.
     return toHex(previous.headerHash) !== toHex(v.headerHash) && !this.caught.get(slot)?.has(index);
   }

@@ -18,7 +18,7 @@
  *   'V' 'p' view u64 height u64     headerHash[32] | signature[65]           every header signed as leader
  */
 import { Reader, Writer, ZERO32, equalBytes, toHex, type Bytes } from '../core/bytes.ts';
-import { decodeCertificate, encodeCertificate, type Certificate, type CheckedCertificate } from '../core/certificate.ts';
+import { compareRank, decodeCertificate, encodeCertificate, type Certificate, type CheckedCertificate } from '../core/certificate.ts';
 import { BaseError, SafetyRuleError } from '../core/errors.ts';
 import { headerHash, type Header } from '../core/header.ts';
 import {
@@ -270,14 +270,14 @@ export class SafetySigner {
         const kind = r.kind === 'lock' ? VoteKind.lock : VoteKind.commit;
         const vote = { kind, view: t.view, height: t.height, headerHash: t.headerHash };
         const digest = digestOfVote(this.ctx, vote);
-        const stored = await this.signedTarget(pending, voteRecordKey(kind, t.view, t.height));
+        const stored = await this.signedVoteAt(state, pending, kind, t);
         if (stored !== undefined && equalBytes(stored.headerHash, t.headerHash)) {
           out.push({ ...vote, signature: this.reuse(digest, stored.signature) });
           continue;
         }
         let decision: VoteDecision;
         try {
-          const other = await this.signedTarget(pending, voteRecordKey(kind === VoteKind.lock ? VoteKind.commit : VoteKind.lock, t.view, t.height));
+          const other = await this.signedVoteAt(state, pending, kind === VoteKind.lock ? VoteKind.commit : VoteKind.lock, t);
           for (const previous of [stored, other]) {
             if (previous !== undefined && !equalBytes(previous.headerHash, t.headerHash)) {
               throw new SafetyRuleError('conflict', `a vote for ${toHex(t.headerHash)} at (${t.view}, ${t.height}) conflicts with the signed vote for ${toHex(previous.headerHash)}`);
@@ -303,6 +303,17 @@ export class SafetySigner {
       if (records.length > 0 || extra.length > 0) await this.persist(state, lockCert, records, extra, options.write);
       return out;
     });
+  }
+
+  /**
+   * The vote of `kind` this key signed at t's (view, height), if any. Votes of a kind are signed at strictly rising
+   * ranks and the state's last vote of that kind is the highest (rules L5, C4; written in the same synced write as the
+   * record), so above it there is none and the disk is not asked: the common case, a new height, reads nothing.
+   */
+  private signedVoteAt(state: SafetyState, pending: Map<string, Bytes>, kind: VoteKind, t: Target): Promise<{ headerHash: Bytes; signature: Bytes } | undefined> {
+    const last = kind === VoteKind.lock ? state.lastLock : state.lastCommit;
+    if (last === null || compareRank(t, last) > 0) return Promise.resolve(undefined);
+    return this.signedTarget(pending, voteRecordKey(kind, t.view, t.height));
   }
 
   private async signedTarget(pending: Map<string, Bytes>, key: Bytes): Promise<{ headerHash: Bytes; signature: Bytes } | undefined> {

@@ -26,6 +26,7 @@ test('a quorum of votes on one target makes one certificate, which checkCertific
   const cert = third.certificate!;
   assert.deepEqual(signerIndices(cert.signers), [0, 2, 3]);
   checkCertificate(CTX, cert);
+  assert.equal(tally.wants(1, v), false, 'a fourth vote after the certificate is not worth verifying');
   assert.deepEqual(tally.add(1, signed(1, v)), { kind: 'duplicate' }, 'a fourth vote after the certificate');
 });
 
