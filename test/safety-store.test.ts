@@ -188,6 +188,22 @@ describe('SafetySigner on LevelDB', () => {
     await db.close();
   });
 
+  test('a vote at a new height reads no record from the disk; a repeated one reads it and returns the stored bytes', async () => {
+    const db = await openDb(await freshDir());
+    let reads = 0;
+    const counting: SafetyDatabase = { get: (k) => { reads++; return db.get(k); }, batch: (ops, o) => db.batch(ops, o) };
+    const signer = await SafetySigner.open(counting, CTX, KEYS[ME]);
+    const opened = reads;
+    const first = await signer.signLockVote(lockReq(0));
+    await signer.signLockVote(lockReq(1));
+    await signer.signCommitVote(lockQc(1), H[1]);
+    assert.equal(reads - opened, 0, 'nothing can be on record above the last vote of each kind');
+    const again = await signer.signLockVote(lockReq(0));
+    assert.ok(reads - opened > 0, 'a request at or below the last vote looks its record up');
+    assert.ok(equalBytes(again.signature, first.signature));
+    await db.close();
+  });
+
   test('concurrent conflicting requests: exactly one is signed', async () => {
     const db = await openDb(await freshDir());
     const signer = await SafetySigner.open(db, CTX, KEYS[ME]);

@@ -277,7 +277,7 @@ export class SafetySigner {
         }
         let decision: VoteDecision;
         try {
-          const other = await this.signedVoteAt(state, pending, kind === VoteKind.lock ? VoteKind.commit : VoteKind.lock, t);
+          const other = await this.votedHeaderAt(state, pending, kind === VoteKind.lock ? VoteKind.commit : VoteKind.lock, t);
           for (const previous of [stored, other]) {
             if (previous !== undefined && !equalBytes(previous.headerHash, t.headerHash)) {
               throw new SafetyRuleError('conflict', `a vote for ${toHex(t.headerHash)} at (${t.view}, ${t.height}) conflicts with the signed vote for ${toHex(previous.headerHash)}`);
@@ -314,6 +314,20 @@ export class SafetySigner {
     const last = kind === VoteKind.lock ? state.lastLock : state.lastCommit;
     if (last === null || compareRank(t, last) > 0) return Promise.resolve(undefined);
     return this.signedTarget(pending, voteRecordKey(kind, t.view, t.height));
+  }
+
+  /**
+   * The header this key voted with `kind` at t's (view, height), if any: as signedVoteAt, and at the very rank of the
+   * last vote of that kind the state says which header without reading the record (a commit vote at the height of
+   * the last lock vote: the common case).
+   */
+  private async votedHeaderAt(state: SafetyState, pending: Map<string, Bytes>, kind: VoteKind, t: Target): Promise<{ headerHash: Bytes } | undefined> {
+    const last = kind === VoteKind.lock ? state.lastLock : state.lastCommit;
+    if (last !== null && compareRank(t, last) === 0 && !pending.has(toHex(voteRecordKey(kind, t.view, t.height)))) {
+      // lastLock may also be a recovery floor with no record (startAfter): its header is still the one at that height.
+      return { headerHash: last.headerHash };
+    }
+    return this.signedVoteAt(state, pending, kind, t);
   }
 
   private async signedTarget(pending: Map<string, Bytes>, key: Bytes): Promise<{ headerHash: Bytes; signature: Bytes } | undefined> {
