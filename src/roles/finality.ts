@@ -24,6 +24,7 @@ import { VoteTally } from '../core/vote-tally.ts';
 import { VoteKind, decodeVoteBundle, encodeVoteBundle, verifyVote, MAX_BUNDLE_VOTES, type SignedVote, type VoteContext } from '../core/vote.ts';
 import type { Host } from '../p2p/host.ts';
 import type { LogStore } from '../storage/log-store.ts';
+import type { Tip } from '../core/batch.ts';
 import { voteTopic, type Status } from '../wire/p2p-messages.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import { requestStatus } from './log-service.ts';
@@ -38,6 +39,8 @@ export const VOTE_WINDOW = 1024;
 export const LEADER_WINDOW = 8;
 /** With stored heights above the final one and no new certificate for this long, peers are asked for theirs. */
 const CATCH_UP_AFTER_MS = 1_000;
+/** Stored header hashes kept in memory, by height (the newest). */
+const RECENT_HASHES = 2 * VOTE_WINDOW;
 /** Most conflicting vote pairs kept in memory (evidence), oldest dropped first. */
 const MAX_CONFLICTS = 64;
 
@@ -75,6 +78,8 @@ export class Finality {
   private readonly conflictListeners: ((c: VoteConflict) => void)[] = [];
   private readonly waiters = new Set<{ readonly height: number; readonly resolve: (final: boolean) => void }>();
   private readonly conflictList: VoteConflict[] = [];
+  /** Header hashes of the most recently stored heights (the store's tip after each append). */
+  private readonly recentHashes = new Map<number, Bytes>();
   /** The highest height a vote of each validator was counted at (-1: none): what a recovering validator asks for. */
   private readonly voteHeights: number[];
   private lastProgress = performance.now();
@@ -101,7 +106,7 @@ export class Finality {
     const stored = final ? await opts.store.certificateFrom(final.height) : undefined;
     const finality = new Finality(opts, stored ? decodeCertificate(stored.certificate) : undefined);
     opts.host.subscribe(finality.topic, (data, from) => finality.onGossip(data, from));
-    finality.unsubscribe.push(opts.store.onAppended(() => finality.onStored()));
+    finality.unsubscribe.push(opts.store.onAppended((tip) => finality.onStored(tip)));
     finality.timer = setInterval(() => void finality.catchUpIfStalled(), CATCH_UP_AFTER_MS);
     finality.timer.unref();
     return finality;
@@ -244,24 +249,37 @@ export class Finality {
     this.applyPending();
   }
 
-  private onStored(): void {
+  private onStored(tip: Tip): void {
+    this.recentHashes.set(tip.height, tip.headerHash);
+    if (this.recentHashes.size > RECENT_HASHES) this.recentHashes.delete(this.recentHashes.keys().next().value!);
     if (this.pendingCommit) this.applyPending();
+  }
+
+  /**
+   * The hash of the header this node stores at `height`, or undefined when it stores none there. Recent heights
+   * come from memory (what a certificate or a commit vote is nearly always about); older ones from the store.
+   */
+  async storedHeaderHash(height: number): Promise<Bytes | undefined> {
+    if (height > this.opts.store.tip.height) return undefined;
+    const recent = this.recentHashes.get(height);
+    if (recent) return recent;
+    const held = await this.opts.watch.held(height);
+    return held ? headerHash(this.ctx.separator, held.header) : undefined;
   }
 
   /** Marks the pending commit certificate's height final if its header is the one stored there. */
   private applyPending(): void {
     this.finalizing = this.finalizing.then(async () => {
       const cert = this.pendingCommit;
-      const { store, log, watch } = this.opts;
+      const { store, log } = this.opts;
       if (!cert || this.stopped) return;
       if (cert.height <= this.finalizedHeight) {
         this.pendingCommit = undefined;
         return;
       }
       if (cert.height > store.tip.height) return; // not stored yet: waits for onStored
-      const held = await watch.held(cert.height);
-      if (!held) return;
-      const stored = headerHash(this.ctx.separator, held.header);
+      const stored = await this.storedHeaderHash(cert.height);
+      if (!stored) return;
       this.pendingCommit = undefined;
       if (toHex(stored) !== toHex(cert.headerHash)) {
         // A quorum committed another header than this node stores: the leader equivocated (its watch will hold

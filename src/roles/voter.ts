@@ -179,15 +179,14 @@ export class Voter {
 
   /** Commit votes for lock certificates of headers this node stores (C2), one synced write, then published. */
   private async commit(certificates: readonly CheckedCertificate[]): Promise<void> {
-    const { signer, watch, finality, rules, log } = this.opts;
+    const { signer, finality, log } = this.opts;
     if (!this.voting) return;
     const requests: VoteRequest[] = [];
     for (const qc of certificates) {
       if (this.stopped || qc.height <= finality.finalizedHeight) continue;
       let stored: Bytes | undefined;
       try {
-        const held = await watch.held(qc.height);
-        stored = held ? headerHash(rules.separator, held.header) : undefined;
+        stored = await finality.storedHeaderHash(qc.height);
       } catch (e) {
         log.warn('cannot read the stored header to commit-vote', { height: qc.height, error: (e as Error).message });
         continue;
