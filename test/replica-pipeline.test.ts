@@ -198,3 +198,37 @@ test('a different header for a height still waiting for its write is caught as a
   await firstDone;
   assert.deepEqual(await n.replica.handle(chain(1, tipAfter(first))[0], 'gossip'), IGNORED, 'nothing more is stored');
 });
+
+test('the periodic sync asks one peer per round when nothing is missing, starting with another peer each round, so a withholding peer cannot hide a batch', async (t) => {
+  const dir = await tempDir();
+  const store = await LogStore.open(join(dir.path, 'db'), 'test log');
+  const watch = await HeaderWatch.open({ store, rules: PRIMARY_RULES, chainId: CHAIN_ID, log: silentLogger });
+  const batches = chain(2);
+  const asked: string[] = [];
+  // Peer "a" withholds everything; "b" and "c" serve the two batches.
+  const source: BatchSource = {
+    peers: () => ['a', 'b', 'c'],
+    fetch: async function* (peer, from) {
+      asked.push(peer);
+      if (peer !== 'a') yield* batches.slice(from);
+    },
+  };
+  const replica = new Replica({ store, rules: PRIMARY_RULES, source, watch, log: silentLogger });
+  t.after(async () => { await replica.stop(); await store.close(); await dir.remove(); });
+  await replica.catchUp(); // starts with "a": nothing, and no header above the tip is known: the round ends there
+  assert.deepEqual(asked, ['a']);
+  assert.equal(store.tip.height, -1);
+  await replica.catchUp(); // starts with "b": both batches
+  assert.equal(store.tip.height, 1, 'the next round, starting elsewhere, fetched what "a" withheld');
+  asked.length = 0;
+  await replica.catchUp();
+  assert.equal(asked.length, 1, 'idle: one request per round');
+  await replica.catchUp();
+  assert.equal(asked.length, 2);
+  assert.notEqual(asked[0], asked[1], 'each round starts with another peer');
+  // A header above the tip is known (seen in gossip): every peer is worth asking.
+  await watch.remember(decodeBatch(chain(1, tipAfter(batches[1]))[0]));
+  asked.length = 0;
+  await replica.catchUp();
+  assert.deepEqual(asked.sort(), ['a', 'b', 'c']);
+});

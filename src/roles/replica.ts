@@ -113,6 +113,8 @@ export class Replica {
   private generation = 0;
   private syncing: Promise<void> | undefined;
   private syncAgain = false;
+  /** Sync rounds started: which peer a round asks first. */
+  private rounds = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly unsubscribe: (() => void)[];
@@ -382,7 +384,12 @@ export class Replica {
    * response's batches are verified one after the other without waiting for each one's write.
    */
   private async syncRound(): Promise<void> {
-    for (const peer of this.opts.source.peers()) {
+    const peers = this.opts.source.peers();
+    // Each round starts with another peer, so that one peer withholding batches cannot hide them round after round.
+    const first = peers.length === 0 ? 0 : this.rounds++ % peers.length;
+    for (let i = 0; i < peers.length; i++) {
+      const peer = peers[(first + i) % peers.length];
+      let answeredEmpty = true;
       let progressed = true;
       while (progressed && !this.stopped && !this.opts.watch.equivocated && this.opts.store.fault === undefined) {
         progressed = false;
@@ -403,11 +410,16 @@ export class Replica {
           const level = e instanceof BatchRejectedError ? 'warn' : 'debug';
           this.opts.log[level]('sync from peer stopped', { peer, error: (e as Error).message });
           progressed = false;
+          answeredEmpty = false;
         }
+        if (writes.length > 0) answeredEmpty = false;
         // Progress is what got stored: a dropped write ends this peer's round (the store's recovery resumes it).
         const outcomes = await Promise.all(writes);
         if (outcomes.some((o) => !o.stored)) progressed = false;
       }
+      // The periodic poll repairs lost gossip: a peer that answered with nothing new ends the round, unless a header
+      // above the tip is known to exist (then every peer is worth asking). An idle node polls one peer per round.
+      if (answeredEmpty && (this.opts.watch.highestSeen()?.header.height ?? -1) <= this.headTip.height) break;
     }
   }
 }
