@@ -81,6 +81,7 @@ test('conflicting batches published to two replicas are caught by both, proven, 
   const [p1] = await fetchProofs(r1.rpcUrl);
   const [p2] = await fetchProofs(r2.rpcUrl);
   assert.equal(p1.kind, 'conflict');
+  assert.equal(p2.kind, 'conflict');
   assert.deepEqual(p1, p2, 'both replicas hold the same canonical proof');
   assert.equal(p1.signer, primaryWallet.address);
   assert.equal(p1.a.header.height, honest.height + 1);

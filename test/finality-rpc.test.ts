@@ -20,6 +20,7 @@ import { Membership } from '../src/core/membership.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { SubmissionSigner } from '../src/client/submission-signer.ts';
 import { encodeSlashCalldata } from '../src/chain/bond-contract.ts';
+import { encodeVoteSlashCalldata } from '../src/chain/vote-slashing.ts';
 import { createMethods, type NodeApi } from '../src/rpc/methods.ts';
 import { startRpcServer } from '../src/rpc/server.ts';
 import { parseFinalityCertificate } from '../src/wire/finality-json.ts';
@@ -169,9 +170,10 @@ test('wait final past finalTimeoutMs: -32013 not final yet, with the soft receip
     proof: (seq) => node.proof(seq),
     info: () => ({ ...node.info(), ...(holdBack && { finalizedHeight: -1, finalizedHeaderHash: null }) }),
     equivocations: () => node.equivocations(),
+    voteEquivocations: () => node.voteEquivocations(),
     verifyReceipt: (r) => node.verifyReceipt(r),
   };
-  const server = await startRpcServer({ methods: createMethods(held, { slashCalldata: encodeSlashCalldata }), host: '127.0.0.1', port: 0, log });
+  const server = await startRpcServer({ methods: createMethods(held, { slashCalldata: encodeSlashCalldata, voteSlashCalldata: encodeVoteSlashCalldata }), host: '127.0.0.1', port: 0, log });
   t.after(() => server.close());
   const rpc = new RpcClient(server.url);
   const s = clientSigner().sign({ nonce: 1n, transactions: [text('slow to settle')] });

@@ -17,6 +17,7 @@ import { MAX_TX_BYTES } from '../src/core/limits.ts';
 import { submissionToJson } from '../src/wire/json.ts';
 import { createMethods, type NodeApi } from '../src/rpc/methods.ts';
 import { encodeSlashCalldata } from '../src/chain/bond-contract.ts';
+import { encodeVoteSlashCalldata } from '../src/chain/vote-slashing.ts';
 import { DEFAULT_RPC_LIMITS, startRpcServer, type RpcLimits, type RpcServer } from '../src/rpc/server.ts';
 import { RpcClient } from '../src/client/rpc-client.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
@@ -58,7 +59,7 @@ after(async () => {
 
 /** A server over the same node with other limits (small timeouts, small budgets). */
 async function serverWith(limits: Partial<RpcLimits>): Promise<RpcServer> {
-  return startRpcServer({ methods: createMethods(node, { slashCalldata: encodeSlashCalldata }), host: '127.0.0.1', port: 0, limits, log });
+  return startRpcServer({ methods: createMethods(node, { slashCalldata: encodeSlashCalldata, voteSlashCalldata: encodeVoteSlashCalldata }), host: '127.0.0.1', port: 0, limits, log });
 }
 
 async function post(url: string, body: string, timeoutMs = 10_000): Promise<{ status: number; text: string; json: any }> {
@@ -522,6 +523,7 @@ test('a batch of many verifyReceipt calls for a 3 MiB batch runs a few at a time
     proof: (seq) => node.proof(seq),
     info: () => node.info(),
     equivocations: () => node.equivocations(),
+    voteEquivocations: () => node.voteEquivocations(),
     verifyReceipt: async (r) => {
       most = Math.max(most, ++running);
       try {
@@ -531,7 +533,7 @@ test('a batch of many verifyReceipt calls for a 3 MiB batch runs a few at a time
       }
     },
   };
-  const server = await startRpcServer({ methods: createMethods(counted, { slashCalldata: encodeSlashCalldata }), host: '127.0.0.1', port: 0, limits: { maxChecksInFlight: 2 }, log });
+  const server = await startRpcServer({ methods: createMethods(counted, { slashCalldata: encodeSlashCalldata, voteSlashCalldata: encodeVoteSlashCalldata }), host: '127.0.0.1', port: 0, limits: { maxChecksInFlight: 2 }, log });
   try {
     const receipt = bigReceipts[0] as { header: { count: number } };
     assert.ok(receipt.header.count >= 30, `a receipt from a batch of ${receipt.header.count} entries of 64 KiB`);

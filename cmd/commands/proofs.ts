@@ -4,13 +4,15 @@ import { printJson, rpcClient } from '../../src/cli/output.ts';
 
 export const USAGE = `Usage: sequencer proofs --rpc URL [--calldata]
 
-Prints the equivocation proofs the node holds, as a JSON array. Each proof is self-contained (both signed
-headers, the EIP-712 domain, the kind) and is what 'sequencer slash --proof FILE' submits; a node that holds
-one has stopped following its primary. See docs/protocol.md §Equivocation proofs.
+Prints the equivocation proofs the node holds, as a JSON array. Each proof is self-contained (the EIP-712
+domain, the kind, and both signed statements: two headers of the primary, kinds 1-2, or two votes or timeouts
+of a validator, kinds 3-6) and is what 'sequencer slash --proof FILE' submits. A node that holds a primary's
+proof has stopped following that primary; a validator's proof does not stop it (the quorum is followed).
+See docs/protocol.md §Equivocation proofs.
 
 Options:
   --rpc URL       the node's JSON-RPC URL
-  --calldata      keep the ready ABI calldata of SequencerBond.slash in each proof
+  --calldata      keep the ready ABI calldata of SequencerBond (slash, slashVoteConflict, ...) in each proof
   -h, --help      show this help
 `;
 

@@ -7,15 +7,17 @@ import { parseAddress } from '../../src/cli/keys.ts';
 import { printJson } from '../../src/cli/output.ts';
 import { toHex } from '../../src/core/bytes.ts';
 import { connectBond } from '../../src/chain/bond-contract.ts';
-import { NODE_TIMEOUT_MS, fetchCheckedProofs, proofKey, submitProof, watchNodes, wellFormedProof, type SubmitOutcome } from '../../src/chain/slasher.ts';
-import type { EquivocationProof } from '../../src/chain/proof-types.ts';
+import {
+  NODE_TIMEOUT_MS, fetchCheckedProofs, isVoteProof, proofKey, submitAnyProof, watchNodes, wellFormedAnyProof, type AnyProof, type SubmitOutcome,
+} from '../../src/chain/slasher.ts';
 
 export const USAGE = `Usage: sequencer slash --rpc ETH_URL --contract ADDRESS [--key-file FILE]
                        (--proof FILE | --from NODE_RPC ... [--watch] [--interval SECONDS] [--node-timeout SECONDS])
 
-Submits equivocation proofs to the SequencerBond contract; the key's account (PRIVATE_KEY or --key-file) is
-the reporter and receives the reward. A proof already paid, or against a sequencer with no bond left, is
-skipped without sending a transaction.
+Submits equivocation proofs to the SequencerBond contract: a primary's (kinds 1-2, SequencerBond.slash) or a
+validator's (kinds 3-6: slashVoteConflict, ...); the key's account (PRIVATE_KEY or --key-file) is the reporter and
+receives the reward. A proof already paid, or against a signer with no bond left, is skipped without sending a
+transaction.
   --proof FILE      one proof (JSON as printed by 'sequencer proofs'; an array of proofs also works)
   --from NODE_RPC   take the proofs a node holds (repeatable, or comma-separated)
   --watch           keep polling the --from nodes and submit each new proof once (Ctrl-C stops)
@@ -45,8 +47,14 @@ const SPEC = {
   },
 } as const satisfies CommandSpec<any>;
 
-function report(proof: EquivocationProof, outcome: SubmitOutcome, source?: string): void {
-  const base = { kind: proof.kind, signer: proof.signer, heights: [proof.a.header.height, proof.b.header.height], ...(source ? { from: source } : {}) };
+/** The heights a proof's two statements are about (a timeout has none: its view). */
+function heights(proof: AnyProof): (number | null)[] {
+  if (!isVoteProof(proof)) return [proof.a.header.height, proof.b.header.height];
+  return [proof.a, proof.b].map((side) => ('vote' in side ? side.vote.height : null));
+}
+
+function report(proof: AnyProof, outcome: SubmitOutcome, source?: string): void {
+  const base = { kind: proof.kind, signer: proof.signer, heights: heights(proof), ...(source ? { from: source } : {}) };
   if (outcome.status === 'slashed') {
     const { event, receipt } = outcome.result;
     printJson({ status: 'slashed', ...base, tx: receipt.hash, gasUsed: Number(receipt.gasUsed), reward: formatEther(event.reward), burned: formatEther(event.burned) }, false);
@@ -79,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
       });
       return 0;
     }
-    const proofs: EquivocationProof[] = [];
+    const proofs: AnyProof[] = [];
     const skipMalformed = (source: string, index: number, reason: string): void => {
       failed++;
       process.stderr.write(`warning: ${source}: skipping malformed proof #${index}: ${reason}\n`);
@@ -93,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       (Array.isArray(parsed) ? parsed : [parsed]).forEach((value: unknown, index) => {
         try {
-          proofs.push(wellFormedProof(value));
+          proofs.push(wellFormedAnyProof(value));
         } catch (e) {
           skipMalformed(values.proof!, index, (e as Error).message);
         }
@@ -116,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
       const key = proofKey(proof);
       if (seen.has(key)) continue;
       seen.add(key);
-      const outcome = await submitProof(contract, proof);
+      const outcome = await submitAnyProof(contract, proof);
       if (outcome.status === 'failed') failed++;
       report(proof, outcome);
     }

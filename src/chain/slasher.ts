@@ -9,7 +9,7 @@ import { RpcClient } from '../client/rpc-client.ts';
 import { parseProof, proofToJson } from '../wire/json.ts';
 import { bondInfo, checkProof, describeBondError, slash, type SlashResult } from './bond-contract.ts';
 import type { EquivocationProof } from './proof-types.ts';
-import { parseVoteProof, voteProofToJson, type VoteProofJson } from '../wire/vote-proof-json.ts';
+import { isVoteProofJson, parseVoteProof, voteProofToJson, type VoteProofJson } from '../wire/vote-proof-json.ts';
 import { checkVoteProofForChain, slashValidator } from './vote-slashing.ts';
 import { ChainError, InvalidProofError } from './errors.ts';
 
@@ -61,6 +61,29 @@ export function wellFormedVoteProof(value: unknown): VoteProofJson {
   return voteProofToJson(parsed, parsed.proof);
 }
 
+/** Any proof a node lists (sequencer_getEquivocations) or a file holds: of a primary (kinds 1-2) or a validator (3-6). */
+export type AnyProof = EquivocationProof | VoteProofJson;
+
+/** Whether a well-formed proof is a validator's (kinds 3-6). */
+export function isVoteProof(p: AnyProof): p is VoteProofJson {
+  return isVoteProofJson(p);
+}
+
+/**
+ * wellFormedProof or wellFormedVoteProof, as the JSON's `kind` says. The `calldata` a node (sequencer_getEquivocations)
+ * or `sequencer proofs --calldata` adds is no part of the proof: it is dropped, not refused as an unknown field.
+ */
+export function wellFormedAnyProof(value: unknown): AnyProof {
+  if (!isVoteProofJson(value)) return wellFormedProof(value);
+  const { calldata: _, ...proof } = value as Record<string, unknown>;
+  return wellFormedVoteProof(proof);
+}
+
+/** submitProof or submitVoteProof, as the proof's kind says. */
+export function submitAnyProof(contract: Contract, proof: AnyProof): Promise<SubmitOutcome> {
+  return isVoteProof(proof) ? submitVoteProof(contract, proof) : submitProof(contract, proof);
+}
+
 /** How long a node may take to answer before the slasher gives up on it for this round. */
 export const NODE_TIMEOUT_MS = 10_000;
 
@@ -72,11 +95,11 @@ export const NODE_TIMEOUT_MS = 10_000;
 export const NODE_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** The proofs a node holds, as it sends them (each also carries `calldata`); unchecked. */
-export async function fetchProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS, maxResponseBytes = NODE_MAX_RESPONSE_BYTES): Promise<EquivocationProof[]> {
+export async function fetchProofs(nodeUrl: string, timeoutMs = NODE_TIMEOUT_MS, maxResponseBytes = NODE_MAX_RESPONSE_BYTES): Promise<AnyProof[]> {
   return new RpcClient(nodeUrl, { timeoutMs, maxResponseBytes }).getEquivocations();
 }
 
-export type FetchedProof = { proof: EquivocationProof } | { malformed: string; index: number };
+export type FetchedProof = { proof: AnyProof } | { malformed: string; index: number };
 
 /**
  * The proofs a node holds, each checked for shape: a malformed one comes back as `{malformed, index}` so the
@@ -87,7 +110,7 @@ export async function fetchCheckedProofs(nodeUrl: string, timeoutMs = NODE_TIMEO
   if (!Array.isArray(result)) throw new ChainError('sequencer_getEquivocations did not return an array');
   return result.map((value: unknown, index) => {
     try {
-      return { proof: wellFormedProof(value) };
+      return { proof: wellFormedAnyProof(value) };
     } catch (e) {
       return { malformed: (e as Error).message, index };
     }
@@ -95,7 +118,7 @@ export async function fetchCheckedProofs(nodeUrl: string, timeoutMs = NODE_TIMEO
 }
 
 /** Identity of a proof for de-duplication: its two signatures. */
-export function proofKey(p: EquivocationProof): string {
+export function proofKey(p: AnyProof): string {
   return `${p.a.signature}:${p.b.signature}`;
 }
 
@@ -109,7 +132,7 @@ export interface WatchOptions {
   readonly maxResponseBytes?: number;
   readonly signal?: AbortSignal;
   /** Each outcome once; a failed one again only when its reason changes. */
-  readonly onOutcome: (proof: EquivocationProof, outcome: SubmitOutcome, node: string) => void;
+  readonly onOutcome: (proof: AnyProof, outcome: SubmitOutcome, node: string) => void;
   /**
    * A node that could not be polled (unreachable, timed out, answer too large), or one malformed proof it served:
    * that node's other proofs still count. Each once while it lasts: again only after a poll without it.
@@ -152,7 +175,7 @@ export async function watchNodes(opts: WatchOptions): Promise<void> {
         const { proof } = item;
         const key = proofKey(proof);
         if (done.has(key)) continue;
-        const outcome = await submitProof(opts.contract, proof);
+        const outcome = await submitAnyProof(opts.contract, proof);
         if (outcome.status === 'failed') {
           if (failing.get(key) === outcome.reason) continue;
           failing.set(key, outcome.reason);

@@ -5,6 +5,7 @@
  * (test/helpers/network.ts) start nodes through here.
  */
 import { encodeSlashCalldata } from '../chain/bond-contract.ts';
+import { encodeVoteSlashCalldata } from '../chain/vote-slashing.ts';
 import type { Logger } from '../core/logger.ts';
 import type { NodeConfig } from '../node/config.ts';
 import { SequencerNode } from '../node/sequencer-node.ts';
@@ -16,7 +17,7 @@ export async function startSequencer(config: NodeConfig, log: Logger): Promise<S
   try {
     await serveNode(node, {
       host: config.rpcHost, port: config.rpcPort, limits: { maxConnections: config.rpcMaxConnections }, log,
-      deps: { slashCalldata: encodeSlashCalldata },
+      deps: { slashCalldata: encodeSlashCalldata, voteSlashCalldata: encodeVoteSlashCalldata },
     });
   } catch (e) {
     await node.stop();

@@ -167,7 +167,9 @@ async function lookUp(client: SequencerClient, seq: number): Promise<void> {
 
 /** The node's equivocation proofs, oldest first, each checked as the contract would. */
 async function renderEquivocations(client: SequencerClient): Promise<void> {
-  const proofs = await client.context.node().call<ExportedProofJson[]>('sequencer_getEquivocations');
+  // Header proofs only (both signed headers shown); a validator's proofs (kinds 3-6) name votes: `sequencer proofs`.
+  const listed = await client.context.node().call<(ExportedProofJson | { a: object })[]>('sequencer_getEquivocations');
+  const proofs = listed.filter((p): p is ExportedProofJson => 'header' in p.a);
   const target = byId('equivocations');
   if (proofs.length === 0) return void target.replaceChildren('none');
   target.className = '';

@@ -29,6 +29,8 @@ import type { Entry } from '../core/entry.ts';
 import { LogReader, type EntryProof, type ExpandedBatch } from '../roles/log-reader.ts';
 import { serveLog } from '../roles/log-service.ts';
 import { shareProofs } from '../roles/proof-gossip.ts';
+import { VoteEvidence } from '../roles/vote-evidence.ts';
+import type { VoteProofJson } from '../wire/vote-proof-json.ts';
 import { PrimaryRole } from '../roles/primary-role.ts';
 import { ReplicaRole } from '../roles/replica-role.ts';
 import type { Role } from '../roles/role.ts';
@@ -146,6 +148,8 @@ export class SequencerNode {
   /** Created once the store, watch and host are up (wire); undefined only while the node starts. */
   private role: Role | undefined;
   private finality: Finality | undefined;
+  /** Validators' equivocation proofs (kinds 3-6); created with finality in wire. */
+  private voteEvidence: VoteEvidence | undefined;
   /** A validator's (or the primary's) voting; undefined for an observer. */
   private voter: Voter | undefined;
   /** A validator without safety records recovering before it votes (§Finality); undefined otherwise. */
@@ -229,9 +233,12 @@ export class SequencerNode {
     this.unsubscribe.push(store.onAppended((tip, write) => metrics.stored(tip, write)));
     this.unsubscribe.push(host.onPeerConnected(() => { this.peerView = undefined; }));
     await serveLog(host, store, rules, () => this.status(), metrics);
-    this.unsubscribe.push(shareProofs(host, rules.logId, watch, log));
     const finality = await Finality.start({ host, store, rules, watch, log });
     this.finality = finality;
+    const evidence = await VoteEvidence.open({ store, rules, chainId: config.chainId, log });
+    this.voteEvidence = evidence;
+    evidence.follow(finality);
+    this.unsubscribe.push(shareProofs(host, rules.logId, watch, evidence, log));
     if (config.mode !== 'replica' && this.address && rules.membership.includes(this.address)) {
       const signer = await SafetySigner.open(store.safetyDatabase, rules, config.privateKey!);
       const voter = new Voter({ signer, store, rules, finality, watch, log });
@@ -274,7 +281,7 @@ export class SequencerNode {
       highestSeenHeight: () => Math.max(store.tip.height, watch.highestSeen()?.header.height ?? -1),
       finalizedHeight: () => finality.finalizedHeight,
       connectedPeers: () => host.connectedPeers().length,
-      equivocations: () => watch.proofs.length,
+      equivocations: () => watch.proofs.length + evidence.proofs.length,
       halted: () => this.haltReason(),
       storageFault: () => store.fault !== undefined,
       recovering: () => role.notReady !== undefined,
@@ -407,7 +414,7 @@ export class SequencerNode {
       bond: this.bond?.state ?? null,
       notReady: this.role?.notReady ?? this.validatorStartup?.notReady ?? null,
       storageFault: this.store.fault ?? null,
-      equivocations: this.watch.proofs.length,
+      equivocations: this.watch.proofs.length + this.voteEquivocations().length,
       process: this.monitor.sample(),
       version: VERSION,
     };
@@ -477,6 +484,11 @@ export class SequencerNode {
     return this.watch.proofs;
   }
 
+  /** Validators' equivocation proofs (kinds 3-6) held, JSON form; a vote equivocation does not halt the node. */
+  voteEquivocations(): readonly VoteProofJson[] {
+    return this.voteEvidence?.proofs ?? [];
+  }
+
   /**
    * Checks a client's receipt: on its own (checkReceipt: this log, an allowed view, the primary's signature,
    * the Merkle proof; and the JSON's `headerHash`, when given, is the header's hash), then against what this
@@ -520,6 +532,7 @@ export class SequencerNode {
     this.validatorStartup?.stop();
     await this.voter?.stop();
     await this.finality?.stop();
+    this.voteEvidence?.close();
     for (const u of this.unsubscribe) u();
     this.bond?.stop();
     await this.host.stop();

@@ -20,7 +20,8 @@ import {
   DEFAULT_FINAL_TIMEOUT_MS, MAX_FINAL_TIMEOUT_MS, finalityCertificateToJson, parseFinalReceipt, type FinalityCertificateJson,
 } from '../wire/finality-json.ts';
 import type {
-  BatchJson, ExportedProofJson, Finality, InfoJson, ReceiptStatus, RpcMethodName, RpcResult, VerifyReceiptJson,
+  BatchJson, ExportedProofJson, ExportedVoteProofJson, Finality, InfoJson, ReceiptStatus, RpcMethodName, RpcResult, VerifyReceiptJson,
+  VoteProofJson,
 } from '../wire/rpc-types.ts';
 import type { CallBudget, MethodSpec } from './dispatcher.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
@@ -42,6 +43,8 @@ export interface NodeApi {
   proof(seq: number): Promise<EntryProof | undefined>;
   info(): InfoJson;
   equivocations(): readonly EquivocationProof[];
+  /** Validators' equivocation proofs (kinds 3-6), JSON form. */
+  voteEquivocations(): readonly VoteProofJson[];
   verifyReceipt(r: Receipt): Promise<{ valid: boolean; reason: string | null; status: ReceiptStatus; proof: EquivocationProof | null }>;
 }
 
@@ -52,6 +55,8 @@ export interface MethodDeps {
    * so that the RPC does not import the chain tooling (ethers' ABI coder, the contract's interface).
    */
   readonly slashCalldata: (proof: EquivocationProofJson) => string;
+  /** Likewise for a validator proof: the calldata of slashVoteConflict, … (src/chain/vote-slashing.ts encodeVoteSlashCalldata). */
+  readonly voteSlashCalldata: (proof: VoteProofJson) => string;
 }
 
 /** Every method of the API, each typed with its result (src/wire/rpc-types.ts). */
@@ -256,7 +261,8 @@ export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
     sequencer_getEquivocations: {
       run: async (params) => {
         noParams(params);
-        return node.equivocations().map(exportProof);
+        const votes = node.voteEquivocations().map((p): ExportedVoteProofJson => ({ ...p, calldata: deps.voteSlashCalldata(p) }));
+        return [...node.equivocations().map(exportProof), ...votes];
       },
     },
     sequencer_verifyReceipt: {

@@ -9,9 +9,10 @@ import type {
 } from './json.ts';
 import type { CertificateJson } from '../core/certificate.ts';
 import type { Finality, FinalityCertificateJson, FinalReceiptJson } from './finality-json.ts';
+import type { VoteProofJson } from './vote-proof-json.ts';
 
 export type { EntryJson, EquivocationProofJson, HeaderJson, ReceiptJson, SignedHeaderJson, SubmissionJson };
-export type { CertificateJson, Finality, FinalityCertificateJson, FinalReceiptJson };
+export type { CertificateJson, Finality, FinalityCertificateJson, FinalReceiptJson, VoteProofJson };
 
 /**
  * sequencer_append's options (docs/protocol.md §JSON-RPC API, append): answer once the receipt's header is final
@@ -51,6 +52,12 @@ export interface EntryProofJson {
 export interface ExportedProofJson extends EquivocationProofJson {
   calldata: string;
 }
+
+/**
+ * A validator's equivocation proof (kinds 3-6) as the API exports it: its JSON form (wire/vote-proof-json.ts) plus the
+ * ABI calldata of the SequencerBond function that judges its kind (slashVoteConflict, …).
+ */
+export type ExportedVoteProofJson = VoteProofJson & { calldata: string };
 
 /**
  * What sequencer_verifyReceipt says of a receipt (docs/protocol.md §JSON-RPC API, verifyReceipt):
@@ -182,7 +189,7 @@ export interface RpcMethods {
   sequencer_getProof: { params: [seq: number]; result: EntryProofJson };
   sequencer_verifyReceipt: { params: [receipt: ReceiptJson | FinalReceiptJson]; result: VerifyReceiptJson };
   sequencer_getCertificate: { params: [height: number]; result: FinalityCertificateJson };
-  sequencer_getEquivocations: { params: []; result: ExportedProofJson[] };
+  sequencer_getEquivocations: { params: []; result: (ExportedProofJson | ExportedVoteProofJson)[] };
 }
 
 export type RpcMethodName = keyof RpcMethods;

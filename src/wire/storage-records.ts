@@ -11,7 +11,8 @@
  *   'N' sender[20] nonce u64   height u64 of the batch that used the nonce
  *   'M' "final"                height u64 | headerHash[32]: the highest height this node holds final
  *   'C' height u64             the commit certificate (core/certificate.ts binary form) that made that height final
- *   'E' name                   a node record: 'P' proofId[32] an equivocation proof, 'S' height u64 a signed header
+ *   'E' name                   a node record: 'P' proofId[32] an equivocation proof, 'S' height u64 a signed header,
+ *                              'V' signer[20] proofId[32] a validator's equivocation proof (kinds 3-6)
  *   'V' ...                    a validator's safety records (storage/safety-store.ts)
  */
 import { Reader, Writer, u64be, type Bytes } from '../core/bytes.ts';
@@ -19,6 +20,7 @@ import type { Tip } from '../core/batch.ts';
 import type { EquivocationProof } from '../core/equivocation.ts';
 import { decodeSignedHeader, encodeSignedHeader, type SignedHeader } from '../core/header.ts';
 import { decodeJson, encodeJson, parseProof, proofToJson } from './json.ts';
+import { parseVoteProof, type ParsedVoteProof, type VoteProofJson } from './vote-proof-json.ts';
 
 const Prefix = {
   batch: 0x42 /* B */, seq: 0x53 /* S */, nonce: 0x4e /* N */, meta: 0x4d /* M */, record: 0x45 /* E */, certificate: 0x43 /* C */,
@@ -151,6 +153,7 @@ export function decodeBatchValue(value: Uint8Array): { prevEntryHash: Bytes; byt
 
 const PROOF_RECORD = 0x50; // 'P' + proofId[32]
 const SEEN_RECORD = 0x53; // 'S' + height u64
+const VOTE_PROOF_RECORD = 0x56; // 'V' + signer[20] + proofId[32]
 
 /** An equivocation proof held by the node, under its proof id (core/equivocation.ts proofId). */
 export function proofRecordName(proofId: Uint8Array): Bytes {
@@ -175,13 +178,29 @@ export function encodeSeenRecord(signed: SignedHeader): Bytes {
   return encodeSignedHeader(signed);
 }
 
+/**
+ * A validator's equivocation proof (kinds 3-6) held by the node, under its signer and id (core/vote-proofs.ts
+ * voteProofId, which does not name the signer: validators voting the same two headers sign the same digests). A record
+ * kind of its own, so that a version reading 'P' records as header proofs never meets one.
+ */
+export function voteProofRecordName(signer: Uint8Array, proofId: Uint8Array): Bytes {
+  return Uint8Array.of(VOTE_PROOF_RECORD, ...signer, ...proofId);
+}
+
+/** Stored as its JSON (wire/vote-proof-json.ts, UTF-8), for the reasons encodeProofRecord gives. */
+export function encodeVoteProofRecord(proof: VoteProofJson): Bytes {
+  return encodeJson(proof);
+}
+
 export type NodeRecord =
   | { readonly kind: 'proof'; readonly proof: EquivocationProof }
+  | { readonly kind: 'vote-proof'; readonly parsed: ParsedVoteProof }
   | { readonly kind: 'seen'; readonly signed: SignedHeader };
 
 /** A node record read back; undefined for a name this version does not know. Throws on a corrupt record. */
 export function decodeRecord(name: Uint8Array, value: Uint8Array): NodeRecord | undefined {
   if (name[0] === PROOF_RECORD) return { kind: 'proof', proof: parseProof(decodeJson(value)) };
   if (name[0] === SEEN_RECORD) return { kind: 'seen', signed: decodeSignedHeader(value) };
+  if (name[0] === VOTE_PROOF_RECORD) return { kind: 'vote-proof', parsed: parseVoteProof(decodeJson(value)) };
   return undefined;
 }
