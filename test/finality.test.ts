@@ -140,6 +140,7 @@ test('a validator back from a stop learns the certificates it missed from its pe
   const last = soft.at(-1)!.header.height;
   await waitFor(() => net.observer.info().finalizedHeight >= last, 15_000, 'the soft heights final');
   assert.equal(net.observer.info().height, last, 'no batch was sealed after the soft ones');
+  await waitFor(() => net.nodes[3]!.info().finalizedHeight >= last, 15_000, 'the returning validator holds them final');
   const fc = await net.nodes[3]!.finalityCertificate(last);
   checkFinalityCertificate(net.nodes[3]!.rules, fc!);
 });

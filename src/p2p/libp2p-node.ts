@@ -6,6 +6,7 @@
 import { hash } from 'node:crypto';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
+import { useHalfWindowUpdates } from './yamux-window.ts';
 import { gossipsub, StrictNoSign } from '@libp2p/gossipsub';
 import type { GossipSub, Message } from '@libp2p/gossipsub';
 import { createTopicScoreParams } from '@libp2p/gossipsub/score';
@@ -69,6 +70,7 @@ export interface Libp2pNodeOptions {
 }
 
 export function createLibp2pNode(opts: Libp2pNodeOptions): Promise<Libp2pNode> {
+  useHalfWindowUpdates();
   const ipProto = opts.listenHost.includes(':') ? 'ip6' : 'ip4';
   return createLibp2p({
     privateKey: opts.privateKey,

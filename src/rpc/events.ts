@@ -8,9 +8,17 @@
  *   data: {"height":12,"headerHash":"0x…","nextSeq":340}
  *
  * The first event is the tip at connection time when it is at or above `fromHeight` (0 by default); then one per
- * stored batch. Bounded: at most `maxStreams` streams at once (HTTP 503 beyond), and a stream whose unsent bytes
- * exceed `maxBufferedBytes` (a consumer that stops reading) is closed; a comment line every `heartbeatMs` keeps
- * idle connections (and the server's idle timeout) alive.
+ * stored batch. Interleaved, a `final` event each time the node's final height rises (§Finality), and the final
+ * height at connection time when there is one:
+ *
+ *   event: final
+ *   data: {"height":11,"headerHash":"0x…"}
+ *
+ * Like `tip`, it announces, it is not evidence: a follower checks the height's certificate (sequencer_getCertificate).
+ *
+ * Bounded: at most `maxStreams` streams at once (HTTP 503 beyond), and a stream whose unsent bytes exceed
+ * `maxBufferedBytes` (a consumer that stops reading) is closed; a comment line every `heartbeatMs` keeps idle
+ * connections (and the server's idle timeout) alive.
  */
 import type http from 'node:http';
 import { toHex } from '../core/bytes.ts';
@@ -21,7 +29,9 @@ import { errorResponse } from './dispatcher.ts';
 /** What the stream needs of a node. */
 export interface TipSource {
   onBatchStored(listener: (tip: Tip) => void): () => void;
-  info(): Pick<InfoJson, 'height' | 'headerHash' | 'entries'>;
+  /** Absent for a source without finality: its stream has no `final` events. */
+  onFinalized?(listener: (height: number, headerHash: Uint8Array) => void): () => void;
+  info(): Pick<InfoJson, 'height' | 'headerHash' | 'entries'> & Partial<Pick<InfoJson, 'finalizedHeight' | 'finalizedHeaderHash'>>;
 }
 
 export interface EventStreamLimits {
@@ -39,8 +49,18 @@ export interface TipEventJson {
   nextSeq: number;
 }
 
+/** The JSON of one `final` event (docs/protocol.md §Events). */
+export interface FinalEventJson {
+  height: number;
+  headerHash: string;
+}
+
 function event(tip: TipEventJson): string {
   return `event: tip\ndata: ${JSON.stringify(tip)}\n\n`;
+}
+
+function finalEvent(final: FinalEventJson): string {
+  return `event: final\ndata: ${JSON.stringify(final)}\n\n`;
 }
 
 /** The GET handler of `/events` for `source`, with its own count of open streams. */
@@ -73,13 +93,23 @@ export function eventsRoute(source: TipSource, limits: EventStreamLimits = DEFAU
     };
     const info = source.info();
     if (info.height >= fromHeight) send(event({ height: info.height, headerHash: info.headerHash, nextSeq: info.entries }));
+    // Each stream's final heights strictly rise, even if the node's announcement repeats the height read at connect.
+    let finalSent = -1;
+    const sendFinal = (height: number, headerHash: string): void => {
+      if (height <= finalSent) return;
+      finalSent = height;
+      send(finalEvent({ height, headerHash }));
+    };
+    if (info.finalizedHeight !== undefined && info.finalizedHeaderHash) sendFinal(info.finalizedHeight, info.finalizedHeaderHash);
     const unsubscribe = source.onBatchStored((tip) => {
       if (tip.height >= fromHeight) send(announce(tip));
     });
+    const unsubscribeFinal = source.onFinalized?.((height, headerHash) => sendFinal(height, toHex(headerHash))) ?? (() => {});
     const heartbeat = setInterval(() => send(': keep-alive\n\n'), limits.heartbeatMs);
     res.once('close', () => {
       open--;
       unsubscribe();
+      unsubscribeFinal();
       clearInterval(heartbeat);
     });
   };
