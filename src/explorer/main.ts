@@ -29,6 +29,8 @@ declare const location: { readonly search: string; readonly origin: string };
 const startedAt = Date.now();
 let latest: VerifiedBatch | undefined;
 let info: InfoJson | undefined;
+/** The node's final height, shown once its finality certificate checked: the header's time, the signers counted. */
+let final: { height: number; timestamp: number; signers: number } | undefined;
 let equivocationsShown = -1;
 
 function leaderOf(client: SequencerClient, view: number): string {
@@ -49,9 +51,14 @@ function renderStatus(client: SequencerClient): void {
     setText('view', String(latest.header.view));
     setText('leader', `leader ${leaderOf(client, latest.header.view)}`);
   }
-  // Finality certificates do not exist yet (docs/design/replication.md): nothing is final beyond the leader's signature.
-  setText('finalized-height', '–');
-  setText('finalized-sub', 'finality not enabled: headers are signed by the leader alone (soft)');
+  if (final) {
+    const { quorum, validators } = client.context.rules.membership;
+    setText('finalized-height', String(final.height));
+    setText('finalized-sub', `sealed ${formatDuration(now - final.timestamp)} ago · certificate checked: ${final.signers} of ${validators.length} validators (quorum ${quorum})`);
+  } else {
+    setText('finalized-height', '–');
+    setText('finalized-sub', 'nothing final yet: headers are soft (signed by the leader alone) until a quorum certifies them');
+  }
   renderValidators(client, now);
 }
 
@@ -200,6 +207,11 @@ async function pollInfo(client: SequencerClient): Promise<void> {
     if (info.equivocations !== equivocationsShown) {
       await renderEquivocations(client);
       equivocationsShown = info.equivocations;
+    }
+    // The final height the node states is shown only with its certificate, checked by the SDK (getCertificate).
+    if (info.finalizedHeight >= 0 && info.finalizedHeight !== final?.height) {
+      const fc = await client.getCertificate(info.finalizedHeight);
+      final = { height: fc.height, timestamp: fc.header.timestamp, signers: fc.certificate.signatures.length };
     }
   } catch (e) {
     if (e instanceof VerificationError) showNotVerified('the node\'s sequencer_info', e);
