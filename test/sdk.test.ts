@@ -15,7 +15,7 @@ import { headerHash } from '../src/core/header.ts';
 import { sign, addressFromPrivateKey } from '../src/core/signature.ts';
 import { headerToJson, parseProof, submissionToJson, type EntryJson } from '../src/wire/json.ts';
 import type { BatchJson } from '../src/wire/rpc-types.ts';
-import { createSequencerClient, InconsistentLogError, NotSupportedError, VerificationError, type SequencerClient } from '../src/client/index.ts';
+import { createSequencerClient, InconsistentLogError, VerificationError, type SequencerClient } from '../src/client/index.ts';
 import type { EntryWatcher } from '../src/client/entry-watcher.ts';
 import type { SequencerNode } from '../src/node/sequencer-node.ts';
 import { batchOnTip } from './helpers/equivocator.ts';
@@ -202,7 +202,33 @@ test('watchEntries resumes from a persisted anchor, mid-batch, with nothing repe
   // An anchor altered on disk is refused before any node is asked.
   const altered = { ...JSON.parse(persisted), nextSeq: 99 };
   assert.throws(() => client.watchEntries({ anchor: altered }), VerificationError);
-  assert.throws(() => client.watchEntries({ finality: 'final' }), NotSupportedError);
+});
+
+test("watchEntries({finality: 'final'}) hands out only entries of heights the node holds final, each range checked with a certificate; a forged certificate stops it", async (t) => {
+  const { primary } = await network(t);
+  const client = sdk([primary.rpcUrl]);
+  await appendSome(client, 5, 2, 'final');
+  const watcher = client.watchEntries({ fromSeq: 0, finality: 'final', pollIntervalMs: 50 });
+  t.after(() => watcher.stop());
+  const got: EntryJson[] = [];
+  for await (const e of watcher) {
+    assert.ok(e.height <= primary.info().finalizedHeight, `entry ${e.seq} of height ${e.height} handed out only once final`);
+    got.push(e);
+    if (got.length === 10) break;
+  }
+  assertConsecutive(got, 0);
+  assert.deepEqual(got, await client.read({ fromSeq: 0, limit: 10 }));
+  // A node whose certificates do not check: nothing of the range is handed out.
+  const liar = await startRpcProxy(primary.rpcUrl, (method, _params, result) => {
+    if (method === 'sequencer_getCertificate') (result as { certificate: { signatures: string[] } }).certificate.signatures[0] = toHex(randomBytes(65));
+    return result;
+  });
+  t.after(() => liar.close());
+  const lied: EntryJson[] = [];
+  await assert.rejects(async () => {
+    for await (const e of sdk([liar.url]).watchEntries({ fromSeq: 0, finality: 'final', pollIntervalMs: 50 })) lied.push(e);
+  }, { name: 'VerificationError', message: /finality certificate/ });
+  assert.equal(lied.length, 0);
 });
 
 test('a node serving a tampered payload: VerificationError, and no entry of that batch is yielded', async (t) => {

@@ -15,6 +15,7 @@ import { checkSameLog, type ClientContext } from './context.ts';
 import { NotSupportedError, VerificationError } from './errors.ts';
 import type { RpcClient } from './rpc-client.ts';
 import { TipFeed, type TipNotice } from './tip-feed.ts';
+import { getCertificate } from './actions/getCertificate.ts';
 import { anchorToJson, GENESIS_ANCHOR, parseAnchor, type TrustAnchor, type TrustAnchorJson } from './trust-anchor.ts';
 import { verifyAnchorBatch, verifyBatchAlone, verifyNextBatch, type VerifiedStep } from './verify-batch.ts';
 
@@ -25,7 +26,10 @@ export interface WatchEntriesOptions {
   readonly fromHeight?: number;
   /** Or resume from a persisted anchor (`watcher.anchor`): from its cursor, every batch verified against it. */
   readonly anchor?: TrustAnchorJson;
-  /** 'soft': headers signed by the leader. 'final' (entries only once certified final) throws NotSupportedError: not built yet. */
+  /**
+   * 'soft' (default): entries of headers signed by the leader. 'final': entries only of heights the node holds final,
+   * each range checked with a finality certificate (getCertificate) for the header this watcher verified at its top.
+   */
   readonly finality?: 'soft' | 'final';
   /** Polling period when the node offers no server push (500 ms by default). */
   readonly pollIntervalMs?: number;
@@ -42,6 +46,9 @@ export interface WatchEntriesOptions {
 type Start = { kind: 'anchor'; anchor: TrustAnchor; cursor: number } | { kind: 'seq'; seq: number } | { kind: 'height'; height: number } | { kind: 'tip' };
 
 const SILENCE_MS = 45_000;
+/** Final mode: how often the node's final height is asked while it trails the tip, and most heights per certificate. */
+const FINAL_POLL_MS = 50;
+const FINAL_CHUNK = 32;
 
 export class EntryWatcher implements AsyncIterable<EntryJson> {
   private readonly ctx: ClientContext;
@@ -56,7 +63,6 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
   private iterator: AsyncGenerator<EntryJson> | undefined;
 
   constructor(ctx: ClientContext, opts: WatchEntriesOptions = {}) {
-    if (opts.finality === 'final') throw new NotSupportedError("finality 'final' is not supported by watchEntries yet: use 'soft', and getCertificate for the heights to settle");
     this.ctx = ctx;
     this.opts = opts;
     if (opts.anchor) {
@@ -160,6 +166,10 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
         if (seen.height === held.height && held.height >= 0 && seen.headerHash.toLowerCase() !== toHex(held.headerHash)) {
           verifyAnchorBatch(this.ctx, anchor(), await node.getBatch(held.height), url);
         }
+        if (this.opts.finality === 'final') {
+          yield* this.followFinal(node, url, seen.height, progressed);
+          continue;
+        }
         while (anchor().tip.height < seen.height && !this.stopped) {
           yield* this.deliver(verifyNextBatch(this.ctx, anchor(), await node.getBatch(anchor().tip.height + 1), url));
           progressed();
@@ -167,6 +177,36 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
       }
     } finally {
       feed.stop();
+    }
+  }
+
+  /**
+   * Final mode: follows the node's final height up to `tipHeight` (it trails the tip by a vote round, so it is asked
+   * again until it gets there). Each range of at most FINAL_CHUNK heights above the anchor is fetched and verified,
+   * then its top height's finality certificate is fetched, checked (getCertificate) and must name the header verified
+   * there; only then are the range's entries handed out.
+   */
+  private async *followFinal(node: RpcClient, url: string, tipHeight: number, progressed: () => void): AsyncGenerator<EntryJson> {
+    while (!this.stopped && this.anchorValue!.tip.height < tipHeight) {
+      const finalHeight = (await node.info()).finalizedHeight;
+      if (finalHeight <= this.anchorValue!.tip.height) {
+        await this.sleep(FINAL_POLL_MS);
+        continue;
+      }
+      let anchor = this.anchorValue!;
+      const top = Math.min(finalHeight, anchor.tip.height + FINAL_CHUNK);
+      const steps: VerifiedStep[] = [];
+      while (anchor.tip.height < top) {
+        const step = verifyNextBatch(this.ctx, anchor, await node.getBatch(anchor.tip.height + 1), url);
+        steps.push(step);
+        anchor = step.anchor;
+      }
+      const certificate = await getCertificate(this.ctx, top);
+      if (certificate.headerHash.toLowerCase() !== toHex(anchor.tip.headerHash)) {
+        throw new VerificationError(`${url} certified another header final at height ${top} than the one it served there`, { details: { url, height: top } });
+      }
+      for (const step of steps) yield* this.deliver(step);
+      progressed();
     }
   }
 
