@@ -50,6 +50,8 @@ export type ToMain =
   | { type: 'ready'; genMs: number; poolSubmissions: number; poolBytes: number }
   | { type: 'progress'; ackedTxs: number; ackedSubs: number; requests: number; errors: Record<string, number>; inflight: number }
   | { type: 'done'; submitT: Float64Array; ackT: Float64Array; endSeq: Float64Array; txs: Float64Array;
+      /** The receipt's batch: its height, and the sequence number after its last entry (what finality covers). */
+      height: Float64Array; batchEnd: Float64Array;
       signedLive: number; errors: Record<string, number>; failed: number; requests: number; retries: number; lateSends: number;
       /** CPU time of this client thread during the measured window, ms. */
       cpuMsInWindow: number };
@@ -101,13 +103,15 @@ let submitT = new Float64Array(cap);
 let ackT = new Float64Array(cap);
 let endSeq = new Float64Array(cap);
 let txs = new Float64Array(cap);
+let height = new Float64Array(cap);
+let batchEnd = new Float64Array(cap);
 let next = 0;
 let signedLive = 0;
 
 function grow(): void {
   cap *= 2;
   const g = (a: Float64Array) => { const b = new Float64Array(cap); b.set(a); return b; };
-  submitT = g(submitT); ackT = g(ackT); endSeq = g(endSeq); txs = g(txs);
+  submitT = g(submitT); ackT = g(ackT); endSeq = g(endSeq); txs = g(txs); height = g(height); batchEnd = g(batchEnd);
 }
 
 /** Takes the next `n` submissions (signing more on the spot, counted, if the pool ran out). */
@@ -148,14 +152,15 @@ function body(ids: readonly number[]): string {
   return ids.length === 1 && cfg.rpcBatch === 1 ? one(ids[0]) : `[${ids.map(one).join(',')}]`;
 }
 
-interface Answer { id: number; result?: { firstSeq: number; count: number }; error?: { code: number } }
+interface Answer { id: number; result?: { firstSeq: number; count: number; header: { height: number; firstSeq: number; count: number } }; error?: { code: number } }
 
 /** Sends one submission over the ingest connection; answers as a JSON-RPC answer would, for `send`. */
 async function sendIngest(id: number): Promise<Answer[]> {
   const client = await ingestClient();
   try {
     const r = await client.submitEncoded(pool[id] as Uint8Array);
-    return [{ id, result: { firstSeq: r.firstSeq, count: r.entryHashes.length } }];
+    const { height, firstSeq, count } = r.header;
+    return [{ id, result: { firstSeq: r.firstSeq, count: r.entryHashes.length, header: { height, firstSeq, count } } }];
   } catch (e) {
     if (e instanceof SequencerError) return [{ id, error: { code: e.code } }];
     if (ingest) { const failed = ingest; ingest = undefined; void failed.then((c) => c.close(), () => {}); }
@@ -193,6 +198,8 @@ async function send(ids: number[]): Promise<void> {
         if (a?.result) {
           ackT[id] = at;
           endSeq[id] = a.result.firstSeq + a.result.count;
+          height[id] = a.result.header.height;
+          batchEnd[id] = a.result.header.firstSeq + a.result.header.count;
           ackedTxs += a.result.count;
           ackedSubs++;
         } else {
@@ -256,8 +263,9 @@ port.on('message', (m: FromMain) => {
     const n = next;
     const msg: ToMain = {
       type: 'done', submitT: submitT.slice(0, n), ackT: ackT.slice(0, n), endSeq: endSeq.slice(0, n), txs: txs.slice(0, n),
+      height: height.slice(0, n), batchEnd: batchEnd.slice(0, n),
       signedLive, errors, failed, requests, retries, lateSends, cpuMsInWindow: (cpu.user + cpu.system) / 1000,
     };
-    port.postMessage(msg, [msg.submitT.buffer as ArrayBuffer, msg.ackT.buffer as ArrayBuffer, msg.endSeq.buffer as ArrayBuffer, msg.txs.buffer as ArrayBuffer]);
+    port.postMessage(msg, [msg.submitT, msg.ackT, msg.endSeq, msg.txs, msg.height, msg.batchEnd].map((a) => a.buffer as ArrayBuffer));
   })();
 });

@@ -23,7 +23,8 @@ const SPEC = {
   'max-duration': { kind: 'number', default: 0, help: 'measured seconds of the open-loop maximum run (0 = --duration)' },
   idle: { kind: 'number', default: 10, help: 'seconds of idle-CPU measurement before the maximum run (0 = skip)' },
   'max-rate': { kind: 'number', default: 0, help: 'skip the open-loop run and use this maximum (tx/s)' },
-  replicas: { kind: 'number', default: 2, help: 'replica processes' },
+  validators: { kind: 'number', default: 1, help: 'validator processes, the primary included (run.ts --validators)' },
+  replicas: { kind: 'number', default: 2, help: 'replica processes (observers)' },
   clients: { kind: 'number', default: 4, help: 'client threads' },
   payload: { kind: 'number', default: 128, help: 'bytes per transaction' },
   'txs-per-submission': { kind: 'number', default: 100, help: 'transactions per submission' },
@@ -48,6 +49,9 @@ interface Point {
   receipt?: Percentiles | null;
   allReplicas?: Percentiles | null;
   allReplicasMissing?: number;
+  /** submit -> final at an observer (run.ts latencyFinal), and the rate made final. */
+  final?: Percentiles | null;
+  finalTxPerS?: number | null;
   perReplicaP99?: (number | null)[];
   cpuPercent?: Record<string, number | undefined>;
   cpuMicrosPerTx?: Record<string, number | null>;
@@ -77,7 +81,7 @@ export async function curveMain(argv: string[]): Promise<number> {
   mkdirSync(dirname(outFile), { recursive: true });
   const fractions = f.fractions.split(',').map(Number).filter((x) => x > 0 && x <= 1.5).sort((a, b) => a - b);
   const common = [
-    '--replicas', String(f.replicas), '--clients', String(f.clients), '--payload', String(f.payload),
+    '--validators', String(f.validators ?? 1), '--replicas', String(f.replicas), '--clients', String(f.clients), '--payload', String(f.payload),
     '--txs-per-submission', String(f['txs-per-submission']), '--rpc-batch', String(f['rpc-batch']), '--poll-ms', String(f['poll-ms']),
     '--warmup', String(f.warmup),
   ];
@@ -118,6 +122,8 @@ export async function curveMain(argv: string[]): Promise<number> {
       receipt: r.latencyReceipt,
       allReplicas: r.latencyAllReplicas,
       allReplicasMissing: r.latencyAllReplicasMissing,
+      final: r.latencyFinal ?? null,
+      finalTxPerS: r.txPerSecFinal ?? null,
       perReplicaP99: nodes.slice(1).map((n) => n.latency?.p99 ?? null),
       cpuPercent: Object.fromEntries(nodes.map((n) => [n.name, n.cpuPercentInWindow])),
       cpuMicrosPerTx: Object.fromEntries(nodes.map((n) => [n.name, n.cpuMicrosPerTx])),
@@ -164,6 +170,9 @@ export async function curveMain(argv: string[]): Promise<number> {
       checks.push({ target: `${fr * 100}% of max: p99 submit->receipt <= 20 ms`, measured: p?.receipt ? `${fmt.ms(p.receipt.p99)} ms` : 'not measured', pass: p?.receipt ? p.receipt.p99 <= 20 : null });
       checks.push({ target: `${fr * 100}% of max: p99 submit->stored by every replica <= 50 ms`, measured: p?.allReplicas ? `${fmt.ms(p.allReplicas.p99)} ms` : 'not measured', pass: p?.allReplicas ? p.allReplicas.p99 <= 50 : null });
     }
+    // Issue 9's targets (meant for --validators 4): submit -> final at half the maximum.
+    const half = at(0.5);
+    checks.push({ target: `50% of max: p50 / p99 submit->final <= 20 / 250 ms (${f.validators ?? 1} validator${(f.validators ?? 1) === 1 ? '' : 's'})`, measured: half?.final ? `${fmt.ms(half.final.p50)} / ${fmt.ms(half.final.p99)} ms` : 'not measured', pass: half?.final ? half.final.p50 <= 20 && half.final.p99 <= 250 : null });
     const p25 = at(0.25), pmax = open[0];
     for (const n of nodeNames) {
       const a = p25?.cpuMicrosPerTx?.[n], b = pmax?.cpuMicrosPerTx?.[n];
@@ -187,6 +196,10 @@ export async function curveMain(argv: string[]): Promise<number> {
       { name: 'submit->receipt p99', color: '#1f77b4', points: xy(paced, (p) => p.receipt?.p99), extra: xy(open, (p) => p.receipt?.p99) },
       { name: 'submit->stored by every replica p50', color: '#d62728', dash: '5 3', points: xy(paced, (p) => p.allReplicas?.p50), extra: xy(open, (p) => p.allReplicas?.p50) },
       { name: 'submit->stored by every replica p99', color: '#d62728', points: xy(paced, (p) => p.allReplicas?.p99), extra: xy(open, (p) => p.allReplicas?.p99) },
+      ...(ok.some((p) => p.final) ? [
+        { name: 'submit->final (observer) p50', color: '#2ca02c', dash: '5 3', points: xy(paced, (p) => p.final?.p50), extra: xy(open, (p) => p.final?.p50) },
+        { name: 'submit->final (observer) p99', color: '#2ca02c', points: xy(paced, (p) => p.final?.p99), extra: xy(open, (p) => p.final?.p99) },
+      ] : []),
     ];
     const palette = ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
     const cpuSeries: Series[] = nodeNames.flatMap((n, i) => [
@@ -196,7 +209,7 @@ export async function curveMain(argv: string[]): Promise<number> {
     const m = machine();
     const svg = svgPanels([
       {
-        title: `Latency vs throughput: 1 primary + ${f.replicas} replicas, ${f['txs-per-submission']} tx x ${f.payload} B per submission`,
+        title: `Latency vs throughput: ${f.validators ?? 1} validator(s) + ${f.replicas} replicas, ${f['txs-per-submission']} tx x ${f.payload} B per submission`,
         xLabel: 'tx/s stored by every replica (measured)', yLabel: 'latency, ms (log scale)', yLog: true, series: latSeries,
         hlines: [{ y: 20, label: 'target p99 receipt 20 ms', color: '#1f77b4' }, { y: 50, label: 'target p99 every replica 50 ms', color: '#d62728' }],
       },
@@ -227,18 +240,18 @@ export async function curveMain(argv: string[]): Promise<number> {
     writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
 
     // ---- report ----
-    const rows = [['point', 'offered tx/s', 'stored by all tx/s', 'receipt p50', 'p99', 'all replicas p50', 'p99', ...nodeNames.map((n) => `${n} us/tx`), 'other procs %', 'errors']];
+    const rows = [['point', 'offered tx/s', 'stored by all tx/s', 'receipt p50', 'p99', 'all replicas p50', 'p99', 'final p50', 'p99', ...nodeNames.map((n) => `${n} us/tx`), 'other procs %', 'errors']];
     for (const p of points) {
       rows.push([
         p.label + (p.ok ? '' : ' (!)'), p.offeredTxPerS === null ? 'open loop' : fmt.int(p.offeredTxPerS), p.storedByAllTxPerS === undefined ? '-' : fmt.int(p.storedByAllTxPerS),
-        fmt.ms(p.receipt?.p50), fmt.ms(p.receipt?.p99), fmt.ms(p.allReplicas?.p50), fmt.ms(p.allReplicas?.p99),
+        fmt.ms(p.receipt?.p50), fmt.ms(p.receipt?.p99), fmt.ms(p.allReplicas?.p50), fmt.ms(p.allReplicas?.p99), fmt.ms(p.final?.p50), fmt.ms(p.final?.p99),
         ...nodeNames.map((n) => String(p.cpuMicrosPerTx?.[n] ?? '-') + (p.cpuMicrosPerTxNetOfIdlePolls?.[n] != null ? ` (${p.cpuMicrosPerTxNetOfIdlePolls[n]})` : '')),
         p.foreignCpuPercent === undefined ? '-' : String(p.foreignCpuPercent),
         p.errors && Object.keys(p.errors).length ? Object.entries(p.errors).map(([k, v]) => `${k}:${v}`).join(' ') : '0',
       ]);
     }
     process.stdout.write([
-      '', `curve: ${f.replicas} replicas, ${f.clients} clients, ${f['txs-per-submission']} tx x ${f.payload} B per submission, ${f.duration} s per point (latency ms; us/tx = CPU µs per tx stored, in brackets net of idle+poll CPU)`, '',
+      '', `curve: ${f.validators ?? 1} validators, ${f.replicas} replicas, ${f.clients} clients, ${f['txs-per-submission']} tx x ${f.payload} B per submission, ${f.duration} s per point (latency ms; us/tx = CPU µs per tx stored, in brackets net of idle+poll CPU)`, '',
       table(rows), '',
       ...(idle ? [`idle, % of one core (${idle.seconds} s, no load, no polls): ${Object.entries(idle.cpuPercentNoPolls).map(([k, v]) => `${k} ${v}`).join(', ')}; polls only: ${Object.entries(idle.cpuPercentPollsOnly).map(([k, v]) => `${k} ${v}`).join(', ')}`, ''] : []),
       'targets:',

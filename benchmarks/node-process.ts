@@ -2,8 +2,8 @@
  * The benchmarks' own node launcher: one sequencer node per OS process, configured from flags the same way as
  * the CLI (`start` is implied), so the benchmarks do not depend on CLI details.
  *
- *   PRIVATE_KEY=0x.. node benchmarks/node-process.ts --mode primary|replica --db DIR [--rpc-port N] [--p2p-port N]
- *     [--peers MULTIADDR ...] [--allow ADDRESS ...] [--primary ADDRESS] [--log-id NAME_OR_0xHEX] [--chain-id N]
+ *   PRIVATE_KEY=0x.. node benchmarks/node-process.ts --mode primary|validator|replica --db DIR [--rpc-port N] [--p2p-port N]
+ *     [--peers MULTIADDR ...] [--allow ADDRESS ...] [--primary ADDRESS] [--validators ADDRESS,...] [--log-id NAME_OR_0xHEX] [--chain-id N]
  *     [--log-level L] [--max-pending-txs N] [--seal-linger-ms MS] [--unsafe-skip-recovery yes] [--name NAME]
  *
  * Prints the started line of `sequencer start` on stdout when ready (src/cli/started-event.ts), logs to stderr.
@@ -18,9 +18,9 @@ import { startSequencer } from '../src/cli/start-sequencer.ts';
 import { startedEvent } from '../src/cli/started-event.ts';
 import { CHAIN_ID, logIdFor } from './lib/common.ts';
 
-const multi = new Set(['peers', 'allow']);
+const multi = new Set(['peers', 'allow', 'validators']);
 const flags: Record<string, string> = {};
-const lists: Record<string, string[]> = { peers: [], allow: [] };
+const lists: Record<string, string[]> = { peers: [], allow: [], validators: [] };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   let a = argv[i];
@@ -34,7 +34,7 @@ for (let i = 0; i < argv.length; i++) {
 }
 
 const mode = flags.mode;
-if (mode !== 'primary' && mode !== 'replica') throw new Error('--mode primary|replica is required');
+if (mode !== 'primary' && mode !== 'validator' && mode !== 'replica') throw new Error('--mode primary|validator|replica is required');
 if (!flags.db) throw new Error('--db DIR is required');
 const key = process.env.PRIVATE_KEY ? fromHex(process.env.PRIVATE_KEY, 32) : undefined;
 
@@ -48,6 +48,7 @@ const config: NodeConfig = {
   peers: lists.peers,
   allow: lists.allow.map((a) => fromHex(a, 20)),
   primary: flags.primary ? fromHex(flags.primary, 20) : undefined,
+  validators: lists.validators.length > 0 ? lists.validators.map((a) => fromHex(a, 20)) : undefined,
   privateKey: key,
   logId: logIdFor(flags['log-id'] ?? 'sequencer-bench'),
   chainId: Number(flags['chain-id'] ?? CHAIN_ID),

@@ -1,10 +1,12 @@
 /**
- * Sustained throughput and latency of a primary and N replicas, each its own OS process on this machine,
- * loaded by C clients over the binary ingest WebSocket (default) or JSON-RPC (`--transport http`). See docs/benchmarks.md for what every figure means.
+ * Sustained throughput and latency of V validators (the first is the primary) and N replicas (observers), each its
+ * own OS process on this machine, loaded by C clients over the binary ingest WebSocket (default) or JSON-RPC
+ * (`--transport http`): soft latency (submit -> receipt) and final latency (submit -> final, as an observer sees
+ * it) side by side. See docs/benchmarks.md for what every figure means.
  *
- *   node benchmarks/run.ts [--replicas 2] [--payload 128] [--txs-per-submission 100] [--clients 4]
+ *   node benchmarks/run.ts [--validators 1] [--replicas 2] [--payload 128] [--txs-per-submission 100] [--clients 4]
  *     [--duration 20] [--warmup 3] [--rate 0] [--transport ingest|http] [--rpc-batch 1] [--inflight 0] [--out FILE] [--keep]
- *     [--idle 10] [--reference redis] [--cpu-prof]
+ *     [--idle 10] [--reference redis] [--cpu-prof] [--final-poll-ms 5]
  *   node benchmarks/run.ts --curve [curve flags]      latency/CPU vs throughput curve (benchmarks/curve.ts, --curve --help)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,8 @@ if (process.argv.includes('--curve')) {
 }
 
 const flags = parseFlags(process.argv.slice(2), {
-  replicas: { kind: 'number', default: 2, help: 'replica processes' },
+  validators: { kind: 'number', default: 1, help: 'validator processes, the primary included (1: the primary alone finalises each batch, the issue-8 layout; 4: one Byzantine tolerated)' },
+  replicas: { kind: 'number', default: 2, help: 'replica processes (observers: verify and store, no vote)' },
   payload: { kind: 'number', default: 128, help: 'bytes per transaction' },
   'txs-per-submission': { kind: 'number', default: 100, help: 'transactions per signed submission' },
   clients: { kind: 'number', default: 4, help: 'client keys / load-generator threads' },
@@ -39,6 +42,7 @@ const flags = parseFlags(process.argv.slice(2), {
   inflight: { kind: 'number', default: 0, help: 'open loop: requests (http) or submissions (ingest) in flight per client; 0 = 4 (http) or enough for ~4,000 tx per client (ingest)' },
   'pool-rate': { kind: 'number', default: 0, help: 'open loop: tx/s to pre-sign for (0 = automatic); past it clients sign live (counted)' },
   'poll-ms': { kind: 'number', default: 20, help: 'interval of the sequencer_info polls of every node' },
+  'final-poll-ms': { kind: 'number', default: 5, help: 'interval of the extra sequencer_info polls of the node final latency is timed at (its resolution)' },
   'max-pending-txs': { kind: 'number', default: 0, help: "primary's back-pressure bound (0 = the node's default)" },
   'seal-linger-ms': { kind: 'number', default: 0, help: "primary's --seal-linger-ms (0 = seal at once, the node's default)" },
   'log-level': { kind: 'string', default: 'warn', help: "nodes' log level (logs go to <data dir>/<node>.log)" },
@@ -50,7 +54,7 @@ const flags = parseFlags(process.argv.slice(2), {
   reference: { kind: 'string', default: '', help: "after the run: the same measurement on a reference replicated log ('redis': Redis Streams, 1 primary + --replicas replicas)" },
 }, 'usage: node benchmarks/run.ts [flags]');
 
-const R = flags.replicas, C = Math.max(1, flags.clients), K = Math.max(1, flags['txs-per-submission']);
+const V = Math.max(1, flags.validators), R = flags.replicas, C = Math.max(1, flags.clients), K = Math.max(1, flags['txs-per-submission']);
 if (flags.transport !== 'ingest' && flags.transport !== 'http') throw new Error(`--transport: expected ingest or http, got ${flags.transport}`);
 const transport: 'ingest' | 'http' = flags.transport;
 // Over ingest every submission is its own message (pipelined, not batched).
@@ -91,6 +95,8 @@ class Poller {
   polls = 0;
   errors = 0;
   rttTotal = 0;
+  /** The node's finalizedHeight over time (-1: nothing final yet, or a node without finality). */
+  readonly finalized = new Timeline();
   /** Largest event-loop delay p99 the node reported (sequencer_info.process), in the measured window. */
   loopDelayMaxMs = 0;
   gcPauseMaxMs = 0;
@@ -106,7 +112,7 @@ class Poller {
     while (this.running) {
       const sent = nowMs();
       try {
-        const info = await this.http.call('sequencer_info') as { entries: number; process?: { eventLoopDelayP99Ms: number; gcPauseMaxMs: number } };
+        const info = await this.http.call('sequencer_info') as { entries: number; finalizedHeight?: number; process?: { eventLoopDelayP99Ms: number; gcPauseMaxMs: number } };
         const at = nowMs();
         if (this.measuring && info.process) {
           this.loopDelayMaxMs = Math.max(this.loopDelayMaxMs, info.process.eventLoopDelayP99Ms);
@@ -115,6 +121,8 @@ class Poller {
         this.rttTotal += at - sent;
         this.polls++;
         if (info.entries !== this.entries.last || this.entries.t.length === 0) this.entries.add(at, info.entries);
+        const finalized = info.finalizedHeight ?? -1;
+        if (finalized !== this.finalized.last || this.finalized.t.length === 0) this.finalized.add(at, finalized);
       } catch {
         this.errors++;
       }
@@ -134,9 +142,9 @@ class Poller {
 
 const logIdName = `sequencer-bench-${Date.now()}`;
 const allow = clientAddresses(C);
-log(`starting 1 primary + ${R} replicas (separate processes)...`);
+log(`starting ${V} validator${V === 1 ? '' : 's'} (the first is the primary) + ${R} replicas (separate processes)...`);
 const cluster = await Cluster.start({
-  replicas: R, allow, keep: flags.keep, logLevel: flags['log-level'], logId: logIdName,
+  validators: V, replicas: R, allow, keep: flags.keep, logLevel: flags['log-level'], logId: logIdName,
   maxPendingTxs: flags['max-pending-txs'] || undefined,
   sealLingerMs: flags['seal-linger-ms'] || undefined,
   nodeArgs: flags['cpu-prof'] ? (name) => ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : undefined,
@@ -248,6 +256,12 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   setTimeout(() => sampleCpu('w0'), tW0 - nowMs());
   setTimeout(() => sampleCpu('w1'), tW1 - nowMs());
 
+  // Final latency is timed at the first observer (verifies certificates, votes nothing); without one, at the last validator.
+  const finalIdx = cluster.nodes.indexOf(cluster.observers[0] ?? cluster.nodes[cluster.nodes.length - 1]);
+  const finalNodeName = cluster.nodes[finalIdx].name;
+  // A finer poll of that node alone: a 20 ms resolution would be as large as the 20 ms p50 target (~3 % of a core at 5 ms).
+  const finalPoll = new Poller(cluster.nodes[finalIdx], Math.max(1, flags['final-poll-ms']));
+
   // Progress: one line per second.
   const primaryPoll = pollers[0];
   let lastT = nowMs(), lastEntries = primaryPoll.entries.last;
@@ -268,7 +282,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
     for (const p of pollers) p.measuring = phase === 'measure';
     series.push({ t: Math.round((t - startAt) / 100) / 10, phase, primaryTxPerS: Math.round(rate), primaryEntries: e, replicaEntries: reps, inflight, errors });
     const errText = Object.keys(errors).length ? Object.entries(errors).map(([k, v]) => `${k}:${v}`).join(' ') : '0';
-    log(`[${((t - startAt) / 1000).toFixed(0).padStart(3)}s ${phase.padEnd(7)}] primary ${fmt.int(rate).padStart(9)} tx/s  entries ${fmt.int(e).padStart(11)} | replicas ${reps.map((r) => fmt.int(r)).join(' ')} | in flight ${inflight} | errors ${errText}`);
+    log(`[${((t - startAt) / 1000).toFixed(0).padStart(3)}s ${phase.padEnd(7)}] primary ${fmt.int(rate).padStart(9)} tx/s  entries ${fmt.int(e).padStart(11)} | others ${reps.map((r) => fmt.int(r)).join(' ')} | finalized height ${finalPoll.finalized.last} (${finalNodeName}) | in flight ${inflight} | errors ${errText}`);
   }, 1000);
 
   // Wait for the clients: they stop at endAt and then drain what is in flight.
@@ -281,13 +295,17 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   const clientsDoneAt = nowMs();
   await Promise.all(workers.map((w) => w.terminate()));
 
-  // Final count at the primary, then wait for every replica to store it.
-  const finalEntries = await new HttpPoster(cluster.primary.rpc, 1).call('sequencer_info').then((i) => (i as { entries: number }).entries);
+  // Final count at the primary, then wait for every other node to store it, and (if finality runs at all) for the
+  // last height to be final where final latency is timed.
+  const endInfo = await new HttpPoster(cluster.primary.rpc, 1).call('sequencer_info') as { entries: number; height: number };
+  const finalEntries = endInfo.entries;
   const settleDeadline = nowMs() + 60_000;
   while (nowMs() < settleDeadline && pollers.some((p) => p.entries.last < finalEntries)) await sleep(pollMs);
+  const finalityDeadline = Math.min(settleDeadline, nowMs() + 20_000);
+  while (nowMs() < finalityDeadline && finalPoll.finalized.last >= 0 && finalPoll.finalized.last < endInfo.height) await sleep(pollMs);
   await sleep(2 * pollMs);
   clearInterval(ticker);
-  await Promise.all(pollers.map((p) => p.stop()));
+  await Promise.all([...pollers, finalPoll].map((p) => p.stop()));
   const procEnd = new Map(cluster.nodes.map((n) => [n.name, procSample(n.pid)]));
 
   // ---- analysis ----------------------------------------------------------------------------------------
@@ -299,12 +317,21 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   /** submit -> the moment the LAST replica stored it (max over replicas per submission). */
   const allReplicasLat: number[] = [];
   let allReplicasMissing = 0;
+  /** submit -> the moment each node's finalizedHeight covered the submission's batch (poll resolution), ms. */
+  const finalLat: number[][] = pollers.map(() => []);
+  const finalMissing = pollers.map(() => 0);
+  /** The same at the finality node, from its finer poll: the headline figure. */
+  const headlineFinalLat: number[] = [];
+  let headlineFinalMissing = 0;
+  /** Each acked batch's end (the sequence number after its last entry), by height: what a final height covers. */
+  const batchEndByHeight = new Map<number, number>();
   for (const d of done) {
     const n = d.submitT.length;
     subs.sent += n;
     for (let i = 0; i < n; i++) {
       const ack = d.ackT[i];
       if (ack > 0) {
+        batchEndByHeight.set(d.height[i], d.batchEnd[i]);
         subs.acked++;
         totalAckedTxs += d.txs[i];
         if (ack > lastAck) lastAck = ack;
@@ -320,10 +347,26 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
         if (stored === undefined) { replicaMissing[r]++; missing = true; }
         else { replicaLat[r].push(Math.max(0, stored - sub)); if (stored > lastStored) lastStored = stored; }
       });
-      if (R > 0) { if (missing) allReplicasMissing++; else allReplicasLat.push(Math.max(0, lastStored - sub)); }
+      if (pollers.length > 1) { if (missing) allReplicasMissing++; else allReplicasLat.push(Math.max(0, lastStored - sub)); }
+      pollers.forEach((p, k) => {
+        const final = p.finalized.firstTimeReaching(d.height[i]);
+        if (final === undefined) finalMissing[k]++;
+        else finalLat[k].push(Math.max(0, final - sub));
+      });
+      const final = finalPoll.finalized.firstTimeReaching(d.height[i]);
+      if (final === undefined) headlineFinalMissing++;
+      else headlineFinalLat.push(Math.max(0, final - sub));
     }
   }
   const windowRate = (tl: Timeline) => (tl.valueAt(tW1) - tl.valueAt(tW0)) / windowS;
+  // Transactions made final per second in the window, from a node's finalized heights and the batches' ends.
+  const knownHeights = [...batchEndByHeight.keys()].sort((a, b) => a - b);
+  const entriesFinalAt = (height: number): number => {
+    let lo = 0, hi = knownHeights.length - 1, best = -1;
+    while (lo <= hi) { const mid = (lo + hi) >> 1; if (knownHeights[mid] <= height) { best = mid; lo = mid + 1; } else hi = mid - 1; }
+    return best < 0 ? 0 : batchEndByHeight.get(knownHeights[best])!;
+  };
+  const finalRate = (tl: Timeline) => tl.last < 0 ? null : Math.round((entriesFinalAt(tl.valueAt(tW1)) - entriesFinalAt(tl.valueAt(tW0))) / windowS);
   const errors: Record<string, number> = {};
   for (const d of done) for (const [k, v] of Object.entries(d.errors)) errors[k] = (errors[k] ?? 0) + v;
   const cpuPct = (name: string) => {
@@ -345,8 +388,14 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
     const reached = p.entries.firstTimeReaching(finalEntries);
     return {
       name: n.name,
+      mode: n.mode,
       pid: n.pid,
       txPerSecStored: Math.round(windowRate(p.entries)),
+      /** Transactions this node saw become final per second in the window (null: nothing final). */
+      txPerSecFinal: finalRate(p.finalized),
+      /** submit -> final as this node saw it (finalizedHeight polls), submissions sent in the window. */
+      latencyFinal: percentiles(finalLat[idx]),
+      latencyFinalMissing: finalMissing[idx],
       finalEntries: p.entries.last,
       reachedFinalCount: reached !== undefined,
       /** ms from the last receipt at the primary until this node's entries covered the final count. */
@@ -371,11 +420,12 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
 
   const signedLive = done.reduce((s, d) => s + d.signedLive, 0);
   const notes = [
-    `All processes share this machine (${machine().cpus} cores): the primary, ${R} replicas and the ${C} client threads compete for the same CPUs, so the figures are a lower bound for a deployment with one machine per node and clients elsewhere.`,
+    `All processes share this machine (${machine().cpus} cores): the primary, ${V - 1} other validators, ${R} replica(s) and the ${C} client threads compete for the same CPUs, so the figures are a lower bound for a deployment with one machine per node and clients elsewhere.`,
     transport === 'ingest'
       ? 'Submissions were built, signed (EIP-712, secp256k1) and encoded in their wire form before the timed phase: signing is the client\'s cost on its own machine. The clients still pay the WebSocket framing and receipt decoding (not checking) during the run.'
       : 'Submissions were built, signed (EIP-712, secp256k1) and serialised to JSON before the timed phase: signing is the client\'s cost on its own machine. The clients still pay JSON-RPC/HTTP and receipt parsing during the run.',
     `Latency to a replica is measured by polling its sequencer_info every ${pollMs} ms (mean RTT in nodes[].polls): it is an upper bound with a resolution of about one poll interval.`,
+    `Final latency is submit -> the first poll of ${finalNodeName}'s sequencer_info whose finalizedHeight covers the receipt's height (${cluster.observers.length ? 'an observer: it forms certificates from the votes it receives, it votes nothing' : 'no observer ran: the last validator'}), polled every ${Math.max(1, flags['final-poll-ms'])} ms for that (the table's finality columns: every ${pollMs} ms, each node); final throughput is the transactions of the heights it saw become final in the window.`,
     flags.rate > 0 ? 'Paced mode: latency counts from each request\'s scheduled send time, so client-side queueing is included (no coordinated omission).' : `Open loop: each client keeps ${inflight} requests in flight; latency then mostly reflects queueing at that concurrency, use --rate for latency at a fixed load.`,
     ...(signedLive > 0 ? [`WARNING: the pre-signed pool (sized for ${fmt.int(poolRate())} tx/s) ran out and clients signed ${signedLive} submissions during the run, competing for CPU: rerun with --pool-rate ${Math.ceil(totalAckedTxs / (warmupS + windowS) * 1.5)}.`] : []),
     ...(flags['cpu-prof'] ? ['The nodes ran under --cpu-prof, which costs throughput.'] : []),
@@ -387,7 +437,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
     benchmark: 'sequencer throughput/latency',
     startedAt: new Date(startAt).toISOString(),
     config: {
-      replicas: R, payloadBytes: flags.payload, txsPerSubmission: K, clients: C, durationS: windowS, warmupS,
+      validators: V, replicas: R, payloadBytes: flags.payload, txsPerSubmission: K, clients: C, durationS: windowS, warmupS,
       rateTxPerS: flags.rate, mode: flags.rate > 0 ? 'paced' : 'open-loop', transport, rpcBatch: B, inflightPerClient: inflight, pollMs,
       maxPendingTxs: flags['max-pending-txs'] || 'node default',
     },
@@ -402,7 +452,14 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
       /** submit -> stored by EVERY replica (the slowest one, per submission; poll resolution), ms. */
       latencyAllReplicas: percentiles(allReplicasLat),
       latencyAllReplicasMissing: allReplicasMissing,
-      minReplicaTxPerSecStored: R ? Math.min(...nodes.slice(1).map((n) => n.txPerSecStored)) : null,
+      /** submit -> final as `latencyFinalNode` saw it (ms; poll resolution), beside latencyReceipt (soft). */
+      latencyFinal: percentiles(headlineFinalLat),
+      latencyFinalNode: finalNodeName,
+      latencyFinalMissing: headlineFinalMissing,
+      finalPollMs: Math.max(1, flags['final-poll-ms']),
+      /** Transactions made final per second in the window, as `latencyFinalNode` saw it; null if nothing became final. */
+      txPerSecFinal: finalRate(finalPoll.finalized),
+      minReplicaTxPerSecStored: nodes.length > 1 ? Math.min(...nodes.slice(1).map((n) => n.txPerSecStored)) : null,
       totalTxsSequenced: finalEntries,
       totalTxsAcked: totalAckedTxs,
       submissions: { ...subs, failed: done.reduce((s, d) => s + d.failed, 0) },
@@ -428,17 +485,22 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
 
   // ---- report ------------------------------------------------------------------------------------------
   const lat = (p: Percentiles | null) => p ? [fmt.ms(p.p50), fmt.ms(p.p90), fmt.ms(p.p99), fmt.ms(p.max)] : ['-', '-', '-', '-'];
-  const rows: string[][] = [['node', 'tx/s stored', 'lat p50 ms', 'p90', 'p99', 'max', 'final +ms', 'cpu %', 'cpu us/tx', 'loop delay ms', 'gc max ms', 'rss MiB start', 'end', 'peak']];
+  const rows: string[][] = [['node', 'mode', 'tx/s stored', 'lat p50 ms', 'p90', 'p99', 'max', 'final +ms', 'finality p50 ms', 'p99', 'cpu %', 'cpu us/tx', 'loop delay ms', 'gc max ms', 'rss MiB start', 'end', 'peak']];
   for (const n of nodes) {
-    rows.push([n.name, fmt.int(n.txPerSecStored), ...lat(n.latency), n.msToFinalAfterLastReceipt === null ? 'never' : String(n.msToFinalAfterLastReceipt),
+    rows.push([n.name, n.mode, fmt.int(n.txPerSecStored), ...lat(n.latency), n.msToFinalAfterLastReceipt === null ? 'never' : String(n.msToFinalAfterLastReceipt),
+      ...lat(n.latencyFinal).filter((_, k) => k === 0 || k === 2),
       n.cpuPercentInWindow === undefined ? '-' : n.cpuPercentInWindow.toFixed(0), n.cpuMicrosPerTx === null ? '-' : String(n.cpuMicrosPerTx), String(n.eventLoopDelayP99MaxMs), String(n.gcPauseMaxMs), fmt.mib(n.rssKiB.start), fmt.mib(n.rssKiB.end), fmt.mib(n.rssKiB.peakHwm)]);
   }
   const r = result.results;
   process.stdout.write([
     '',
-    `${result.config.mode}${flags.rate > 0 ? ` at ${fmt.int(flags.rate)} tx/s` : ''}: ${R} replicas, ${C} clients, ${K} tx x ${flags.payload} B per submission, ${transport === 'ingest' ? 'binary ingest (WebSocket)' : `JSON-RPC over HTTP, ${B} submission(s) per request`}, ${windowS} s measured after ${warmupS} s warm-up`,
+    `${result.config.mode}${flags.rate > 0 ? ` at ${fmt.int(flags.rate)} tx/s` : ''}: ${V} validator${V === 1 ? '' : 's'}, ${R} replica${R === 1 ? '' : 's'}, ${C} clients, ${K} tx x ${flags.payload} B per submission, ${transport === 'ingest' ? 'binary ingest (WebSocket)' : `JSON-RPC over HTTP, ${B} submission(s) per request`}, ${windowS} s measured after ${warmupS} s warm-up`,
     `sequenced at the primary (receipts): ${fmt.int(r.primaryTxPerSecFromReceipts)} tx/s, ${fmt.int(r.primarySubmissionsPerSec)} submissions/s`,
     `slowest replica stored:              ${r.minReplicaTxPerSecStored === null ? '-' : fmt.int(r.minReplicaTxPerSecStored)} tx/s`,
+    `final at ${r.latencyFinalNode}:${' '.repeat(Math.max(1, 26 - r.latencyFinalNode.length))}${r.txPerSecFinal === null ? 'nothing became final' : `${fmt.int(r.txPerSecFinal)} tx/s${r.primaryTxPerSecFromReceipts > 0 ? ` (${Math.round((r.txPerSecFinal / r.primaryTxPerSecFromReceipts) * 100)} % of the receipts' rate)` : ''}`}`,
+    `latency (ms)      p50     p90     p99     max     count   soft = submit -> receipt; final = submit -> final at ${r.latencyFinalNode}`,
+    ...([['soft', r.latencyReceipt, 0], ['final', r.latencyFinal, r.latencyFinalMissing]] as const).map(([label, p, missing]) =>
+      `  ${label.padEnd(8)} ${lat(p).map((x) => x.padStart(7)).join(' ')}   ${p ? fmt.int(p.count) : '-'}${missing ? ` (${fmt.int(missing)} never final)` : ''}`),
     `total sequenced ${fmt.int(r.totalTxsSequenced)} tx; submissions sent ${fmt.int(r.submissions.sent)}, acked ${fmt.int(r.submissions.acked)}, failed ${r.submissions.failed}; errors ${Object.keys(errors).length ? JSON.stringify(errors) : 'none'}`,
     `CPU in the window (% of one core): nodes ${nodesCpuPct.toFixed(0)}, clients+measurement ${benchCpuPct.toFixed(0)} (client threads ${clientThreadsCpuPct.map((c) => c.toFixed(0)).join('/')}, main ${mainThreadCpuPct.toFixed(0)}), other processes ${foreignCpuPct ?? '-'}; machine busy ${machineBusyPct ?? '-'} of ${machineCapacityPct ?? '-'}`,
     `latency: primary = submit -> receipt, replica = submit -> stored at that replica (poll ${pollMs} ms); stored by every replica p50/p99 ${fmt.ms(r.latencyAllReplicas?.p50)} / ${fmt.ms(r.latencyAllReplicas?.p99)} ms`,

@@ -1,7 +1,8 @@
 /**
- * Starts a primary and N replicas, each as its own OS process (benchmarks/node-process.ts), in a temp data
- * directory, and guarantees they are gone when the benchmark exits: on normal completion, on SIGINT/SIGTERM,
- * on an uncaught error, and (through the launcher's IPC channel) even if the benchmark itself is SIGKILLed.
+ * Starts a primary, V - 1 more validators and N replicas (observers), each as its own OS process
+ * (benchmarks/node-process.ts), in a temp data directory, and guarantees they are gone when the benchmark exits:
+ * on normal completion, on SIGINT/SIGTERM, on an uncaught error, and (through the launcher's IPC channel) even if
+ * the benchmark itself is SIGKILLed.
  */
 import { NODE_RUNTIME_FLAGS, nodeRuntimeEnv } from '../../src/node/runtime.ts';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { describeExit, launch, LaunchError, type LaunchedProcess } from '../../src/cli/launcher.ts';
 import { toHex } from '../../src/core/bytes.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
-import { PRIMARY_KEY, sleep } from './common.ts';
+import { sleep, validatorKey } from './common.ts';
 
 const NODE_PROCESS = new URL('../node-process.ts', import.meta.url).pathname;
 const START_TIMEOUT_MS = 30_000;
@@ -19,7 +20,7 @@ const STOP_GRACE_MS = 8_000;
 
 export interface NodeProc {
   readonly name: string;
-  readonly mode: 'primary' | 'replica';
+  readonly mode: 'primary' | 'validator' | 'replica';
   readonly process: LaunchedProcess;
   readonly pid: number;
   readonly rpc: string;
@@ -29,6 +30,9 @@ export interface NodeProc {
 }
 
 export interface ClusterOptions {
+  /** Validators, the primary included (default 1: the primary alone, which finalises each batch itself). */
+  readonly validators?: number;
+  /** Replicas: observers, which verify and store but do not vote. */
   readonly replicas: number;
   /** Client addresses (0x-hex) allowed to append. */
   readonly allow: readonly string[];
@@ -145,7 +149,10 @@ export class Cluster {
   }
 
   get primary(): NodeProc { return this.nodes[0]; }
+  /** Every node but the primary: the other validators, then the observers. */
   get replicas(): NodeProc[] { return this.nodes.slice(1); }
+  get validators(): NodeProc[] { return this.nodes.filter((n) => n.mode !== 'replica'); }
+  get observers(): NodeProc[] { return this.nodes.filter((n) => n.mode === 'replica'); }
 
   static async start(opts: ClusterOptions): Promise<Cluster> {
     installHandlers();
@@ -156,19 +163,25 @@ export class Cluster {
     if (!opts.keep) writeFileSync(join(dir, OWNER_FILE), String(process.pid));
     const cluster = new Cluster(dir, opts.keep);
     asyncCleanup = () => cluster.stop();
+    const validatorKeys = Array.from({ length: Math.max(1, opts.validators ?? 1) }, (_, i) => validatorKey(i));
     const common = cluster.common = [
       '--log-id', opts.logId ?? 'sequencer-bench', '--log-level', opts.logLevel ?? 'warn',
-      '--primary', toHex(addressFromPrivateKey(PRIMARY_KEY)),
+      '--primary', toHex(addressFromPrivateKey(validatorKeys[0])),
+      '--validators', validatorKeys.map((k) => toHex(addressFromPrivateKey(k))).join(','),
       ...opts.allow.flatMap((a) => ['--allow', a]),
       ...(opts.maxPendingTxs ? ['--max-pending-txs', String(opts.maxPendingTxs)] : []),
       ...(opts.sealLingerMs ? ['--seal-linger-ms', String(opts.sealLingerMs)] : []),
     ];
     try {
       cluster.nodeArgs = opts.nodeArgs ?? (() => []);
-      // A fresh log: no replica holds anything yet, so the primary has nothing to recover (and no peers to ask).
-      await cluster.spawnNode('primary', 'primary', [...common, '--unsafe-skip-recovery', 'yes'], toHex(PRIMARY_KEY));
+      // A fresh log: no node holds anything yet, so no validator has anything to recover (nor anybody to ask).
+      await cluster.spawnNode('primary', 'primary', [...common, '--unsafe-skip-recovery', 'yes'], toHex(validatorKeys[0]));
+      // One after another, each given every validator already running: a full mesh, so votes need not be relayed.
+      for (let i = 1; i < validatorKeys.length; i++) {
+        await cluster.spawnNode(`validator${i + 1}`, 'validator', [...common, ...cluster.peersArgs(), '--unsafe-skip-recovery', 'yes'], toHex(validatorKeys[i]));
+      }
       const replicas = await Promise.all(Array.from({ length: opts.replicas }, (_, i) => cluster.spawnReplica(`replica${i + 1}`)));
-      cluster.nodes.splice(1, replicas.length, ...replicas);
+      cluster.nodes.splice(validatorKeys.length, replicas.length, ...replicas);
     } catch (e) {
       await cluster.stop();
       throw e;
@@ -176,13 +189,17 @@ export class Cluster {
     return cluster;
   }
 
-  /** Starts one more replica process bootstrapped to the primary (also usable after the start, e.g. to time a catch-up). */
+  /** Starts one more replica process bootstrapped to the validators (also usable after the start, e.g. to time a catch-up). */
   async spawnReplica(name: string): Promise<NodeProc> {
-    const peers = this.primary.multiaddrs.filter((m) => m.includes('/127.0.0.1/'));
-    return this.spawnNode(name, 'replica', [...this.common, ...peers.flatMap((p) => ['--peers', p])]);
+    return this.spawnNode(name, 'replica', [...this.common, ...this.peersArgs()]);
   }
 
-  private async spawnNode(name: string, mode: 'primary' | 'replica', args: string[], key?: string): Promise<NodeProc> {
+  /** --peers for every validator running so far (the primary first), on loopback. */
+  private peersArgs(): string[] {
+    return this.validators.flatMap((v) => v.multiaddrs.filter((m) => m.includes('/127.0.0.1/'))).flatMap((p) => ['--peers', p]);
+  }
+
+  private async spawnNode(name: string, mode: NodeProc['mode'], args: string[], key?: string): Promise<NodeProc> {
     const db = join(this.dir, name);
     const logFile = join(this.dir, `${name}.log`);
     const env = nodeRuntimeEnv(process.env);
@@ -207,14 +224,16 @@ export class Cluster {
     return node;
   }
 
-  /** Waits until every replica is connected to at least one peer (the primary). */
+  /** Waits until every node is connected to every validator but itself (with one validator: to the primary). */
   async waitConnected(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (const r of this.replicas) {
+    for (const r of this.nodes) {
+      const wanted = this.validators.filter((v) => v !== r).map((v) => v.peerId);
       for (;;) {
         const info = await rpcCall(r.rpc, 'sequencer_info').catch(() => undefined) as Record<string, any> | undefined;
-        if (info && Array.isArray(info.connectedPeers) && info.connectedPeers.includes(this.primary.peerId)) break;
-        if (Date.now() > deadline) throw new Error(`${r.name} did not connect to the primary within ${timeoutMs} ms`);
+        const connected = info && Array.isArray(info.connectedPeers) ? info.connectedPeers as string[] : [];
+        if (wanted.every((p) => connected.includes(p))) break;
+        if (Date.now() > deadline) throw new Error(`${r.name} did not connect to every validator within ${timeoutMs} ms`);
         await sleep(100);
       }
     }

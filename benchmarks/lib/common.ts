@@ -59,6 +59,10 @@ const utf8 = (s: string): Bytes => new TextEncoder().encode(s);
 export const CHAIN_ID = 31337;
 /** Deterministic keys: the benchmark log is throw-away, reproducibility matters more than secrecy. */
 export const PRIMARY_KEY: Bytes = keccak256(utf8('sequencer-bench primary key'));
+/** Validator `i` (0-based) of the benchmark log: the first is the primary. */
+export function validatorKey(i: number): Bytes {
+  return i === 0 ? PRIMARY_KEY : keccak256(utf8(`sequencer-bench validator key ${i}`));
+}
 export function clientKey(i: number): Bytes {
   return keccak256(utf8(`sequencer-bench client key ${i}`));
 }
