@@ -55,6 +55,12 @@ async function startNet(t: TestContext): Promise<Net> {
   return net;
 }
 
+/** Stops validator `i` (its store kept) and forgets it, so the test's cleanup does not stop it twice. */
+async function stopValidator(net: Net, i: number): Promise<void> {
+  await net.nodes[i]!.stop();
+  net.nodes[i] = undefined;
+}
+
 function append(node: SequencerNode, label: string) {
   return node.append(signer.sign({ nonce: nonce++, transactions: [tx(label)] }));
 }
@@ -91,13 +97,11 @@ test('finality goes on with one of four validators down, stops with two down (th
   await append(primary, 'all up');
   await waitFor(() => net.observer.info().finalizedHeight >= 0, 10_000, 'first final height');
 
-  await net.nodes[3]!.stop();
-  net.nodes[3] = undefined;
+  await stopValidator(net, 3);
   const withOneDown = await append(primary, 'one down');
   await waitFor(() => net.observer.info().finalizedHeight >= withOneDown.header.height, 10_000, 'final with one validator down');
 
-  await net.nodes[2]!.stop();
-  net.nodes[2] = undefined;
+  await stopValidator(net, 2);
   const finalBefore = net.observer.info().finalizedHeight;
   // Two validators (the leader and one other) are fewer than the quorum of three: nothing more becomes final, and
   // the leader seals at most LEADER_WINDOW heights above its last lock certificate; later appends wait.
@@ -128,8 +132,7 @@ test('a validator back from a stop learns the certificates it missed from its pe
   await append(primary, 'all up');
   await waitFor(() => net.observer.info().finalizedHeight >= 0, 10_000, 'first final height');
   for (const i of [2, 3]) {
-    await net.nodes[i]!.stop();
-    net.nodes[i] = undefined;
+    await stopValidator(net, i);
   }
   // Sealed with two validators voting: soft. Their lock votes were gossiped while validator 3 was away, so once it
   // is back it holds no lock certificate for them, and the others need its commit vote: it learns the lock
@@ -161,12 +164,10 @@ test('a validator whose store was wiped signs nothing at a height it may have vo
   // It needs a quorum of the others' answers (all three here) before it may vote.
   await waitFor(() => net.nodes[3]!.info().notReady === null, 10_000, 'the wiped validator recovered');
   // With validator 2 down, nothing is final without validator 3's votes: finality resuming shows it votes again.
-  await net.nodes[2]!.stop();
-  net.nodes[2] = undefined;
+  await stopValidator(net, 2);
   const after = await append(primary, 'after the wipe');
   await waitFor(() => net.observer.info().finalizedHeight >= after.header.height, 15_000, 'final with the wiped validator voting');
-  await net.nodes[3]!.stop();
-  net.nodes[3] = undefined;
+  await stopValidator(net, 3);
   // Its store's vote records: none at or below the last height it voted before the wipe; lock votes above it.
   const db = new ClassicLevel<Uint8Array, Uint8Array>(join(net.dir, 'v3', 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
   await db.open();

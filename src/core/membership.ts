@@ -54,7 +54,12 @@ export class Membership {
     return this.validators[view % this.validators.length];
   }
 
+  /** The position of `address` in the set (its validator index), or -1 for an address outside it. */
+  indexOf(address: Uint8Array): number {
+    return this.validators.findIndex((v) => equalBytes(v, address));
+  }
+
   includes(address: Uint8Array): boolean {
-    return this.validators.some((v) => equalBytes(v, address));
+    return this.indexOf(address) >= 0;
   }
 }

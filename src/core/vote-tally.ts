@@ -6,7 +6,7 @@
  * first one counts; a second one for another header is the signer's equivocation, returned to the caller as the
  * pair once, and not counted; further ones from it there are not news).
  */
-import { toHex, type Bytes } from './bytes.ts';
+import { bytesKey, equalBytes, type Bytes } from './bytes.ts';
 import { buildCertificate, type CheckedCertificate } from './certificate.ts';
 import type { Membership } from './membership.ts';
 import type { SignedVote, Vote } from './vote.ts';
@@ -38,7 +38,7 @@ export class VoteTally {
   private readonly window: number;
   /** Votes are kept for heights in (floor, floor + window]. */
   private floor: number;
-  /** slot -> header hash (hex) -> the target's signatures. */
+  /** slot -> header hash (bytesKey) -> the target's signatures. */
   private readonly slots = new Map<string, Map<string, Target>>();
   /** slot -> validator index -> the vote it cast there (to tell a repeat from a conflict). */
   private readonly cast = new Map<string, Map<number, SignedVote>>();
@@ -61,7 +61,7 @@ export class VoteTally {
     let voters = this.cast.get(slot);
     const previous = voters?.get(index);
     if (previous !== undefined) {
-      if (toHex(previous.headerHash) === toHex(v.headerHash) || this.caught.get(slot)?.has(index)) return { kind: 'duplicate' };
+      if (equalBytes(previous.headerHash, v.headerHash) || this.caught.get(slot)?.has(index)) return { kind: 'duplicate' };
       let caught = this.caught.get(slot);
       if (!caught) this.caught.set(slot, (caught = new Set()));
       caught.add(index);
@@ -77,7 +77,7 @@ export class VoteTally {
     voters.set(index, v);
     let targets = this.slots.get(slot);
     if (!targets) this.slots.set(slot, (targets = new Map()));
-    const hash = toHex(v.headerHash);
+    const hash = bytesKey(v.headerHash);
     let target = targets.get(hash);
     if (!target) {
       target = { vote: { kind: v.kind, view: v.view, height: v.height, headerHash: v.headerHash }, signatures: new Map(), certified: false };
@@ -103,14 +103,14 @@ export class VoteTally {
     const slot = slotKey(v);
     const previous = this.cast.get(slot)?.get(index);
     // A vote for a target that already has its certificate adds nothing (its signature would not be used).
-    if (previous === undefined) return this.slots.get(slot)?.get(toHex(v.headerHash))?.certified !== true;
+    if (previous === undefined) return this.slots.get(slot)?.get(bytesKey(v.headerHash))?.certified !== true;
     // Another header is evidence, the first time only: a validator caught once cannot make the node verify more.
-    return toHex(previous.headerHash) !== toHex(v.headerHash) && !this.caught.get(slot)?.has(index);
+    return !equalBytes(previous.headerHash, v.headerHash) && !this.caught.get(slot)?.has(index);
   }
 
   /** The validators (indices) that voted this exact vote so far. */
   votersOf(v: Vote): number[] {
-    const target = this.slots.get(slotKey(v))?.get(toHex(v.headerHash));
+    const target = this.slots.get(slotKey(v))?.get(bytesKey(v.headerHash));
     return target ? [...target.signatures.keys()] : [];
   }
 

@@ -93,7 +93,7 @@ export function verifyVote(ctx: VoteContext, v: SignedVote, expectedIndex?: numb
   } catch (e) {
     throw new VoteRejectedError('vote-signature', `vote signature: ${(e as SignatureError).message}`, { cause: e });
   }
-  const index = ctx.membership.validators.findIndex((a) => equalBytes(a, signer));
+  const index = ctx.membership.indexOf(signer);
   if (index < 0) throw new VoteRejectedError('vote-not-member', `vote signed by ${toHex(signer)}, not a validator of this set`, { details: { signer: toHex(signer) } });
   if (expectedIndex !== undefined && index !== expectedIndex) {
     throw new VoteRejectedError('vote-wrong-signer', `vote signed by validator ${index}, not ${expectedIndex}`, { details: { signer: toHex(signer), index, expectedIndex } });

@@ -12,7 +12,7 @@
  * the node verify more than a bounded number of signatures per height. A second vote of one validator for another
  * header at the same (kind, view, height) is kept aside as evidence (docs/protocol.md §Equivocation proofs, kind 3).
  */
-import { fromHex, toHex, type Bytes } from '../core/bytes.ts';
+import { equalBytes, fromHex, toHex, type Bytes } from '../core/bytes.ts';
 import { checkCertificate, compareRank, decodeCertificate, encodeCertificate, type Certificate, type CheckedCertificate } from '../core/certificate.ts';
 import { subscribe } from '../core/listeners.ts';
 import { MAX_FINALITY_CHAIN, type FinalityCertificate } from '../core/finality-certificate.ts';
@@ -41,8 +41,6 @@ export const LEADER_WINDOW = 8;
 const CATCH_UP_AFTER_MS = 1_000;
 /** Stored header hashes kept in memory, by height (the newest). */
 const RECENT_HASHES = 2 * VOTE_WINDOW;
-/** Most conflicting vote pairs kept in memory (evidence), oldest dropped first. */
-const MAX_CONFLICTS = 64;
 
 export interface FinalityOptions {
   readonly host: Host;
@@ -77,7 +75,6 @@ export class Finality {
   private readonly windowListeners: (() => void)[] = [];
   private readonly conflictListeners: ((c: VoteConflict) => void)[] = [];
   private readonly waiters = new Set<{ readonly height: number; readonly resolve: (final: boolean) => void }>();
-  private readonly conflictList: VoteConflict[] = [];
   /** Header hashes of the most recently stored heights (the store's tip after each append). */
   private readonly recentHashes = new Map<number, Bytes>();
   /** The highest height a vote of each validator was counted at (-1: none): what a recovering validator asks for. */
@@ -151,11 +148,6 @@ export class Finality {
     return subscribe(this.conflictListeners, listener);
   }
 
-  /** Vote pairs that show a validator voting two headers at one (kind, view, height). */
-  get conflicts(): readonly VoteConflict[] {
-    return this.conflictList;
-  }
-
   /**
    * The status answer's finality fields: the highest commit certificate held for a stored, final header, and the
    * highest lock certificate held above it (binary form, hex, or null); the highest height a vote of each validator
@@ -215,8 +207,6 @@ export class Finality {
     if (outcome.kind === 'conflict') {
       this.opts.log.warn('a validator voted two headers at one height', { validator: index, height: v.height, view: v.view, kind: v.kind });
       const conflict = { signerIndex: index, first: outcome.first, second: outcome.second };
-      this.conflictList.push(conflict);
-      if (this.conflictList.length > MAX_CONFLICTS) this.conflictList.shift();
       for (const l of [...this.conflictListeners]) l(conflict);
       return;
     }
@@ -281,7 +271,7 @@ export class Finality {
       const stored = await this.storedHeaderHash(cert.height);
       if (!stored) return;
       this.pendingCommit = undefined;
-      if (toHex(stored) !== toHex(cert.headerHash)) {
+      if (!equalBytes(stored, cert.headerHash)) {
         // A quorum committed another header than this node stores: the leader equivocated (its watch will hold
         // both headers once it sees the other) or this store is on a branch no quorum follows. Never marked final.
         log.error('a commit certificate names another header than the one stored at its height', {

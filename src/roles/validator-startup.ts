@@ -10,7 +10,7 @@
  * which sends it down this path). While this runs the node verifies and stores batches as usual; only its votes wait.
  */
 import { verifyHeaderSignature } from '../core/batch.ts';
-import { toHex } from '../core/bytes.ts';
+import { fromHex } from '../core/bytes.ts';
 import { InvariantError } from '../core/errors.ts';
 import { CURRENT_VIEW, headerHash } from '../core/header.ts';
 import type { Logger } from '../core/logger.ts';
@@ -39,6 +39,15 @@ export function needsRecovery(rules: LogRules, signer: SafetySigner): boolean {
   return rules.membership.n > 1 && s.lastLock === null && s.lastCommit === null && s.lastProposal === null && s.tmoView < 0 && s.lock === null;
 }
 
+/** The validator index of the address a status answer claims (an unsigned hint), or -1 (not one, or not an address). */
+function addressIndex(rules: LogRules, address: string): number {
+  try {
+    return rules.membership.indexOf(fromHex(address, 20));
+  } catch {
+    return -1;
+  }
+}
+
 export class ValidatorStartup {
   private readonly opts: ValidatorStartupOptions;
   private readonly self: number;
@@ -54,7 +63,7 @@ export class ValidatorStartup {
 
   constructor(opts: ValidatorStartupOptions) {
     this.opts = opts;
-    this.self = opts.rules.membership.validators.findIndex((a) => toHex(a) === toHex(opts.signer.address));
+    this.self = opts.rules.membership.indexOf(opts.signer.address);
     this.floor = opts.store.tip.height;
     this.reason = this.waitingReason();
   }
@@ -112,7 +121,7 @@ export class ValidatorStartup {
         log.debug('status request failed; will retry', { peer, error: (e as Error).message });
         return;
       }
-      const index = typeof status.address === 'string' ? rules.membership.validators.findIndex((a) => toHex(a) === status.address?.toLowerCase()) : -1;
+      const index = typeof status.address === 'string' ? addressIndex(rules, status.address) : -1;
       if (index < 0 || index === this.self) return;
       let highest = -1;
       try {

@@ -6,7 +6,7 @@
  * what the key signed before and persists what it signs first. Commit votes signed in one turn of the event loop share
  * one synced write and one gossip message.
  */
-import { toHex, type Bytes } from '../core/bytes.ts';
+import type { Bytes } from '../core/bytes.ts';
 import { InvariantError } from '../core/errors.ts';
 import { peekSignedHeader } from '../core/batch.ts';
 import type { CheckedCertificate } from '../core/certificate.ts';
@@ -51,7 +51,7 @@ export class Voter {
 
   constructor(opts: VoterOptions) {
     this.opts = opts;
-    this.index = opts.rules.membership.validators.findIndex((a) => toHex(a) === toHex(opts.signer.address));
+    this.index = opts.rules.membership.indexOf(opts.signer.address);
     this.unsubscribe = [
       opts.finality.onLockCertificate((qc) => this.onLockCertificate(qc)),
       opts.store.onAppended((tip) => this.onStored(tip.height)),
