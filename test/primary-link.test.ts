@@ -18,9 +18,14 @@ import { parseReceipt } from '../src/wire/json.ts';
 import { RpcError } from '../src/client/rpc-client.ts';
 import { requestStatus } from '../src/roles/log-service.ts';
 import {
-  LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor,
+  CHAIN_ID, LOG_ID, OUTSIDER_KEY, PRIMARY_KEY, SEPARATOR, client, clientSigner, startPrimary, startReplica, tempDir, waitFor,
 } from './helpers/network.ts';
 import type { ReceiptJson } from '../src/wire/rpc-types.ts';
+import { silentLogger } from '../src/core/logger.ts';
+import { HeaderWatch } from '../src/roles/header-watch.ts';
+import { ReplicaRole } from '../src/roles/replica-role.ts';
+import { LogStore } from '../src/storage/log-store.ts';
+import { PRIMARY_RULES } from './helpers/equivocator.ts';
 
 const tx = (s: string) => new TextEncoder().encode(s);
 const signer = clientSigner();
@@ -143,4 +148,26 @@ test('the primary\'s error answers are restated by the replica: its own message,
       await replica.stop();
     }
   }
+});
+
+test('a replica role asks the peers connected before it was made, not only those that connect later', async (t) => {
+  // The node's host dials its peers before the role exists (start-up reads the store in between): a connection
+  // made meanwhile must still be asked who it is, or the replica never learns its primary.
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const sign = (peerId: string): Status['peerRecord'] => {
+    const r = signPeerRecord(SEPARATOR, LOG_ID, peerId, Math.floor(Date.now() / 1000), PRIMARY_KEY);
+    return { peerId: r.peerId, issuedAt: r.issuedAt, signature: toHex(r.signature) };
+  };
+  const keyHolder = await startImpostor(t, [], sign);
+  const host = await createHost({ privateKey: await generateKeyPair('Ed25519'), listenPort: 0, bootstrapPeers: keyHolder.host.multiaddrs(), maxMessageBytes: 4_000_000, log: () => {} });
+  t.after(() => host.stop());
+  await waitFor(() => host.connectedPeers().length === 1, 10_000, 'connected before the role exists');
+  const store = await LogStore.open(join(dir.path, 'db'), 'test log');
+  t.after(() => store.close());
+  const watch = await HeaderWatch.open({ store, rules: PRIMARY_RULES, chainId: CHAIN_ID, log: silentLogger });
+  const role = new ReplicaRole({ host, store, rules: PRIMARY_RULES, watch, log: silentLogger });
+  t.after(() => role.stop());
+  await waitFor(() => keyHolder.statusAnswers >= 1, 10_000, 'the role asked the already connected peer for its status');
+  assert.equal(keyHolder.appends, 0);
 });

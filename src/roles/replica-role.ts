@@ -58,6 +58,9 @@ export class ReplicaRole implements Role {
         void replica.catchUp();
       }),
     ];
+    // The host dials its peers before the role exists (the node reads its store in between): peers connected
+    // meanwhile raised their event to nobody, so they are asked now.
+    for (const peer of host.connectedPeers()) void link.learnStatus(peer);
     if (bond) this.unsubscribe.push(bond.onChange(() => { if (!this.bondProblem()) void replica.catchUp(); }));
     replica.start();
   }
