@@ -14,11 +14,16 @@ import { recoverAddress, SIGNATURE_BYTES, SignatureError } from './signature.ts'
 import { readSubmission, submissionDigest, submissionSize, writeSubmission, type DecodedSubmission, type Submission } from './submission.ts';
 import { sha256 } from './hash.ts';
 import { BatchNotYetValidError, BatchRejectedError } from './errors.ts';
+import { MAX_JUSTIFICATION_BYTES, decodeJustification, justificationSize, writeJustification, type Justification } from './justification.ts';
 
 export const BATCH_VERSION = 1;
+/** Wire form 2: the header, then its justification (justification.ts), then the submissions. */
+export const JUSTIFIED_BATCH_VERSION = 2;
 
 export interface Batch extends SignedHeader {
   readonly submissions: readonly Submission[];
+  /** Why the first header of a view may be there (wire form 2); absent for every other batch (wire form 1). */
+  readonly justification?: Justification;
 }
 
 export interface DecodedBatch extends Batch {
@@ -41,11 +46,17 @@ export interface Tip {
 export const GENESIS_TIP: Tip = { height: -1, headerHash: ZERO32, nextSeq: 0, headHash: ZERO32, timestamp: 0 };
 
 export function encodeBatch(b: Batch): Bytes {
-  let size = 1 + HEADER_BYTES + SIGNATURE_BYTES + 4;
+  const j = b.justification;
+  let size = 1 + HEADER_BYTES + SIGNATURE_BYTES + 4 + (j ? 4 + justificationSize(j) : 0);
   for (const s of b.submissions) size += submissionSize(s);
-  const w = new Writer(size).u8(BATCH_VERSION);
+  const w = new Writer(size).u8(j ? JUSTIFIED_BATCH_VERSION : BATCH_VERSION);
   writeHeader(w, b.header);
-  w.raw(b.signature).u32(b.submissions.length);
+  w.raw(b.signature);
+  if (j) {
+    w.u32(justificationSize(j));
+    writeJustification(w, j);
+  }
+  w.u32(b.submissions.length);
   for (const s of b.submissions) writeSubmission(w, s);
   return w.finish();
 }
@@ -55,9 +66,10 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
   refuseOverLimit(batchSizeViolation(bytes.byteLength));
   const r = new Reader(bytes);
   const version = r.u8();
-  if (version !== BATCH_VERSION) throw new DecodeError(`unknown batch version ${version}`);
+  if (version !== BATCH_VERSION && version !== JUSTIFIED_BATCH_VERSION) throw new DecodeError(`unknown batch version ${version}`);
   const header = readHeader(r);
   const signature = r.raw(SIGNATURE_BYTES);
+  const justification = version === JUSTIFIED_BATCH_VERSION ? readJustificationField(r) : undefined;
   const n = r.u32();
   if (n > MAX_BATCH_TXS) throw new DecodeError('too many submissions');
   const submissions: DecodedSubmission[] = [];
@@ -69,14 +81,20 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
     submissions.push(s);
   }
   r.end();
-  return { header, signature, submissions };
+  return justification ? { header, signature, submissions, justification } : { header, signature, submissions };
+}
+
+function readJustificationField(r: Reader): Justification {
+  const length = r.u32();
+  if (length > MAX_JUSTIFICATION_BYTES) throw new DecodeError(`justification of ${length} bytes, at most ${MAX_JUSTIFICATION_BYTES}`);
+  return decodeJustification(r.raw(length));
 }
 
 /** Reads just the signed header of an encoded batch (cheap: for routing gossip before full verification). */
 export function peekSignedHeader(bytes: Uint8Array): SignedHeader {
   const r = new Reader(bytes);
   const version = r.u8();
-  if (version !== BATCH_VERSION) throw new DecodeError(`unknown batch version ${version}`);
+  if (version !== BATCH_VERSION && version !== JUSTIFIED_BATCH_VERSION) throw new DecodeError(`unknown batch version ${version}`);
   return { header: readHeader(r), signature: r.raw(SIGNATURE_BYTES) };
 }
 
@@ -87,6 +105,7 @@ export function peekSignedHeader(bytes: Uint8Array): SignedHeader {
  */
 export function* submissionsOf(bytes: Uint8Array): Generator<DecodedSubmission> {
   const r = new Reader(bytes, 1 + HEADER_BYTES + SIGNATURE_BYTES);
+  if (bytes[0] === JUSTIFIED_BATCH_VERSION) r.raw(r.u32());
   const n = r.u32();
   for (let i = 0; i < n; i++) yield readSubmission(r);
 }
@@ -131,8 +150,10 @@ function chainEntries(tip: Tip, submissions: readonly Submission[], digests: rea
   return { leaves, head: chain.head };
 }
 
-/** Primary side: seals admitted submissions on top of `tip` into a signed batch of the current view. */
-export function sealBatch(rules: LogRules, tip: Tip, admitted: readonly AdmittedSubmission[], timestamp: number, privateKey: Uint8Array): SealedBatch {
+/** Leader side: seals admitted submissions on top of `tip` into a signed batch of `view` (the leader's). */
+export function sealBatch(
+  rules: LogRules, tip: Tip, admitted: readonly AdmittedSubmission[], timestamp: number, privateKey: Uint8Array, view: number = CURRENT_VIEW,
+): SealedBatch {
   const submissions = admitted.map((a) => a.submission);
   const count = txCount(submissions);
   const { leaves, head } = chainEntries(tip, submissions, admitted.map((a) => a.digest), count);
@@ -140,7 +161,7 @@ export function sealBatch(rules: LogRules, tip: Tip, admitted: readonly Admitted
   const header: Header = {
     logId: rules.logId,
     height: tip.height + 1,
-    view: CURRENT_VIEW,
+    view,
     firstSeq: tip.nextSeq,
     count,
     prevHeaderHash: tip.headerHash,
@@ -186,7 +207,7 @@ export function verifyHeaderSignature(rules: LogRules, signed: SignedHeader): By
   }
   if (!equalBytes(signer, rules.membership.leaderOf(signed.header.view))) reject(`header signed by ${toHex(signer)}, not by the primary`);
   // Checked here, before any caller keeps or judges the header, so a header of another view is never held.
-  if (!isAllowedView(signed.header.view)) reject(`unknown view ${signed.header.view}`);
+  if (!isAllowedView(signed.header.view, rules.membership.n)) reject(`unknown view ${signed.header.view}`);
   return hash;
 }
 

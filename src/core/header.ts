@@ -14,16 +14,16 @@ export const HEADER_BYTES = 32 + 8 + 8 + 8 + 4 + 32 + 32 + 32 + 8;
 export const SIGNED_HEADER_BYTES = HEADER_BYTES + SIGNATURE_BYTES;
 
 /**
- * The views a header may carry: the one place that says which. Only view 0 exists today; other values are
- * reserved for the primary change protocol (docs/protocol.md §Header), which will widen this rule. Every
- * header a node or client accepts (batches, receipts) must pass it: a header of a view no one allows proves
- * nothing, since equivocation is judged, and slashed, only between headers of the same view.
+ * The views a header may carry: the one place that says which. A log of one validator stays in view 0 (it has no
+ * one to hand over to); a log of more changes views when its leader fails (docs/protocol.md §View change), so any
+ * view up to 2^53 - 1. Every header a node or client accepts (batches, receipts) must pass it: equivocation is
+ * judged, and slashed, only between headers of the same view.
  */
-export function isAllowedView(view: number): boolean {
-  return view === CURRENT_VIEW;
+export function isAllowedView(view: number, validators: number): boolean {
+  return validators > 1 ? Number.isSafeInteger(view) && view >= 0 : view === CURRENT_VIEW;
 }
 
-/** The view the log is in: 0, until the primary change protocol exists. Its leader (Membership.leaderOf) is the primary. */
+/** View 0, where every log starts; its leader (Membership.leaderOf(0)) is the configured primary. */
 export const CURRENT_VIEW = 0;
 
 export interface SignedHeader {

@@ -35,17 +35,24 @@ export function peerRecordSigner(separator: Uint8Array, logId: Uint8Array, recor
 }
 
 /**
- * Why `record` does not prove that `peer` holds the primary's key, or null when it does: it must be signed by the
- * primary for this log and name `peer`, the peer id that libp2p's Noise handshake authenticated for the
+ * The validator whose key `record` proves `peer` holds, or why it proves none: the record must be signed, for this
+ * log, by a validator of its set, and name `peer`, the peer id that libp2p's Noise handshake authenticated for the
  * connection the record came over (a record replayed by another peer names someone else).
  */
-export function whyNotPrimary(rules: LogRules, record: PeerRecord, peer: string): string | null {
-  if (record.peerId !== peer) return `its peer record names another peer (${record.peerId})`;
+export function provenValidator(rules: LogRules, record: PeerRecord, peer: string): { readonly validator: Bytes } | { readonly why: string } {
+  if (record.peerId !== peer) return { why: `its peer record names another peer (${record.peerId})` };
   let signer: Bytes;
   try {
     signer = peerRecordSigner(rules.separator, rules.logId, record);
   } catch (e) {
-    return `peer record signature: ${(e as Error).message}`;
+    return { why: `peer record signature: ${(e as Error).message}` };
   }
-  return equalBytes(signer, rules.membership.leaderOf(CURRENT_VIEW)) ? null : `peer record signed by ${toHex(signer)}, not by the primary`;
+  return rules.membership.includes(signer) ? { validator: signer } : { why: `peer record signed by ${toHex(signer)}, not by a validator` };
+}
+
+/** Why `record` does not prove that `peer` holds the key of view 0's leader (the primary), or null when it does. */
+export function whyNotPrimary(rules: LogRules, record: PeerRecord, peer: string): string | null {
+  const proven = provenValidator(rules, record, peer);
+  if ('why' in proven) return proven.why;
+  return equalBytes(proven.validator, rules.membership.leaderOf(CURRENT_VIEW)) ? null : `peer record signed by ${toHex(proven.validator)}, not by the primary`;
 }

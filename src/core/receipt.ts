@@ -112,7 +112,7 @@ function receiptFault(rules: ReceiptRules, r: Receipt, payloads?: readonly Uint8
   // A header of another log or view can never be paired with this log's headers into a proof: refuse it, or
   // the primary could hand out receipts nobody can hold against it.
   if (!equalBytes(h.logId, rules.logId)) return 'header of another log';
-  if (!isAllowedView(h.view)) return `header of view ${h.view}, which the log does not allow`;
+  if (!isAllowedView(h.view, 'membership' in rules ? rules.membership.n : 1)) return `header of view ${h.view}, which the log does not allow`;
   let signer: Bytes;
   try {
     signer = recoverAddress(headerHash(rules.separator, h), r.signature);

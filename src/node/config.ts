@@ -52,6 +52,12 @@ export interface NodeConfig {
    */
   readonly recoveryQuorum?: number;
   /**
+   * T(v) of the view change (docs/protocol.md §View change): how long a validator waits for progress while work is
+   * pending before it times the view out; doubled for each failed view in a row, up to 32 times. Unset: this
+   * validator never times out (view changes are not on by default yet; the design's figure is 500 ms).
+   */
+  readonly viewTimeoutMs?: number;
+  /**
    * The SequencerBond deployment backing the primary, and an Ethereum JSON-RPC URL of the log's chain. When set,
    * the node trusts the primary only while its bond is active (docs/slashing.md §Withdrawal delay): a replica
    * stops following, a primary stops sequencing, once a withdrawal is requested or the bond is gone.

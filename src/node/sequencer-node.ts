@@ -33,6 +33,9 @@ import { VoteEvidence } from '../roles/vote-evidence.ts';
 import type { VoteProofJson } from '../wire/vote-proof-json.ts';
 import { PrimaryRole } from '../roles/primary-role.ts';
 import { ReplicaRole } from '../roles/replica-role.ts';
+import { Pacemaker } from '../roles/pacemaker.ts';
+import { ValidatorRole } from '../roles/validator-role.ts';
+import { ViewGate } from '../roles/view-gate.ts';
 import type { Role } from '../roles/role.ts';
 import { Finality } from '../roles/finality.ts';
 import { Voter } from '../roles/voter.ts';
@@ -150,6 +153,8 @@ export class SequencerNode {
   private finality: Finality | undefined;
   /** Validators' equivocation proofs (kinds 3-6); created with finality in wire. */
   private voteEvidence: VoteEvidence | undefined;
+  /** Which view the node is in and when it moves on (logs of more than one validator). */
+  private pacemaker: Pacemaker | undefined;
   /** A validator's (or the primary's) voting; undefined for an observer. */
   private voter: Voter | undefined;
   /** A validator without safety records recovering before it votes (§Finality); undefined otherwise. */
@@ -233,14 +238,20 @@ export class SequencerNode {
     this.unsubscribe.push(store.onAppended((tip, write) => metrics.stored(tip, write)));
     this.unsubscribe.push(host.onPeerConnected(() => { this.peerView = undefined; }));
     await serveLog(host, store, rules, () => this.status(), metrics);
-    const finality = await Finality.start({ host, store, rules, watch, log });
+    const isValidator = config.mode !== 'replica' && this.address !== undefined && rules.membership.includes(this.address);
+    const signer = isValidator ? await SafetySigner.open(store.safetyDatabase, rules, config.privateKey!) : undefined;
+    // Views change only in logs of more than one validator; a one-member log stays in view 0.
+    const pacemaker = rules.membership.n > 1
+      ? new Pacemaker({ host, rules, log, signer, workPending: () => this.workPending(), baseTimeoutMs: config.viewTimeoutMs })
+      : undefined;
+    this.pacemaker = pacemaker;
+    const finality = await Finality.start({ host, store, rules, watch, log, view: pacemaker && (() => pacemaker.curView) });
     this.finality = finality;
     const evidence = await VoteEvidence.open({ store, rules, chainId: config.chainId, log });
     this.voteEvidence = evidence;
     evidence.follow(finality);
     this.unsubscribe.push(shareProofs(host, rules.logId, watch, evidence, log));
-    if (config.mode !== 'replica' && this.address && rules.membership.includes(this.address)) {
-      const signer = await SafetySigner.open(store.safetyDatabase, rules, config.privateKey!);
+    if (signer) {
       const voter = new Voter({ signer, store, rules, finality, watch, log });
       this.voter = voter;
       if (needsRecovery(rules, signer)) {
@@ -258,7 +269,34 @@ export class SequencerNode {
     }
     const appendAll = this.voter?.storeAndVote;
     const common = { host, store, rules, watch, log, bond: this.bond, metrics, appendAll };
-    this.role = config.mode === 'primary'
+    if (pacemaker) {
+      this.unsubscribe.push(
+        store.onAppended(() => pacemaker.progress()),
+        finality.onLockCertificate(() => pacemaker.progress()),
+        finality.onFinal(() => pacemaker.finalized()),
+      );
+    }
+    this.role = pacemaker && this.voter
+      ? await ValidatorRole.start({
+        ...common, appendAll: this.voter.storeAndVote, reader, topic, pacemaker, finality,
+        privateKey: config.privateKey!,
+        maxPendingTxs: config.maxPendingTxs,
+        sealLingerMs: config.sealLingerMs,
+        startup: config.mode === 'primary' ? {
+          peers: config.peers.map((p) => peerIdOfAddress(p)!), quorum: config.recoveryQuorum, unsafeSkipRecovery: config.unsafeSkipRecovery,
+        } : undefined,
+      }, this.address!)
+      : pacemaker
+        ? new ReplicaRole({
+          ...common,
+          views: new ViewGate({
+            rules, store, pacemaker, finality, log,
+            // Soft batches of an abandoned view: their submissions go to the leader again (the same signed bytes).
+            abandoned: (subs) => { for (const s of subs) void this.role?.append(s).catch(() => {}); },
+          }),
+          leader: () => rules.membership.leaderOf(pacemaker.curView),
+        })
+        : config.mode === 'primary'
       ? await PrimaryRole.start({
         ...common, reader, topic,
         privateKey: config.privateKey!,
@@ -270,6 +308,7 @@ export class SequencerNode {
         window: finality,
       })
       : new ReplicaRole(common);
+    pacemaker?.start();
     const role = this.role;
     host.subscribe(topic, async (msg, from) => {
       const verdict = await role.onGossip(msg, from);
@@ -287,6 +326,18 @@ export class SequencerNode {
       recovering: () => role.notReady !== undefined,
       ready: () => this.readiness().ready,
     });
+  }
+
+  /**
+   * Whether the current view has work its leader should be making progress on (the pacemaker's no-progress rule):
+   * appends that found no leader lately, or stored headers of the view above the final height.
+   */
+  private async workPending(): Promise<boolean> {
+    const pacemaker = this.pacemaker!;
+    if (this.role instanceof ValidatorRole && this.role.unservedSince(2 * (pacemaker.viewTimeoutMs ?? 0))) return true;
+    const tip = this.store.tip;
+    if (tip.height <= (this.finality?.finalizedHeight ?? -1)) return false;
+    return (await this.watch.held(tip.height))?.header.view === pacemaker.curView;
   }
 
   /** Attaches the server that exposes this node (src/rpc/serve-node.ts); `stop` closes it before anything else. */
@@ -383,7 +434,8 @@ export class SequencerNode {
     const peers = this.peers();
     const { membership } = this.rules;
     const index = this.voter?.index ?? -1;
-    const leader = membership.leaderOf(CURRENT_VIEW);
+    const view = this.pacemaker?.curView ?? CURRENT_VIEW;
+    const leader = membership.leaderOf(view);
     const lock = this.voter?.lock;
     const finalHash = this.finality?.finalizedHeaderHash;
     return {
@@ -394,8 +446,11 @@ export class SequencerNode {
       f: membership.f,
       quorum: membership.quorum,
       membershipHash: toHex(membership.hash),
-      view: CURRENT_VIEW,
+      view,
       leader: toHex(leader),
+      viewChanges: this.pacemaker?.viewChanges ?? 0,
+      timeoutView: this.pacemaker?.timedOutView ?? -1,
+      viewTimeoutMs: this.pacemaker?.viewTimeoutMs ?? null,
       finalizedHeight: this.finality?.finalizedHeight ?? -1,
       finalizedHeaderHash: finalHash ? toHex(finalHash) : null,
       lock: lock ? { view: lock.view, height: lock.height, headerHash: toHex(lock.headerHash) } : null,
@@ -528,6 +583,7 @@ export class SequencerNode {
 
   async stop(): Promise<void> {
     await this.endpoint?.close();
+    await this.pacemaker?.stop();
     await this.role?.stop();
     this.validatorStartup?.stop();
     await this.voter?.stop();

@@ -7,7 +7,7 @@
  * `wait: final`, and the status answer (`finalCertificate`), from which a node that missed the votes (it was down, or
  * joined late) learns the highest certificate of a peer and so catches up.
  *
- * Votes are taken only for the current view (view 0 until leader failover) and for heights in a window above the
+ * Votes are taken only for views next to the current one (the pacemaker's) and for heights in a window above the
  * final height, one per validator and (kind, view, height): a Byzantine validator can neither grow memory nor make
  * the node verify more than a bounded number of signatures per height. A second vote of one validator for another
  * header at the same (kind, view, height) is kept aside as evidence (docs/protocol.md §Equivocation proofs, kind 3).
@@ -48,6 +48,8 @@ export interface FinalityOptions {
   readonly rules: LogRules;
   readonly watch: HeaderWatch;
   readonly log: Logger;
+  /** The view this node is in (the pacemaker's; default: view 0 for good). Votes are taken only near it. */
+  readonly view?: () => number;
 }
 
 /** A vote pair by one validator for two headers at one (kind, view, height): evidence against it. */
@@ -104,6 +106,9 @@ export class Finality {
     const finality = new Finality(opts, stored ? decodeCertificate(stored.certificate) : undefined);
     opts.host.subscribe(finality.topic, (data, from) => finality.onGossip(data, from));
     finality.unsubscribe.push(opts.store.onAppended((tip) => finality.onStored(tip)));
+    finality.unsubscribe.push(opts.store.onTruncated((tip) => {
+      for (const h of [...finality.recentHashes.keys()]) if (h > tip.height) finality.recentHashes.delete(h);
+    }));
     finality.timer = setInterval(() => void finality.catchUpIfStalled(), CATCH_UP_AFTER_MS);
     finality.timer.unref();
     return finality;
@@ -187,7 +192,7 @@ export class Finality {
     if (bundle.signerIndex >= this.ctx.membership.n) return 'reject';
     let fresh = 0;
     for (const v of bundle.votes) {
-      if (v.view !== CURRENT_VIEW || !this.tally.wants(bundle.signerIndex, v)) continue;
+      if (!this.nearView(v.view) || !this.tally.wants(bundle.signerIndex, v)) continue;
       try {
         verifyVote(this.ctx, v, bundle.signerIndex);
       } catch (e) {
@@ -198,6 +203,15 @@ export class Finality {
       fresh++;
     }
     return fresh > 0 ? 'accept' : 'ignore';
+  }
+
+  /**
+   * Votes are taken for the current view, the one before (votes still in flight when the view changed) and the
+   * one after (this node may learn the view change last): a validator cannot open slots for views far away.
+   */
+  private nearView(view: number): boolean {
+    const current = this.opts.view?.() ?? CURRENT_VIEW;
+    return view >= current - 1 && view <= current + 1;
   }
 
   /** Counts a verified vote; a certificate it completes is acted on. */
@@ -352,7 +366,7 @@ export class Finality {
             this.opts.log.debug('a peer offered a certificate that does not check', { peer, error: (e as Error).message });
             continue;
           }
-          if (cert.kind === kind && cert.view === CURRENT_VIEW && cert.height > this.finalizedHeight) this.certified(cert);
+          if (cert.kind === kind && cert.height > this.finalizedHeight) this.certified(cert);
         }
       }
       await this.finalizing;

@@ -69,7 +69,8 @@ export class HeaderWatch {
       const stored = await opts.store.getBatch(height);
       return stored && detached(peekSignedHeader(stored.bytes));
     });
-    this.unsubscribe = opts.store.onRecovered(() => void this.saveUnsaved());
+    const unsubscribe = [opts.store.onRecovered(() => void this.saveUnsaved()), opts.store.onTruncated(() => this.storedHeaders.clear())];
+    this.unsubscribe = () => unsubscribe.forEach((u) => u());
   }
 
   /** Stops writing what a storage fault left unsaved (the node is stopping; the store closes next). */

@@ -55,6 +55,11 @@ export class LogReader {
       const stored = await this.stored.get(height);
       return stored && this.expand(stored);
     });
+    // A view change removes tentative batches: what was read of them is gone with them.
+    store.onTruncated(() => {
+      this.stored.clear();
+      this.expanded.clear();
+    });
   }
 
   private expand(stored: StoredBatch): ExpandedBatch {

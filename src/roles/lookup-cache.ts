@@ -1,5 +1,6 @@
 /**
- * A small cache of asynchronous lookups by key, for reads of immutable data (stored batches never change):
+ * A small cache of asynchronous lookups by key, for reads of immutable data (stored batches never change, but for
+ * the tentative ones a view change removes: the owner clears the cache then):
  * concurrent lookups of one key share one read, the `capacity` most recently used results are kept, and a
  * lookup that fails or finds nothing is not kept (the next one reads again).
  */
@@ -32,5 +33,10 @@ export class LookupCache<K, V> {
     read.then((value) => { if (value === undefined) forget(); }, forget);
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
     return read;
+  }
+
+  /** Forgets every result (the data changed: a view change removed stored batches). */
+  clear(): void {
+    this.entries.clear();
   }
 }

@@ -1,11 +1,12 @@
 /**
- * A replica's link to its primary (docs/protocol.md §Status, §Append forwarding): which connected peer has
- * proved it holds the primary's key, where to fetch missing batches first, and forwarding a submission to it
- * and checking the receipt it gets back.
+ * A node's link to the leader (docs/protocol.md §Status, §Append forwarding): which connected peer has proved it
+ * holds which validator's key, so which one leads the current view, where to fetch missing batches first, and
+ * forwarding a submission to the leader and checking the receipt it gets back.
  */
+import { toHex, type Bytes } from '../core/bytes.ts';
 import { PrimaryUnavailableError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { whyNotPrimary } from '../core/peer-record.ts';
+import { provenValidator } from '../core/peer-record.ts';
 import { checkReceipt, type Receipt } from '../core/receipt.ts';
 import type { LogRules } from '../core/rules.ts';
 import { encodeSubmission, type Submission } from '../core/submission.ts';
@@ -25,35 +26,45 @@ const FORWARD_TIMEOUT_MS = 10_000;
  */
 const MAX_WARNED_PEERS = 1024;
 
-/** Why a status answer from `peer` does not prove it holds the primary's key, or null when it does. */
-function whyStatusNotPrimary(rules: LogRules, status: Partial<Status>, peer: string): string | null {
+/** The validator whose key a status answer from `peer` proves it holds, or why it proves none. */
+function statusValidator(rules: LogRules, status: Partial<Status>, peer: string): { readonly validator: Bytes } | { readonly why: string } {
   let record;
   try {
     record = parsePeerRecord(status);
   } catch (e) {
-    return `no valid peer record (${(e as Error).message})`;
+    return { why: `no valid peer record (${(e as Error).message})` };
   }
-  return record === null ? 'no peer record' : whyNotPrimary(rules, record, peer);
+  return record === null ? { why: 'no peer record' } : provenValidator(rules, record, peer);
 }
 
 /**
- * A replica's view of the network: which connected peer has proved it holds the primary's key (its status
- * carries a PeerRecord for its own peer id), where to fetch missing batches, and how to forward appends.
+ * A node's view of the network: which connected peer has proved it holds which validator's key (its status
+ * carries a PeerRecord for its own peer id), hence the leader's peer, where to fetch missing batches, and how to
+ * forward appends.
  */
 export class PrimaryLink implements BatchSource {
   private readonly host: Host;
   private readonly rules: LogRules;
   private readonly log: Logger;
-  private primaryPeer: string | undefined;
+  /** The address of the current view's leader (default: view 0's, the primary). */
+  private readonly leader: () => Bytes;
+  /** Peer id of each validator (by address hex) that proved its key over a connection. */
+  private readonly validatorPeers = new Map<string, string>();
   private readonly warned = new Set<string>();
 
-  constructor(host: Host, rules: LogRules, log: Logger) {
+  constructor(host: Host, rules: LogRules, log: Logger, leader: () => Bytes = () => rules.membership.leaderOf(0)) {
     this.host = host;
     this.rules = rules;
     this.log = log;
+    this.leader = leader;
   }
 
-  /** Asks a newly connected peer who it is; only a proof of the primary's key makes it the forwarding target. */
+  /** The peer that proved it holds the current leader's key, if any. */
+  private get primaryPeer(): string | undefined {
+    return this.validatorPeers.get(toHex(this.leader()));
+  }
+
+  /** Asks a newly connected peer who it is; only a proof of a validator's key maps it to that validator. */
   async learnStatus(peer: string): Promise<void> {
     let status: Partial<Status>;
     try {
@@ -62,15 +73,15 @@ export class PrimaryLink implements BatchSource {
       this.log.debug('status request failed', { peer, error: (e as Error).message });
       return;
     }
-    // `mode` is only a hint: the record decides. A peer that neither claims nor proves anything is a replica.
+    // `mode` is only a hint: the record decides. A peer that neither claims nor proves anything is an observer.
     const claims = status.mode === 'primary' || status.peerRecord != null;
-    const why = claims ? whyStatusNotPrimary(this.rules, status, peer) : undefined;
-    if (why === null) {
-      this.primaryPeer = peer;
+    const proven = claims ? statusValidator(this.rules, status, peer) : undefined;
+    for (const [address, p] of this.validatorPeers) if (p === peer) this.validatorPeers.delete(address);
+    if (proven && 'validator' in proven) {
+      this.validatorPeers.set(toHex(proven.validator), peer);
       return;
     }
-    if (this.primaryPeer === peer) this.primaryPeer = undefined;
-    if (why !== undefined) this.warnImpostor(peer, why);
+    if (proven) this.warnImpostor(peer, proven.why);
   }
 
   /** Warns once per peer; later claims of the same peer are logged at debug level. */

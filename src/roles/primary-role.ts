@@ -54,8 +54,8 @@ export interface PrimaryRoleOptions {
   readonly window?: SealWindow;
 }
 
-/** A primary answers forwarded submissions with the receipt JSON, or the error with its code (§Append forwarding). */
-async function serveAppends(host: Host, separator: Bytes, append: (s: Submission) => Promise<Receipt>, log: Logger): Promise<void> {
+/** A leader answers forwarded submissions with the receipt JSON, or the error with its code (§Append forwarding). */
+export async function serveAppends(host: Host, separator: Bytes, append: (s: Submission) => Promise<Receipt>, log: Logger): Promise<void> {
   await host.handleRequests(APPEND_PROTOCOL, async (request) => {
     try {
       let submission: Submission;

@@ -29,6 +29,7 @@ import {
 import {
   BatchRejectedError, HaltedError, NotReadyError, OverloadedError, SequencerError, StorageUnavailableError, TooLargeError,
 } from '../core/errors.ts';
+import type { Justification } from '../core/justification.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
 import { admissionError, expiryViolation, judgeWithinLimits, limitViolation, nonceViolation, type LogRules } from '../core/rules.ts';
@@ -68,6 +69,13 @@ export interface PrimaryOptions {
    * back when the window may have opened. Default: always open (no finality to wait for).
    */
   readonly window?: SealWindow;
+  /** The view its headers are of (the view it leads; default 0). */
+  readonly view?: number;
+  /**
+   * The justification its first batch carries (docs/protocol.md §Batch, wire form 2): the first header of a view
+   * after view 0 shows the timeout certificate that ended the view before and the certificate of its highest lock.
+   */
+  readonly justification?: Justification;
   readonly now?: () => number;
   readonly log: Logger;
   /** Where sequenced batches are counted (default: nowhere). */
@@ -144,10 +152,13 @@ export class Primary {
   /** Set by stop(): a restart is not a halt, so what arrives meanwhile is told to retry (NotReadyError), not to give up. */
   private stopping = false;
   private readonly unsubscribe: (() => void)[];
+  /** Hash of the tip its view starts on: a batch sealed on it is the view's first and carries the justification. */
+  private readonly viewBase: Bytes;
 
   constructor(opts: PrimaryOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    this.viewBase = opts.store.tip.headerHash;
     this.maxPendingTxs = opts.maxPendingTxs ?? 200_000;
     this.sealLingerMs = opts.sealLingerMs ?? 0;
     this.maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024;
@@ -432,8 +443,10 @@ export class Primary {
     const batch = this.takeBatch(timestamp);
     if (batch.length === 0) return;
     try {
-      const sealed = sealBatch(this.opts.rules, tip, batch.map((p) => p.admitted), timestamp, this.opts.privateKey);
-      this.ahead.push({ batch, sealed, prevTip: tip, bytes: encodeBatch(sealed.batch) });
+      const sealed = sealBatch(this.opts.rules, tip, batch.map((p) => p.admitted), timestamp, this.opts.privateKey, this.opts.view);
+      // The first header of the view is the one sealed on the tip the view started from (again, if a write failed).
+      const justification = equalBytes(tip.headerHash, this.viewBase) ? this.opts.justification : undefined;
+      this.ahead.push({ batch, sealed, prevTip: tip, bytes: encodeBatch(justification ? { ...sealed.batch, justification } : sealed.batch) });
     } catch (e) {
       this.halt(`internal error while sealing: ${(e as Error).message}`);
       this.answerAll(batch, new HaltedError(this.haltReason!));

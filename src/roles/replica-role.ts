@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { LogRules } from '../core/rules.ts';
 import type { Submission } from '../core/submission.ts';
+import type { Bytes } from '../core/bytes.ts';
 import type { Host } from '../p2p/host.ts';
 import { StoreFaultError, type AppendBatch, type LogStore } from '../storage/log-store.ts';
 import { proofToJson } from '../wire/json.ts';
@@ -19,6 +20,7 @@ import type { NodeMetrics } from './metrics.ts';
 import { PrimaryLink } from './primary-link.ts';
 import { Replica } from './replica.ts';
 import type { BondTrust, Role, Verdict } from './role.ts';
+import type { ViewGate } from './view-gate.ts';
 
 export interface ReplicaRoleOptions {
   readonly host: Host;
@@ -31,6 +33,11 @@ export interface ReplicaRoleOptions {
   readonly metrics?: NodeMetrics;
   /** How verified batches are stored (a validator's Voter: with its lock votes; default LogStore.appendAll). */
   readonly appendAll?: (appends: readonly AppendBatch[]) => Promise<void>;
+  /** View changes (logs of more than one validator): the gate for headers of other views, and the current leader. */
+  readonly views?: ViewGate;
+  readonly leader?: () => Bytes;
+  /** While true nothing is stored from gossip or sync (a validator leading its view writes its own batches). */
+  readonly paused?: () => boolean;
 }
 
 export class ReplicaRole implements Role {
@@ -46,10 +53,12 @@ export class ReplicaRole implements Role {
   constructor(opts: ReplicaRoleOptions) {
     this.opts = opts;
     const { host, store, rules, watch, log, bond, metrics, appendAll } = opts;
-    const link = new PrimaryLink(host, rules, log);
+    const link = new PrimaryLink(host, rules, log, opts.leader);
     // While the primary's bond does not back it, no batch is fetched, nor stored from gossip (mayStore).
+    const mayStore = () => !this.bondProblem() && !(opts.paused?.() ?? false);
+    // A leader's own writes pause storing, not asking: what peers send still shows it a view change it missed.
     const source = { peers: () => (this.bondProblem() ? [] : link.peers()), fetch: link.fetch.bind(link) };
-    const replica = new Replica({ store, rules, log, watch, source, metrics, appendAll, mayStore: () => !this.bondProblem() });
+    const replica = new Replica({ store, rules, log, watch, source, metrics, appendAll, mayStore, views: opts.views });
     this.link = link;
     this.replica = replica;
     this.unsubscribe = [
@@ -90,6 +99,16 @@ export class ReplicaRole implements Role {
         { proof: proofToJson(proof) });
     }
     return receipt;
+  }
+
+  /** Resolves once no batch is being judged or written. */
+  idle(): Promise<void> {
+    return this.replica.idle();
+  }
+
+  /** Fetches what peers hold above the tip (a new leader that lacks its view's base). */
+  catchUp(): Promise<void> {
+    return this.replica.catchUp();
   }
 
   /** Batches are stored only while the bond backs the primary (mayStore), but every header is judged. */

@@ -28,6 +28,7 @@ import type { Logger } from '../core/logger.ts';
 import type { HeaderWatch } from './header-watch.ts';
 import { NO_METRICS, type NodeMetrics, type VerificationFailure } from './metrics.ts';
 import type { Verdict } from './role.ts';
+import type { ViewGate } from './view-gate.ts';
 
 
 /** Where missing batches come from: any peer that serves the sync protocol. */
@@ -55,6 +56,8 @@ export interface ReplicaOptions {
   readonly maxWriteBytes?: number;
   /** Stores verified batches in one synced write (default LogStore.appendAll; a validator's Voter votes with it). */
   readonly appendAll?: (appends: readonly AppendBatch[]) => Promise<void>;
+  /** Judges headers of another view than the chain tip's (logs of more than one validator): view changes. */
+  readonly views?: ViewGate;
 }
 
 interface Outcome {
@@ -105,14 +108,19 @@ export class Replica {
   /** The writer: writes the waiting batches until none waits (`writerActive` while it runs). */
   private writing: Promise<void> = Promise.resolve();
   private writerActive = false;
-  /** The tip after the last verified batch while any batch waits for (or is in) its write. */
+  /** The tip after the last verified batch while any batch waits for (or is in) its write, and its header's view. */
   private verifiedTip: Tip | undefined;
+  private verifiedView = 0;
+  /** The view of the stored tip's header, by its hash (read once per tip). */
+  private storedTipView: { readonly headerHash: Bytes; readonly view: number } | undefined;
   /** Nonce keys (bytesKey) of the batches verified but not yet durable, with their heights. */
   private readonly pendingNonces = new Map<string, number>();
   /** Bumped whenever pending batches are dropped, so that a verification that straddled it does not enqueue. */
   private generation = 0;
   private syncing: Promise<void> | undefined;
   private syncAgain = false;
+  /** Where the next sync request starts, when below the tip (see catchUp). */
+  private rewindTo: number | undefined;
   /** Sync rounds started: which peer a round asks first. */
   private rounds = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -147,6 +155,12 @@ export class Replica {
     await this.syncing;
     await this.queue.catch(() => {});
     await this.writing;
+  }
+
+  /** Resolves once no batch is being judged or written (a new leader truncates its store only then). */
+  async idle(): Promise<void> {
+    await this.queue.catch(() => {});
+    while (this.writerActive) await this.writing;
   }
 
   /** GossipSub validator: the verdict decides propagation and scores the relaying peer. */
@@ -194,7 +208,17 @@ export class Replica {
         // otherwise chain only through promises already resolved (the nonce filter rarely reads the disk), and
         // starve timers, sockets and RPC for as long as the whole backlog takes.
         await nextTurn();
-        const tip = this.headTip;
+        let tip = this.headTip;
+        if (this.opts.views && signed.header.view !== await this.tipView()) {
+          // Another view than the chain's: the gate may truncate the store, so no write may be in flight.
+          while (this.writerActive) await this.writing;
+          const decision = await this.opts.views.judge(signed.header, bytes, this.headTip, await this.tipView());
+          if (decision.kind === 'ignore') {
+            if (decision.sync) void this.catchUp(decision.from);
+            return { now: IGNORE };
+          }
+          tip = this.headTip;
+        }
         const generation = this.generation;
         const height = signed.header.height;
         if (height <= tip.height) {
@@ -276,10 +300,23 @@ export class Replica {
     return { append: { bytes, prevTip: tip, tip: verified.tip, nonceKeys: verified.nonceKeys }, nonces };
   }
 
+  /** The view of the head tip's header (the last verified batch's, or the stored tip's); -1 for an empty log. */
+  private async tipView(): Promise<number> {
+    if (this.verifiedTip) return this.verifiedView;
+    const tip = this.opts.store.tip;
+    if (tip.height < 0) return -1;
+    const known = this.storedTipView;
+    if (known && equalBytes(known.headerHash, tip.headerHash)) return known.view;
+    const view = (await this.opts.watch.held(tip.height))?.header.view ?? 0;
+    this.storedTipView = { headerHash: tip.headerHash, view };
+    return view;
+  }
+
   /** Queues a verified batch (on the verified tip) for the next write; resolves once it is stored or dropped. */
   private enqueueWrite({ append, nonces }: VerifiedWrite, signed: SignedHeader, origin: string): Promise<Outcome> {
     for (const k of nonces) this.pendingNonces.set(k, append.tip.height);
     this.verifiedTip = append.tip;
+    this.verifiedView = signed.header.view;
     const durable = new Promise<Outcome>((settle) => this.waiting.push({ append, signed, origin, nonces, settle }));
     if (!this.writerActive) {
       this.writerActive = true;
@@ -359,9 +396,14 @@ export class Replica {
     }
   }
 
-  /** Fetches batches after the tip from peers until none has more. Single-flight; safe to call often. */
-  catchUp(): Promise<void> {
+  /**
+   * Fetches batches after the tip from peers until none has more. Single-flight; safe to call often. `from` (below
+   * the tip) makes the next round start there once: a node that missed the first header of a view looks for it
+   * below its own tip, among the tentative batches it holds of the abandoned view.
+   */
+  catchUp(from?: number): Promise<void> {
     if (this.stopped || this.opts.watch.equivocated) return Promise.resolve();
+    if (from !== undefined) this.rewindTo = Math.min(this.rewindTo ?? from, from);
     if (this.syncing) {
       this.syncAgain = true;
       return this.syncing;
@@ -393,7 +435,8 @@ export class Replica {
       let progressed = true;
       while (progressed && !this.stopped && !this.opts.watch.equivocated && this.opts.store.fault === undefined) {
         progressed = false;
-        const from = this.headTip.height + 1;
+        const from = Math.min(this.headTip.height + 1, this.rewindTo ?? Infinity);
+        this.rewindTo = undefined;
         this.metrics.syncRequested();
         const writes: Promise<Outcome>[] = [];
         try {

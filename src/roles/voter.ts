@@ -8,12 +8,13 @@
  */
 import type { Bytes } from '../core/bytes.ts';
 import { InvariantError } from '../core/errors.ts';
-import { peekSignedHeader } from '../core/batch.ts';
+import { decodeBatch, peekSignedHeader } from '../core/batch.ts';
 import type { CheckedCertificate } from '../core/certificate.ts';
 import { headerHash } from '../core/header.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LogRules } from '../core/rules.ts';
-import type { Target } from '../core/safety.ts';
+import { checkViewEntry } from '../core/justification.ts';
+import type { LockVoteRequest, Target } from '../core/safety.ts';
 import type { SignedVote } from '../core/vote.ts';
 import type { AppendBatch, LogStore } from '../storage/log-store.ts';
 import type { SafetySigner, VoteRequest } from '../storage/safety-store.ts';
@@ -67,17 +68,18 @@ export class Voter {
     const { store, signer, finality, log } = this.opts;
     // Votes go with the write only when they continue the votes signed so far; otherwise (not voting yet, or
     // heights stored without a vote) the batches are stored alone and catchUp votes on them in order.
-    if (!this.voting || this.catching || appends[0].tip.height !== this.lastVoted + 1) {
+    if (!this.voting || this.catching || !this.continuesVotes(appends[0])) {
       await store.appendAll(appends);
       if (this.voting) void this.catchUp();
       return;
     }
-    const requests: VoteRequest[] = appends.map((a) => ({
-      kind: 'lock',
-      request: {
-        view: peekSignedHeader(a.bytes).header.view, height: a.tip.height, headerHash: a.tip.headerHash, prevHeaderHash: a.prevTip.headerHash,
-      },
-    }));
+    const requests: VoteRequest[] = [];
+    let view = this.opts.signer.state.lastLock?.view ?? -1;
+    for (const a of appends) {
+      const request = this.lockRequest(a.bytes, a.tip.headerHash, view);
+      requests.push({ kind: 'lock', request });
+      view = request.view;
+    }
     let votes: SignedVote[] = [];
     await store.appendAll(appends, async (records, write) => {
       votes = await signer.signVotes(requests, records, {
@@ -88,9 +90,37 @@ export class Voter {
     await finality.publishOwn(this.index, votes);
   };
 
-  /** The height of its last lock vote (view 0), -1 for none. */
-  private get lastVoted(): number {
-    return this.opts.signer.state.lastLock?.height ?? -1;
+  /**
+   * Whether a batch stored on the tip is the next one to lock-vote: the successor of the last lock vote in its view,
+   * or the first header of a later view (it carries its justification). Otherwise catchUp votes in order.
+   */
+  private continuesVotes(a: AppendBatch): boolean {
+    const last = this.opts.signer.state.lastLock;
+    const { view } = peekSignedHeader(a.bytes).header;
+    if (last !== null && view === last.view) return a.tip.height === last.height + 1;
+    if (view === 0) return last === null && a.tip.height === 0;
+    return (last === null || view > last.view) && decodeBatch(a.bytes).justification?.tc !== undefined;
+  }
+
+  /**
+   * The lock vote request for a stored batch; the first header of a view (a view above `previousView`, the view of
+   * the header voted before it) brings its view entry, checked from its justification (rule L3).
+   */
+  private lockRequest(bytes: Uint8Array, hash: Bytes, previousView: number): LockVoteRequest {
+    const { header } = peekSignedHeader(bytes);
+    const request = { view: header.view, height: header.height, headerHash: hash, prevHeaderHash: header.prevHeaderHash };
+    if (header.view === previousView || header.view === 0) return request;
+    const justification = decodeBatch(bytes).justification;
+    if (!justification?.tc) return request; // refused by L3 (unjustified), and logged
+    return { ...request, viewEntry: checkViewEntry(this.opts.rules, header, justification).viewEntry };
+  }
+
+  /** The lowest stored height whose header is of `view`, at or below `top` and above the final height. */
+  private async firstHeightOfView(view: number, top: number): Promise<number> {
+    const floor = this.opts.finality.finalizedHeight + 1;
+    let h = top;
+    while (h > floor && (await this.opts.watch.held(h - 1))?.header.view === view) h--;
+    return h;
   }
 
   /**
@@ -116,14 +146,23 @@ export class Voter {
     this.catching = true;
     const { store, signer, watch, finality, rules, log } = this.opts;
     try {
-      while (!this.stopped && this.lastVoted < store.tip.height) {
-        const from = this.lastVoted + 1;
-        const to = Math.min(store.tip.height, from + CATCH_UP_CHUNK - 1);
+      while (!this.stopped && store.tip.height >= 0) {
+        const top = store.tip.height;
+        const view = (await watch.held(top))?.header.view;
+        // Votes are only ever for the view the validator is in (L1).
+        if (view === undefined || view !== signer.state.curView) return;
+        const last = signer.state.lastLock;
+        const from = last !== null && last.view === view ? last.height + 1 : await this.firstHeightOfView(view, top);
+        if (from > top) return;
+        const to = Math.min(top, from + CATCH_UP_CHUNK - 1);
         const requests: VoteRequest[] = [];
+        let previousView = last?.view ?? -1;
         for (let h = from; h <= to; h++) {
-          const held = await watch.held(h);
-          if (!held) throw new InvariantError(`the header at height ${h} is not held`);
-          requests.push({ kind: 'lock', request: { view: held.header.view, height: h, headerHash: headerHash(rules.separator, held.header), prevHeaderHash: held.header.prevHeaderHash } });
+          const stored = await store.getBatch(h);
+          if (!stored) throw new InvariantError(`the batch at height ${h} is not stored`);
+          const request = this.lockRequest(stored.bytes, headerHash(rules.separator, peekSignedHeader(stored.bytes).header), previousView);
+          requests.push({ kind: 'lock', request });
+          previousView = request.view;
         }
         let refused = false;
         const votes = await signer.signVotes(requests, [], {

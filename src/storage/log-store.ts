@@ -19,7 +19,7 @@ import { open as openFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { equalBytes, type Bytes } from '../core/bytes.ts';
-import { GENESIS_TIP, type Tip } from '../core/batch.ts';
+import { GENESIS_TIP, decodeBatch, nonceKey, peekSignedHeader, type Tip } from '../core/batch.ts';
 import { BaseError } from '../core/errors.ts';
 import { subscribe } from '../core/listeners.ts';
 import {
@@ -110,6 +110,11 @@ export class StoreFaultError extends BaseError {
   override name = 'StoreFaultError';
 }
 
+/** Batches asked to be removed that may not be (at or below the final height), or cannot be: nothing was changed. */
+export class StoreTruncateError extends BaseError {
+  override name = 'StoreTruncateError';
+}
+
 /** A batch appended at another height than the one after the tip: a caller's bug, never a fault of the disk. */
 export class StoreOrderError extends BaseError {
   override name = 'StoreOrderError';
@@ -158,6 +163,7 @@ export class LogStore {
   private readonly faultListeners: ((reason: string) => void)[] = [];
   private readonly recoveredListeners: ((tip: Tip) => void)[] = [];
   private readonly appendedListeners: ((tip: Tip, write: AppendedWrite) => void)[] = [];
+  private readonly truncatedListeners: ((tip: Tip) => void)[] = [];
 
   private constructor(dir: string, db: ClassicLevel<Bytes, Bytes>) {
     this.dir = dir;
@@ -313,6 +319,49 @@ export class LogStore {
       const write: AppendedWrite = { prevTip: a.prevTip, seconds };
       for (const l of listeners) l(a.tip, write);
     }
+  }
+
+  /**
+   * Removes every batch above `height` (the tentative batches of a view that was abandoned: docs/protocol.md §View
+   * change), with their sequence and nonce index records, and makes the batch at `height` the tip (-1: the empty
+   * log), in one synced write: after a crash the store holds all of them or none. Never below the final height
+   * (StoreTruncateError, nothing changed); at or above the tip it does nothing. The nonce filter keeps the removed
+   * keys: a false positive only costs a read.
+   */
+  async truncate(height: number): Promise<void> {
+    const tip = this.tipValue;
+    if (height >= tip.height) return;
+    const final = this.finalValue?.height ?? -1;
+    if (!Number.isSafeInteger(height) || height < -1 || height < final) {
+      throw new StoreTruncateError(`cannot remove batches at or below the final height ${final} (asked to keep up to ${height})`);
+    }
+    const ops: ({ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes })[] = [];
+    let newTip: Tip = GENESIS_TIP;
+    for (let h = tip.height; h > height; h--) {
+      const stored = await this.getBatch(h);
+      if (!stored) throw new StoreTruncateError(`batch ${h} is missing below the tip ${tip.height}`);
+      const batch = decodeBatch(stored.bytes);
+      ops.push({ type: 'del', key: batchKey(h) }, { type: 'del', key: seqIndexKey(batch.header.firstSeq) });
+      for (const sub of batch.submissions) ops.push({ type: 'del', key: nonceIndexKey(nonceKey(sub.sender, sub.nonce)) });
+      if (h === height + 1 && height >= 0) {
+        // The batch above the new tip names it: its header hash, its last entry hash, the next sequence number.
+        const kept = await this.getBatch(height);
+        if (!kept) throw new StoreTruncateError(`batch ${height} is missing below the tip ${tip.height}`);
+        newTip = {
+          height, headerHash: batch.header.prevHeaderHash, nextSeq: batch.header.firstSeq, headHash: stored.prevEntryHash,
+          timestamp: peekSignedHeader(kept.bytes).header.timestamp,
+        };
+      }
+    }
+    ops.push({ type: 'put', key: TIP_KEY, value: encodeTip(newTip) });
+    await this.write(() => this.db.batch(ops, { sync: true }));
+    this.tipValue = newTip;
+    for (const l of [...this.truncatedListeners]) l(newTip);
+  }
+
+  /** Calls `listener` after batches were removed (truncate), with the new tip. Returns an unsubscribe function. */
+  onTruncated(listener: (tip: Tip) => void): () => void {
+    return subscribe(this.truncatedListeners, listener);
   }
 
   /** For each nonce key, the height of the batch that used it, or undefined when unused. */

@@ -20,6 +20,11 @@ export function voteTopic(logId: Uint8Array): string {
   return `/sequencer/1/${toHex(logId).slice(2)}/votes`;
 }
 
+/** Validators' timeouts and timeout certificates (core/timeout.ts; docs/protocol.md §View change). */
+export function timeoutTopic(logId: Uint8Array): string {
+  return `/sequencer/1/${toHex(logId).slice(2)}/timeouts`;
+}
+
 export const SYNC_PROTOCOL = '/sequencer/sync/1.0.0';
 export const STATUS_PROTOCOL = '/sequencer/status/1.0.0';
 export const APPEND_PROTOCOL = '/sequencer/append/1.0.0';

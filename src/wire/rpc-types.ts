@@ -137,6 +137,10 @@ export interface InfoJson {
   /** The view this node is in, and its leader (today always view 0 and `primary`). */
   view: number;
   leader: string;
+  /** View changes this node went through since it started; the view it last timed out (-1: none); T(view) in ms (null: one validator). */
+  viewChanges: number;
+  timeoutView: number;
+  viewTimeoutMs: number | null;
   /** The highest height this node holds final (a commit certificate covers it), -1 for none; and that header's hash. */
   finalizedHeight: number;
   finalizedHeaderHash: string | null;

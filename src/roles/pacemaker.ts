@@ -1,0 +1,262 @@
+/**
+ * The pacemaker (docs/protocol.md §View change): which view this node is in, when a validator gives up on the view's
+ * leader, and how the network moves on. A validator signs a Timeout for its view (through the SafetySigner: persisted
+ * first, and it never votes in that view again) when the view makes no progress for T(v) while work is pending (T1),
+ * or when f + 1 validators already want out (T4: at least one honest one does). Timeouts travel on their own topic
+ * with the certificate of the lock they report; every node counts them, and q timeouts of one view are a timeout
+ * certificate (TC), which moves every node to the next view and is published for the nodes that missed timeouts. The
+ * new view's leader proposes on the TC's highest lock (roles/validator-role.ts).
+ *
+ * Bounded whatever peers send: per validator only its highest-view timeout is kept, timeouts of views below the
+ * current one are ignored unverified, and each is verified once.
+ */
+import type { Certificate, CheckedCertificate, CheckedTimeoutCertificate, TimeoutCertificate } from '../core/certificate.ts';
+import { compareRank, highLock } from '../core/certificate.ts';
+import { subscribe } from '../core/listeners.ts';
+import type { Logger } from '../core/logger.ts';
+import type { LogRules } from '../core/rules.ts';
+import {
+  buildTimeoutCertificate, checkTimeoutCertificateWithLock, checkTimeoutMessage, decodeTimeoutTopicMessage, encodeTimeoutTopicMessage, type CheckedTimeoutMessage,
+} from '../core/timeout.ts';
+import type { Host } from '../p2p/host.ts';
+import type { SafetySigner } from '../storage/safety-store.ts';
+import { timeoutTopic } from '../wire/p2p-messages.ts';
+import type { Verdict } from './role.ts';
+
+/** T(v) = base × 2^min(k, MAX_BACKOFF_EXPONENT), k = views entered since finality last advanced (base: 500 ms by design). */
+const MAX_BACKOFF_EXPONENT = 5;
+/** How often the view timer looks at the clock: the resolution of T(v). */
+const TICK_MS = 50;
+
+/** How a view was entered: TC(view − 1), and the certificate of its highest lock (absent when that lock is ⊥). */
+export interface ViewEntryProof {
+  readonly tc: CheckedTimeoutCertificate;
+  readonly highLockCert?: CheckedCertificate;
+}
+
+export interface PacemakerOptions {
+  readonly host: Host;
+  readonly rules: LogRules;
+  readonly log: Logger;
+  /** A validator's signer (it times out and persists its view); observers have none and only follow. */
+  readonly signer?: SafetySigner;
+  /** Whether the view has work it should be making progress on (headers above the final height, pending submissions). */
+  readonly workPending: () => boolean | Promise<boolean>;
+  /**
+   * T(v) before back-off. Unset or 0: this validator never times a view out (it still follows view changes the
+   * others make): view changes are not yet on by default (docs/protocol.md §View change, status).
+   */
+  readonly baseTimeoutMs?: number;
+}
+
+export class Pacemaker {
+  private readonly opts: PacemakerOptions;
+  private readonly topic: string;
+  private view: number;
+  /** Per validator index, its highest-view checked timeout (views ≥ the current one). */
+  private readonly latest = new Map<number, CheckedTimeoutMessage>();
+  private lastProgress = performance.now();
+  /** Views entered since finality last advanced: the back-off exponent. */
+  private failedViews = 0;
+  private lastPublished = 0;
+  private ownTimeout: CheckedTimeoutMessage | undefined;
+  private highestEntry: ViewEntryProof | undefined;
+  private readonly viewListeners: ((view: number, entry: ViewEntryProof) => void | Promise<void>)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private entering: Promise<void> = Promise.resolve();
+  private timingOut = false;
+  private checking = false;
+  private stopped = false;
+  /** View changes this process went through (sequencer_info `viewChanges`). */
+  viewChanges = 0;
+
+  constructor(opts: PacemakerOptions) {
+    this.opts = opts;
+    this.topic = timeoutTopic(opts.rules.logId);
+    this.view = opts.signer?.state.curView ?? 0;
+  }
+
+  /** Subscribes to the timeouts topic and starts the view timer (validators only time out; everyone follows). */
+  start(): void {
+    this.opts.host.subscribe(this.topic, (data, from) => this.onGossip(data, from));
+    if (this.opts.signer && this.opts.rules.membership.n > 1 && (this.opts.baseTimeoutMs ?? 0) > 0) {
+      this.timer = setInterval(() => this.tick(), TICK_MS);
+      this.timer.unref();
+    }
+  }
+
+  get curView(): number {
+    return this.view;
+  }
+
+  /** The timeout certificate (and lock certificate) that ended the view before the current one, if this node saw it. */
+  get entry(): ViewEntryProof | undefined {
+    return this.highestEntry;
+  }
+
+  /** T(curView): how long the view may go without progress while work is pending; null when this node never times out. */
+  get viewTimeoutMs(): number | null {
+    const base = this.opts.signer ? this.opts.baseTimeoutMs ?? 0 : 0;
+    return base > 0 ? base * 2 ** Math.min(this.failedViews, MAX_BACKOFF_EXPONENT) : null;
+  }
+
+  /** The view this validator last timed out (-1: none). */
+  get timedOutView(): number {
+    return this.opts.signer?.state.tmoView ?? -1;
+  }
+
+  /**
+   * Calls `listener` after this node entered a new view (persisted first, for a validator); entering waits for what
+   * it returns (a leader's term of the old view ending), so it must not wait for the entering itself.
+   */
+  onView(listener: (view: number, entry: ViewEntryProof) => void | Promise<void>): () => void {
+    return subscribe(this.viewListeners, listener);
+  }
+
+  /** Something moved in the current view (a header of it stored, a certificate of it formed): the timer restarts. */
+  progress(): void {
+    this.lastProgress = performance.now();
+  }
+
+  /** Finality advanced: progress, and the back-off starts over. */
+  finalized(): void {
+    this.failedViews = 0;
+    this.progress();
+  }
+
+  private tick(): void {
+    if (this.stopped || this.timingOut || this.checking) return;
+    const signer = this.opts.signer!;
+    const now = performance.now();
+    if (signer.state.tmoView >= this.view) {
+      // Timed out, still in the view: the timeout is sent again every T(v) (gossip may have lost it).
+      if (this.ownTimeout && now - this.lastPublished >= this.viewTimeoutMs!) this.publish(this.ownTimeout);
+      return;
+    }
+    if (now - this.lastProgress < this.viewTimeoutMs!) return;
+    this.checking = true;
+    void (async () => {
+      try {
+        if (await this.opts.workPending()) await this.timeOut('no progress');
+      } catch (e) {
+        this.opts.log.warn('could not tell whether work is pending', { error: (e as Error).message });
+      } finally {
+        this.checking = false;
+      }
+    })();
+  }
+
+  /** Signs (persisted first) and publishes a timeout of the current view, and counts it. */
+  private async timeOut(reason: string): Promise<void> {
+    const signer = this.opts.signer;
+    if (!signer || this.timingOut) return;
+    const view = this.view;
+    if (signer.state.tmoView >= view || view < signer.state.floorView) return;
+    this.timingOut = true;
+    try {
+      const signed = await signer.signTimeout(view);
+      const index = this.opts.rules.membership.indexOf(signer.address);
+      const message = checkTimeoutMessage(this.opts.rules, {
+        view: signed.view, lock: signed.lock, signerIndex: index, signature: signed.signature,
+        certificate: signed.lock === null ? undefined : signer.lockCertificate,
+      });
+      this.opts.log.warn('timing out the view', { view, reason, leader: index === undefined ? undefined : view % this.opts.rules.membership.n });
+      this.ownTimeout = message;
+      this.publish(message);
+      this.count(index, message);
+    } catch (e) {
+      this.opts.log.warn('could not time out the view', { view, error: (e as Error).message });
+    } finally {
+      this.timingOut = false;
+    }
+  }
+
+  private publish(message: CheckedTimeoutMessage): void {
+    this.lastPublished = performance.now();
+    this.opts.host.publish(this.topic, encodeTimeoutTopicMessage({ kind: 'timeout', message }))
+      .catch((e: Error) => this.opts.log.debug('timeout publish failed', { error: e.message }));
+  }
+
+  /**
+   * GossipSub validator of the timeouts topic: malformed or invalid messages are REJECTED; timeouts and TCs of views
+   * below the current one, and timeouts already held, are IGNORED unverified; the rest is counted, ACCEPT.
+   */
+  async onGossip(data: Uint8Array, from: string): Promise<Verdict> {
+    let decoded;
+    try {
+      decoded = decodeTimeoutTopicMessage(data);
+    } catch (e) {
+      this.opts.log.debug('malformed timeout message', { from, error: (e as Error).message });
+      return 'reject';
+    }
+    try {
+      if (decoded.kind === 'tc') {
+        if (decoded.tc.view < this.view) return 'ignore';
+        const entry = this.checkEntry(decoded.tc, decoded.highLockCert);
+        void this.enter(entry);
+        return 'accept';
+      }
+      const m = decoded.message;
+      if (m.view < this.view || m.signerIndex >= this.opts.rules.membership.n) return m.signerIndex >= this.opts.rules.membership.n ? 'reject' : 'ignore';
+      const held = this.latest.get(m.signerIndex);
+      if (held && held.view >= m.view) return 'ignore';
+      const checked = checkTimeoutMessage(this.opts.rules, m);
+      this.count(checked.signerIndex, checked);
+      return 'accept';
+    } catch (e) {
+      this.opts.log.debug('timeout message refused', { from, error: (e as Error).message });
+      return 'reject';
+    }
+  }
+
+  /** Checks a TC (and the certificate of its highest lock) as a view entry: the lock certificate must match exactly. */
+  checkEntry(tc: TimeoutCertificate, cert: Certificate | undefined): ViewEntryProof {
+    return checkTimeoutCertificateWithLock(this.opts.rules, tc, cert);
+  }
+
+  private count(index: number, m: CheckedTimeoutMessage): void {
+    const held = this.latest.get(index);
+    if (held && held.view >= m.view) return;
+    this.latest.set(index, m);
+    const { membership } = this.opts.rules;
+    const same = [...this.latest.values()].filter((t) => t.view === m.view);
+    if (same.length >= membership.quorum && m.view >= this.view) {
+      const tc = buildTimeoutCertificate(membership.n, m.view, same);
+      const high = highLock(tc);
+      const certHolder = high === null ? undefined : same.find((t) => t.lock !== null && compareRank(t.lock, high) === 0 && t.certificate);
+      const entry = checkTimeoutCertificateWithLock(this.opts.rules, tc, certHolder?.certificate);
+      this.opts.host.publish(this.topic, encodeTimeoutTopicMessage({ kind: 'tc', tc: entry.tc, highLockCert: entry.highLockCert }))
+        .catch((e: Error) => this.opts.log.debug('TC publish failed', { error: e.message }));
+      void this.enter(entry);
+      return;
+    }
+    // T4: f + 1 validators want out of the current view: at least one honest one does, so this one follows.
+    const wanting = [...this.latest.values()].filter((t) => t.view === this.view).length;
+    if (m.view === this.view && wanting >= membership.f + 1) void this.timeOut('f + 1 validators timed out');
+  }
+
+  /** Enters view tc.view + 1 (persisted first for a validator), if above the current one. Serialised. */
+  enter(entry: ViewEntryProof): Promise<void> {
+    this.entering = this.entering.then(async () => {
+      const view = entry.tc.view + 1;
+      if (this.stopped || view <= this.view) return;
+      if (this.opts.signer && view > this.opts.signer.state.curView) await this.opts.signer.enterView(view);
+      this.view = view;
+      this.highestEntry = entry;
+      this.failedViews++;
+      this.viewChanges++;
+      this.ownTimeout = undefined;
+      this.progress();
+      for (const [i, t] of this.latest) if (t.view < view) this.latest.delete(i);
+      this.opts.log.info('entered a new view', { view, leader: view % this.opts.rules.membership.n });
+      await Promise.all(this.viewListeners.map((l) => l(view, entry)));
+    }).catch((e: Error) => this.opts.log.error('could not enter the next view', { error: e.message }));
+    return this.entering;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.entering;
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The validator role of a log with more than one validator (docs/protocol.md §View change): it follows the current
+ * view's leader like an observer (ReplicaRole: verifies, stores and, through the Voter, votes every batch) and leads
+ * the views whose leader it is (Primary, signing headers of that view).
+ *
+ * Leading view v > 0 starts from the timeout certificate that ended view v − 1: the first header extends the TC's
+ * highest lock (hL), so the store is first made to hold hL's header (synced from peers if needed), and the batches
+ * above it (soft batches of the abandoned view) are removed; their submissions are handed to the new view's queue
+ * again, so what clients sent is sequenced once more, at the same sequence numbers when nothing else came first.
+ * View 0's leader recovers first as today's primary does (PrimaryStartup). A validator that restarts in a view it
+ * leads does not lead it (it cannot know what it signed in it before the restart): the view times out.
+ *
+ * Appends from clients are sequenced when leading, otherwise forwarded to the leader; a forward that fails while a
+ * view change is likely is retried with the next view's leader (the same signed bytes: sequenced at most once, as
+ * the nonce is unique in the log).
+ */
+import { equalBytes, type Bytes } from '../core/bytes.ts';
+import { decodeBatch } from '../core/batch.ts';
+import { highLock } from '../core/certificate.ts';
+import { ErrorCode, InvalidArgumentError, NotReadyError, PrimaryUnavailableError, SequencerError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { signPeerRecord, type PeerRecord } from '../core/peer-record.ts';
+import type { Receipt } from '../core/receipt.ts';
+import type { LogRules } from '../core/rules.ts';
+import type { Submission } from '../core/submission.ts';
+import type { Host } from '../p2p/host.ts';
+import type { AppendBatch, LogStore } from '../storage/log-store.ts';
+import type { Finality } from './finality.ts';
+import type { HeaderWatch } from './header-watch.ts';
+import type { LogReader } from './log-reader.ts';
+import type { NodeMetrics } from './metrics.ts';
+import type { Pacemaker, ViewEntryProof } from './pacemaker.ts';
+import { Primary } from './primary.ts';
+import { serveAppends } from './primary-role.ts';
+import { PrimaryStartup } from './primary-startup.ts';
+import { ReplicaRole } from './replica-role.ts';
+import type { BondTrust, Role, Verdict } from './role.ts';
+import { ViewGate } from './view-gate.ts';
+
+/** How long a forward waits for a view change before it is tried again, and how many times. */
+const FORWARD_RETRY_WAIT_MS = 4_000;
+const FORWARD_ATTEMPTS = 3;
+/** Sync rounds a new leader runs to reach its view's base header before it gives the view up. */
+const BASE_SYNC_ROUNDS = 5;
+
+export interface ValidatorRoleOptions {
+  readonly host: Host;
+  readonly store: LogStore;
+  readonly reader: LogReader;
+  readonly rules: LogRules;
+  readonly watch: HeaderWatch;
+  readonly log: Logger;
+  readonly privateKey: Bytes;
+  readonly topic: string;
+  readonly pacemaker: Pacemaker;
+  readonly finality: Finality;
+  /** The Voter's storeAndVote: how batches are stored, with their lock votes. */
+  readonly appendAll: (appends: readonly AppendBatch[]) => Promise<void>;
+  readonly bond?: BondTrust;
+  readonly metrics?: NodeMetrics;
+  readonly maxPendingTxs?: number;
+  readonly sealLingerMs?: number;
+  /** View 0's leader: the peers it recovers from before it leads view 0 (as PrimaryRole), or skip recovery. */
+  readonly startup?: { readonly peers: readonly string[]; readonly quorum?: number; readonly unsafeSkipRecovery?: boolean };
+}
+
+interface Term {
+  readonly view: number;
+  readonly primary: Primary;
+}
+
+export class ValidatorRole implements Role {
+  readonly kind = 'replica';
+  readonly peerRecord: PeerRecord;
+  private readonly opts: ValidatorRoleOptions;
+  private readonly address: Bytes;
+  private readonly follower: ReplicaRole;
+  /** Set from the moment it decides to lead a view until that view ends: the follower stores nothing meanwhile. */
+  private leading: number | undefined;
+  private term: Term | undefined;
+  private startup: PrimaryStartup | undefined;
+  /** When an append last could not be served (no leader reachable): work is pending for the pacemaker. */
+  private lastUnserved = -Infinity;
+  private readonly unsubscribe: (() => void)[] = [];
+  private resubmitting: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(opts: ValidatorRoleOptions, address: Bytes) {
+    this.opts = opts;
+    this.address = address;
+    const { host, rules, pacemaker } = opts;
+    this.peerRecord = signPeerRecord(rules.separator, rules.logId, host.peerId, Math.floor(Date.now() / 1000), opts.privateKey);
+    const views = new ViewGate({ rules, store: opts.store, pacemaker, finality: opts.finality, log: opts.log, abandoned: (subs) => this.resubmit(subs) });
+    this.follower = new ReplicaRole({
+      host, store: opts.store, rules, watch: opts.watch, log: opts.log, bond: opts.bond, metrics: opts.metrics, appendAll: opts.appendAll,
+      views, leader: () => rules.membership.leaderOf(pacemaker.curView), paused: () => this.leading !== undefined,
+    });
+    this.unsubscribe.push(pacemaker.onView((view, entry) => this.onView(view, entry)));
+    if (pacemaker.curView === 0 && this.leads(0)) this.leadViewZero();
+  }
+
+  /** Starts following (and leading view 0 if it is its leader) and answers the appends other nodes forward to a leader. */
+  static async start(opts: ValidatorRoleOptions, address: Bytes): Promise<ValidatorRole> {
+    const role = new ValidatorRole(opts, address);
+    try {
+      await serveAppends(opts.host, opts.rules.separator, (s) => role.sequenceForwarded(s), opts.log);
+    } catch (e) {
+      await role.stop();
+      throw e;
+    }
+    return role;
+  }
+
+  /**
+   * A submission another node forwarded to this one as the leader: sequenced only while it leads the current view,
+   * never forwarded on (two nodes in different views would pass it back and forth).
+   */
+  private sequenceForwarded(s: Submission): Promise<Receipt> {
+    const view = this.opts.pacemaker.curView;
+    if (this.term && this.term.view === view) return this.term.primary.append(s);
+    this.lastUnserved = performance.now();
+    return Promise.reject(new PrimaryUnavailableError(`not leading view ${view}`));
+  }
+
+  private leads(view: number): boolean {
+    return equalBytes(this.opts.rules.membership.leaderOf(view), this.address);
+  }
+
+  /** Whether work waits that a leader should be making progress on (for the pacemaker's no-progress timeout). */
+  unservedSince(ms: number): boolean {
+    return performance.now() - this.lastUnserved < ms;
+  }
+
+  /** View 0: recover as the primary always has (what its key signed, from its peers), then lead. */
+  private leadViewZero(): void {
+    const { startup, log } = this.opts;
+    this.leading = 0;
+    const peers = startup?.peers.filter((p) => p !== this.opts.host.peerId) ?? [];
+    if (startup?.unsafeSkipRecovery) {
+      this.startTerm(0, undefined);
+      return;
+    }
+    if (peers.length === 0) {
+      throw new InvalidArgumentError('the leader of view 0 without peers cannot recover what a lost or old store lacks: give it its peers (--peers), '
+        + 'or accept the risk with --unsafe-skip-recovery (a new log, or a store known to be complete)');
+    }
+    const recovery = new PrimaryStartup({
+      host: this.opts.host, store: this.opts.store, rules: this.opts.rules, watch: this.opts.watch, log, peers, quorum: startup?.quorum,
+      metrics: this.opts.metrics, appendAll: this.opts.appendAll,
+    });
+    this.startup = recovery;
+    void recovery.run().then((ready) => {
+      this.startup = undefined;
+      if (!ready || this.stopped || this.opts.pacemaker.curView !== 0) return;
+      this.startTerm(0, undefined);
+      log.info('leading view 0: synced to the highest header its peers hold signed with its key', { height: this.opts.store.tip.height });
+    }, (e: Error) => log.error('view 0 start-up recovery failed; not leading', { error: e.message }));
+  }
+
+  /** A new view: the old term ends (before the view is entered); the view's leader starts its term in the background. */
+  private async onView(view: number, entry: ViewEntryProof): Promise<void> {
+    await this.endTerm();
+    if (this.stopped || !this.leads(view)) return;
+    this.leading = view;
+    void this.lead(view, entry).catch((e: Error) => {
+      this.opts.log.error('could not start leading the view', { view, error: e.message });
+      if (this.leading === view && !this.term) this.leading = undefined;
+    });
+  }
+
+  private async endTerm(): Promise<void> {
+    const term = this.term;
+    this.term = undefined;
+    this.leading = undefined;
+    await this.startup?.stop();
+    this.startup = undefined;
+    await term?.primary.stop();
+  }
+
+  /**
+   * Leads `view`: the store is brought to hold the TC's highest lock (hL) as its tip (synced from peers if it lacks
+   * it, the abandoned view's batches above it removed), then the Primary seals on it, its first batch carrying the
+   * justification. The removed batches' submissions are queued again.
+   */
+  private async lead(view: number, entry: ViewEntryProof): Promise<void> {
+    const { store, finality, log } = this.opts;
+    const high = highLock(entry.tc);
+    const base = high?.height ?? -1;
+    await this.follower.idle();
+    for (let round = 0; ; round++) {
+      if (this.leading !== view) return;
+      if (base < 0) break;
+      const stored = await finality.storedHeaderHash(base);
+      if (stored && equalBytes(stored, high!.headerHash)) break;
+      if (round >= BASE_SYNC_ROUNDS) {
+        log.warn('cannot reach the header the view must extend; not leading it', { view, height: base });
+        return;
+      }
+      if (stored) await store.truncate(Math.max(finality.finalizedHeight, base - 1)); // another header there: refetch
+      this.leading = undefined; // the follower may store while it syncs
+      await this.follower.catchUp();
+      await this.follower.idle();
+      if (this.opts.pacemaker.curView !== view) return;
+      this.leading = view;
+    }
+    if (base < finality.finalizedHeight) {
+      log.error('the view\'s highest lock is below this node\'s final height; not leading it', { view, lock: base, final: finality.finalizedHeight });
+      return;
+    }
+    const requeue: Submission[] = [];
+    for (let h = base + 1; h <= store.tip.height; h++) {
+      const stored = await store.getBatch(h);
+      if (stored) requeue.push(...decodeBatch(stored.bytes).submissions);
+    }
+    if (store.tip.height > base) await store.truncate(base);
+    if (this.leading !== view) return;
+    const justification = { tc: entry.tc, highLockCert: entry.highLockCert };
+    this.startTerm(view, justification);
+    log.info('leading the view', { view, base, requeued: requeue.length });
+    for (const s of requeue) this.term?.primary.append(s).catch(() => {});
+  }
+
+  private startTerm(view: number, justification: ConstructorParameters<typeof Primary>[0]['justification']): void {
+    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics, appendAll, finality } = this.opts;
+    const primary = new Primary({
+      store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, appendAll, window: finality, view, justification,
+      publish: (bytes) => host.publish(topic, bytes),
+    });
+    this.term = { view, primary };
+    this.leading = view;
+  }
+
+  /**
+   * Sequences the submission when leading the current view, otherwise forwards it to the leader; a forward that
+   * finds no leader waits for the next view (the pacemaker counts it as pending work) and tries its leader.
+   */
+  async append(s: Submission): Promise<Receipt> {
+    for (let attempt = 1; ; attempt++) {
+      const view = this.opts.pacemaker.curView;
+      try {
+        if (this.term && this.term.view === view) return await this.term.primary.append(s);
+        if (this.leads(view)) throw new NotReadyError(this.startup?.notReady ?? `this node leads view ${view} but is not ready to sequence in it`);
+        return await this.follower.append(s);
+      } catch (e) {
+        const unavailable = e instanceof NotReadyError || (e instanceof SequencerError && e.code === ErrorCode.PrimaryUnavailable);
+        if (!unavailable || this.stopped) throw e;
+        this.lastUnserved = performance.now();
+        if (attempt >= FORWARD_ATTEMPTS || !(await this.nextView(view))) throw e;
+      }
+    }
+  }
+
+  /**
+   * Sends submissions of removed soft batches to the current leader again (the same signed bytes: a submission the
+   * log already holds is answered with its receipt, not sequenced twice). In order, in the background.
+   */
+  private resubmit(submissions: readonly Submission[]): void {
+    this.opts.log.info('sending the submissions of abandoned batches to the leader again', { count: submissions.length });
+    this.resubmitting = this.resubmitting.then(async () => {
+      for (const s of submissions) {
+        if (this.stopped) return;
+        await this.append(s).catch((e: Error) => this.opts.log.warn('an abandoned submission could not be sent again', { error: e.message }));
+      }
+    });
+  }
+
+  /** Resolves true once the node is in a view after `view`, false after FORWARD_RETRY_WAIT_MS. */
+  private nextView(view: number): Promise<boolean> {
+    if (this.opts.pacemaker.curView > view) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { off(); resolve(false); }, FORWARD_RETRY_WAIT_MS);
+      const off = this.opts.pacemaker.onView(() => { clearTimeout(timer); off(); resolve(true); });
+    });
+  }
+
+  onGossip(bytes: Uint8Array, fromPeer: string): Promise<Verdict> {
+    return this.follower.onGossip(bytes, fromPeer);
+  }
+
+  get halted(): string | undefined {
+    return this.term?.primary.halted;
+  }
+
+  get notReady(): string | undefined {
+    return this.startup?.notReady;
+  }
+
+  bondProblem(): string | null {
+    return this.follower.bondProblem();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubscribe) u();
+    await this.endTerm();
+    await this.follower.stop();
+  }
+}
