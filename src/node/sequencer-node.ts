@@ -272,7 +272,7 @@ export class SequencerNode {
     if (pacemaker) {
       this.unsubscribe.push(
         store.onAppended(() => pacemaker.progress()),
-        finality.onLockCertificate(() => pacemaker.progress()),
+        finality.onLockCertificate((qc) => { if (qc.view === pacemaker.curView) pacemaker.progress(); }),
         finality.onFinal(() => pacemaker.finalized()),
       );
     }

@@ -366,7 +366,9 @@ export class Finality {
             this.opts.log.debug('a peer offered a certificate that does not check', { peer, error: (e as Error).message });
             continue;
           }
-          if (cert.kind === kind && cert.height > this.finalizedHeight) this.certified(cert);
+          // A lock certificate is news only above the highest one held: one learned again is no progress.
+          const known = kind === VoteKind.lock && this.latestLock !== undefined && compareRank(cert, this.latestLock) <= 0;
+          if (cert.kind === kind && cert.height > this.finalizedHeight && !known) this.certified(cert);
         }
       }
       await this.finalizing;
