@@ -91,7 +91,7 @@ test('start refuses bad configurations with a message', async (t) => {
   const dir = await tempDir(t);
   const loose = await keyFile(dir, 'loose.key', PRIMARY_KEY, 0o644);
   const base = ['--db', join(dir, 'db'), '--rpc-port', '0', '--p2p-port', '0'];
-  const [noKey, noPrimary, looseKey, badAllow, badKeyEnv, replicaLinger, longLinger] = await Promise.all([
+  const [noKey, noPrimary, looseKey, badAllow, badKeyEnv, replicaLinger, longLinger, loneTimeout, observerTimeout] = await Promise.all([
     runCli(['start', '--mode', 'primary', ...base]),
     runCli(['start', '--mode', 'replica', ...base]),
     runCli(['start', '--mode', 'primary', ...base, '--key-file', loose]),
@@ -99,6 +99,8 @@ test('start refuses bad configurations with a message', async (t) => {
     runCli(['start', '--mode', 'primary', ...base], { env: cliEnv({ PRIVATE_KEY: '0xnot-a-key' }) }),
     runCli(['start', '--mode', 'replica', ...base, '--primary', CLIENT_ADDRESS, '--seal-linger-ms', '5']),
     runCli(['start', '--mode', 'primary', ...base, '--seal-linger-ms', '5000'], { env: cliEnv({ PRIVATE_KEY: PRIMARY_KEY }) }),
+    runCli(['start', '--mode', 'primary', ...base, '--view-timeout-ms', '500'], { env: cliEnv({ PRIVATE_KEY: PRIMARY_KEY }) }),
+    runCli(['start', '--mode', 'replica', ...base, '--validators', `${CLIENT_ADDRESS},${CLIENT_ADDRESS}`, '--view-timeout-ms', '500']),
   ]);
   assert.notEqual(noKey.code, 0);
   assert.match(noKey.stderr, /a primary needs a private key/);
@@ -115,6 +117,10 @@ test('start refuses bad configurations with a message', async (t) => {
   assert.match(replicaLinger.stderr, /--seal-linger-ms is for a primary only/);
   assert.equal(longLinger.code, 2);
   assert.match(longLinger.stderr, /--seal-linger-ms/);
+  for (const r of [loneTimeout, observerTimeout]) {
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--view-timeout-ms is for a validator of a set of more than one/);
+  }
 });
 
 test('start refuses a validator set the node does not fit: no key, a key outside the set, the leader started as a validator, a primary not first', async (t) => {

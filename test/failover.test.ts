@@ -42,6 +42,7 @@ test('the leader killed (SIGKILL) under load: view 1 takes over, finality resume
   const acked = new Map<string, Submission>();
   let nonce = 1n;
   let loading = true;
+  t.after(() => { loading = false; }); // a failed wait must not leave the load running
   const load = [1, 2, 3].map(async (via) => {
     while (loading) {
       const n = nonce++;

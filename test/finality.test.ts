@@ -174,7 +174,7 @@ test('a validator whose store was wiped signs nothing at a height it may have vo
   t.after(() => db.close());
   const heights: number[] = [];
   for await (const key of db.keys({ gte: Uint8Array.of(0x56, 0x76), lt: Uint8Array.of(0x56, 0x77) })) {
-    heights.push(new Reader(key, 3).u64() === 0 ? new Reader(key, 11).u64() : -1);
+    heights.push(new Reader(key, 11).u64()); // 'V' 'v' kind view height: any view (a view change may have come meanwhile)
   }
   assert.ok(heights.length > 0, 'it voted after recovering');
   assert.ok(Math.min(...heights) > lastBefore, `its first vote after the wipe is above ${lastBefore}, not at ${Math.min(...heights)}`);

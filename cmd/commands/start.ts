@@ -54,8 +54,10 @@ Options:
                           (default 0: at once). Fewer, larger batches at low load: less CPU per transaction on
                           every node, for up to MS ms more latency
   --view-timeout-ms MS    validator of a set of more than one: time a view out (and move to the next leader) after
-                          MS ms without progress while work is pending; doubled per failed view in a row. Default:
-                          never (view changes are being rolled out; 500 is the design's figure)
+                          MS ms without progress while work is pending; doubled per failed view in a row (default
+                          500; 0: never time out, only follow the view changes the others make)
+  --unsafe-censor ADDRESS FAULT INJECTION (tests, chaos runs): when this validator leads a view it never sequences
+                          submissions of ADDRESS (repeatable): a censoring leader the others must replace
   --bond-contract ADDRESS the SequencerBond deployment holding the primary's bond (with --chain-rpc): the node
                           trusts the primary only while that bond is active. Once a withdrawal is requested, or the
                           bond is slashed or gone, a replica stops following and a primary stops sequencing (appends
@@ -96,6 +98,7 @@ const SPEC = {
     'max-pending': { type: 'string' },
     'seal-linger-ms': { type: 'string' },
     'view-timeout-ms': { type: 'string' },
+    'unsafe-censor': { type: 'string', multiple: true },
     'bond-contract': { type: 'string' },
     'chain-rpc': { type: 'string' },
     'unsafe-skip-recovery': { type: 'boolean', default: false },
@@ -133,8 +136,10 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   const maxPendingTxs = values['max-pending'] !== undefined ? integer(values['max-pending'], 'max-pending', 1) : undefined;
   const sealLingerMs = values['seal-linger-ms'] !== undefined ? integer(values['seal-linger-ms'], 'seal-linger-ms', 0, 1000) : undefined;
   if (sealLingerMs !== undefined && mode !== 'primary') throw new UsageError('--seal-linger-ms is for a primary only');
-  const viewTimeoutMs = values['view-timeout-ms'] !== undefined ? integer(values['view-timeout-ms'], 'view-timeout-ms', 50, 60_000) : undefined;
+  const viewTimeoutMs = values['view-timeout-ms'] !== undefined ? integer(values['view-timeout-ms'], 'view-timeout-ms', 0, 60_000) : undefined;
   if (viewTimeoutMs !== undefined && (mode === 'replica' || (validators?.length ?? 1) < 2)) throw new UsageError('--view-timeout-ms is for a validator of a set of more than one (--validators)');
+  const unsafeCensor = values['unsafe-censor'] !== undefined ? list(values['unsafe-censor']).map((a) => parseAddress(a, 'unsafe-censor')) : undefined;
+  if (unsafeCensor !== undefined && (mode === 'replica' || (validators?.length ?? 1) < 2)) throw new UsageError('--unsafe-censor is for a validator of a set of more than one (--validators)');
   const rpcMaxConnections = values['rpc-max-connections'] !== undefined ? integer(values['rpc-max-connections'], 'rpc-max-connections', 1) : undefined;
   const unsafeSkipRecovery = values['unsafe-skip-recovery'] ?? false;
   if (unsafeSkipRecovery && mode !== 'primary') throw new UsageError('--unsafe-skip-recovery is for a primary only');
@@ -157,7 +162,7 @@ export async function configFromFlags(values: Values, env: NodeJS.ProcessEnv = p
   const bond = values['bond-contract'] !== undefined
     ? { contract: parseAddress(values['bond-contract'], 'bond-contract'), chainRpc: rpcUrl(values['chain-rpc']!, 'chain-rpc') }
     : undefined;
-  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, validators, privateKey, logId, chainId, maxPendingTxs, sealLingerMs, viewTimeoutMs, rpcMaxConnections, unsafeSkipRecovery, recoveryQuorum, bond };
+  return { mode, dataDir, rpcHost, rpcPort, p2pHost, p2pPort, peers, allow, primary, validators, privateKey, logId, chainId, maxPendingTxs, sealLingerMs, viewTimeoutMs, unsafeCensor, rpcMaxConnections, unsafeSkipRecovery, recoveryQuorum, bond };
 }
 
 /** One line out of an error and its causes (LevelDB and libp2p wrap the useful part). */

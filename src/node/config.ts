@@ -53,10 +53,15 @@ export interface NodeConfig {
   readonly recoveryQuorum?: number;
   /**
    * T(v) of the view change (docs/protocol.md §View change): how long a validator waits for progress while work is
-   * pending before it times the view out; doubled for each failed view in a row, up to 32 times. Unset: this
-   * validator never times out (view changes are not on by default yet; the design's figure is 500 ms).
+   * pending before it times the view out; doubled for each failed view in a row, up to 32 times. Default 500 ms;
+   * 0: this validator never times a view out (it still follows the view changes the others make).
    */
   readonly viewTimeoutMs?: number;
+  /**
+   * FAULT INJECTION ONLY: senders whose submissions this validator, when it leads, never sequences (a censoring
+   * leader, for tests and the chaos harness). Never set in production.
+   */
+  readonly unsafeCensor?: readonly Bytes[];
   /**
    * The SequencerBond deployment backing the primary, and an Ethereum JSON-RPC URL of the log's chain. When set,
    * the node trusts the primary only while its bond is active (docs/slashing.md §Withdrawal delay): a replica

@@ -22,7 +22,7 @@ import { addressFromPrivateKey } from '../core/signature.ts';
 import type { Submission } from '../core/submission.ts';
 import { createHost, peerIdOfAddress, type Host } from '../p2p/host.ts';
 import { loadOrCreatePeerKey } from '../p2p/identity.ts';
-import { batchTopic, proofTopic, voteTopic, type Status } from '../wire/p2p-messages.ts';
+import { batchTopic, pendingTopic, proofTopic, timeoutTopic, voteTopic, type Status } from '../wire/p2p-messages.ts';
 import type { InfoJson, ReceiptStatus } from '../wire/rpc-types.ts';
 import { HeaderWatch } from '../roles/header-watch.ts';
 import type { Entry } from '../core/entry.ts';
@@ -33,7 +33,7 @@ import { VoteEvidence } from '../roles/vote-evidence.ts';
 import type { VoteProofJson } from '../wire/vote-proof-json.ts';
 import { PrimaryRole } from '../roles/primary-role.ts';
 import { ReplicaRole } from '../roles/replica-role.ts';
-import { Pacemaker } from '../roles/pacemaker.ts';
+import { DEFAULT_VIEW_TIMEOUT_MS, Pacemaker } from '../roles/pacemaker.ts';
 import { ValidatorRole } from '../roles/validator-role.ts';
 import { ViewGate } from '../roles/view-gate.ts';
 import type { Role } from '../roles/role.ts';
@@ -204,7 +204,7 @@ export class SequencerNode {
         maxMessageBytes: MAX_BATCH_BYTES + 1024,
         log: (level, msg, err) => log[level](msg, err ? { error: (err as Error).message ?? String(err) } : undefined),
         metrics: metrics.libp2p(),
-        scoredTopics: [batchTopic(rules.logId), proofTopic(rules.logId), voteTopic(rules.logId)],
+        scoredTopics: [batchTopic(rules.logId), proofTopic(rules.logId), voteTopic(rules.logId), timeoutTopic(rules.logId), pendingTopic(rules.logId)],
       });
     } catch (e) {
       await store.close();
@@ -242,7 +242,10 @@ export class SequencerNode {
     const signer = isValidator ? await SafetySigner.open(store.safetyDatabase, rules, config.privateKey!) : undefined;
     // Views change only in logs of more than one validator; a one-member log stays in view 0.
     const pacemaker = rules.membership.n > 1
-      ? new Pacemaker({ host, rules, log, signer, workPending: () => this.workPending(), baseTimeoutMs: config.viewTimeoutMs })
+      ? new Pacemaker({
+        host, rules, log, signer, workPending: () => this.workPending(), baseTimeoutMs: config.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS,
+        censored: () => this.role instanceof ValidatorRole && this.role.censored(),
+      })
       : undefined;
     this.pacemaker = pacemaker;
     const finality = await Finality.start({ host, store, rules, watch, log, view: pacemaker && (() => pacemaker.curView) });
@@ -282,6 +285,7 @@ export class SequencerNode {
         privateKey: config.privateKey!,
         maxPendingTxs: config.maxPendingTxs,
         sealLingerMs: config.sealLingerMs,
+        unsafeCensor: config.unsafeCensor,
         startup: config.mode === 'primary' ? {
           peers: config.peers.map((p) => peerIdOfAddress(p)!), quorum: config.recoveryQuorum, unsafeSkipRecovery: config.unsafeSkipRecovery,
         } : undefined,

@@ -346,8 +346,16 @@ export class Finality {
    * votes may be waiting for exactly it). Single-flight.
    */
   private async catchUpIfStalled(): Promise<void> {
-    if (this.catchingUp || this.stopped) return;
     if (this.opts.store.tip.height <= this.finalizedHeight || performance.now() - this.lastProgress < CATCH_UP_AFTER_MS) return;
+    await this.askPeers();
+  }
+
+  /**
+   * Asks every connected peer for its certificates now and adopts those that check (a new leader learns whether
+   * the header it is to build on is final somewhere). Single-flight: a call during a round waits for nothing.
+   */
+  async askPeers(): Promise<void> {
+    if (this.catchingUp || this.stopped) return;
     this.catchingUp = true;
     try {
       for (const peer of this.opts.host.connectedPeers()) {

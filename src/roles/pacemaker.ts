@@ -23,7 +23,8 @@ import type { SafetySigner } from '../storage/safety-store.ts';
 import { timeoutTopic } from '../wire/p2p-messages.ts';
 import type { Verdict } from './role.ts';
 
-/** T(v) = base × 2^min(k, MAX_BACKOFF_EXPONENT), k = views entered since finality last advanced (base: 500 ms by design). */
+/** T(v) = base × 2^min(k, MAX_BACKOFF_EXPONENT), k = views entered since finality last advanced. */
+export const DEFAULT_VIEW_TIMEOUT_MS = 500;
 const MAX_BACKOFF_EXPONENT = 5;
 /** How often the view timer looks at the clock: the resolution of T(v). */
 const TICK_MS = 50;
@@ -42,10 +43,9 @@ export interface PacemakerOptions {
   readonly signer?: SafetySigner;
   /** Whether the view has work it should be making progress on (headers above the final height, pending submissions). */
   readonly workPending: () => boolean | Promise<boolean>;
-  /**
-   * T(v) before back-off. Unset or 0: this validator never times a view out (it still follows view changes the
-   * others make): view changes are not yet on by default (docs/protocol.md §View change, status).
-   */
+  /** Whether a submission is being censored: pending long while the leader stores batches without it (T2). */
+  readonly censored?: () => boolean;
+  /** T(v) before back-off (the node's default: DEFAULT_VIEW_TIMEOUT_MS). 0: this validator never times a view out (it still follows view changes the others make). */
   readonly baseTimeoutMs?: number;
 }
 
@@ -131,6 +131,10 @@ export class Pacemaker {
     if (signer.state.tmoView >= this.view) {
       // Timed out, still in the view: the timeout is sent again every T(v) (gossip may have lost it).
       if (this.ownTimeout && now - this.lastPublished >= this.viewTimeoutMs!) this.publish(this.ownTimeout);
+      return;
+    }
+    if (this.opts.censored?.()) {
+      void this.timeOut('a pending submission is not sequenced although the leader stores batches (censorship)');
       return;
     }
     if (now - this.lastProgress < this.viewTimeoutMs!) return;

@@ -15,7 +15,8 @@
  * the nonce is unique in the log).
  */
 import { equalBytes, type Bytes } from '../core/bytes.ts';
-import { decodeBatch } from '../core/batch.ts';
+import { decodeBatch, encodeBatch, nonceKey } from '../core/batch.ts';
+import { headerHash, signHeader } from '../core/header.ts';
 import { highLock } from '../core/certificate.ts';
 import { ErrorCode, InvalidArgumentError, NotReadyError, PrimaryUnavailableError, SequencerError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -35,11 +36,14 @@ import { serveAppends } from './primary-role.ts';
 import { PrimaryStartup } from './primary-startup.ts';
 import { ReplicaRole } from './replica-role.ts';
 import type { BondTrust, Role, Verdict } from './role.ts';
+import { PendingSubmissions } from './pending-submissions.ts';
 import { ViewGate } from './view-gate.ts';
 
 /** How long a forward waits for a view change before it is tried again, and how many times. */
 const FORWARD_RETRY_WAIT_MS = 4_000;
 const FORWARD_ATTEMPTS = 3;
+/** How long a censoring leader (fault injection) leaves a submission unanswered. */
+const CENSOR_ANSWER_MS = 10_000;
 /** Sync rounds a new leader runs to reach its view's base header before it gives the view up. */
 const BASE_SYNC_ROUNDS = 5;
 
@@ -60,6 +64,8 @@ export interface ValidatorRoleOptions {
   readonly metrics?: NodeMetrics;
   readonly maxPendingTxs?: number;
   readonly sealLingerMs?: number;
+  /** FAULT INJECTION ONLY (NodeConfig.unsafeCensor): senders it never sequences when it leads. */
+  readonly unsafeCensor?: readonly Bytes[];
   /** View 0's leader: the peers it recovers from before it leads view 0 (as PrimaryRole), or skip recovery. */
   readonly startup?: { readonly peers: readonly string[]; readonly quorum?: number; readonly unsafeSkipRecovery?: boolean };
 }
@@ -82,6 +88,10 @@ export class ValidatorRole implements Role {
   /** When an append last could not be served (no leader reachable): work is pending for the pacemaker. */
   private lastUnserved = -Infinity;
   private readonly unsubscribe: (() => void)[] = [];
+  /** Client submissions not sequenced yet, as every validator watches them (T2, censorship). */
+  private readonly pending: PendingSubmissions;
+  /** How batches are stored: the Voter's storeAndVote, then the pending watch is told. */
+  private readonly appendAll: (appends: readonly AppendBatch[]) => Promise<void>;
   private resubmitting: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -90,9 +100,18 @@ export class ValidatorRole implements Role {
     this.address = address;
     const { host, rules, pacemaker } = opts;
     this.peerRecord = signPeerRecord(rules.separator, rules.logId, host.peerId, Math.floor(Date.now() / 1000), opts.privateKey);
+    this.pending = new PendingSubmissions({
+      host, rules, store: opts.store, log: opts.log, forward: (s) => void this.route(s).catch(() => {}),
+    });
+    // Every stored batch settles the pending submissions it holds (censorship watch).
+    const storeAndVote = opts.appendAll;
+    this.appendAll = async (appends) => {
+      await storeAndVote(appends);
+      for (const a of appends) this.pending.stored(a.nonceKeys, a.tip.nextSeq - a.prevTip.nextSeq);
+    };
     const views = new ViewGate({ rules, store: opts.store, pacemaker, finality: opts.finality, log: opts.log, abandoned: (subs) => this.resubmit(subs) });
     this.follower = new ReplicaRole({
-      host, store: opts.store, rules, watch: opts.watch, log: opts.log, bond: opts.bond, metrics: opts.metrics, appendAll: opts.appendAll,
+      host, store: opts.store, rules, watch: opts.watch, log: opts.log, bond: opts.bond, metrics: opts.metrics, appendAll: this.appendAll,
       views, leader: () => rules.membership.leaderOf(pacemaker.curView), paused: () => this.leading !== undefined,
     });
     this.unsubscribe.push(pacemaker.onView((view, entry) => this.onView(view, entry)));
@@ -102,6 +121,7 @@ export class ValidatorRole implements Role {
   /** Starts following (and leading view 0 if it is its leader) and answers the appends other nodes forward to a leader. */
   static async start(opts: ValidatorRoleOptions, address: Bytes): Promise<ValidatorRole> {
     const role = new ValidatorRole(opts, address);
+    role.pending.start();
     try {
       await serveAppends(opts.host, opts.rules.separator, (s) => role.sequenceForwarded(s), opts.log);
     } catch (e) {
@@ -117,7 +137,7 @@ export class ValidatorRole implements Role {
    */
   private sequenceForwarded(s: Submission): Promise<Receipt> {
     const view = this.opts.pacemaker.curView;
-    if (this.term && this.term.view === view) return this.term.primary.append(s);
+    if (this.term && this.term.view === view) return this.sequence(this.term, s);
     this.lastUnserved = performance.now();
     return Promise.reject(new PrimaryUnavailableError(`not leading view ${view}`));
   }
@@ -146,7 +166,7 @@ export class ValidatorRole implements Role {
     }
     const recovery = new PrimaryStartup({
       host: this.opts.host, store: this.opts.store, rules: this.opts.rules, watch: this.opts.watch, log, peers, quorum: startup?.quorum,
-      metrics: this.opts.metrics, appendAll: this.opts.appendAll,
+      metrics: this.opts.metrics, appendAll: this.appendAll,
     });
     this.startup = recovery;
     void recovery.run().then((ready) => {
@@ -160,12 +180,21 @@ export class ValidatorRole implements Role {
   /** A new view: the old term ends (before the view is entered); the view's leader starts its term in the background. */
   private async onView(view: number, entry: ViewEntryProof): Promise<void> {
     await this.endTerm();
-    if (this.stopped || !this.leads(view)) return;
+    if (this.stopped) return;
+    if (!this.leads(view)) {
+      this.pending.reforward();
+      return;
+    }
     this.leading = view;
-    void this.lead(view, entry).catch((e: Error) => {
+    void this.lead(view, entry).then(() => this.pending.reforward(), (e: Error) => {
       this.opts.log.error('could not start leading the view', { view, error: e.message });
       if (this.leading === view && !this.term) this.leading = undefined;
     });
+  }
+
+  /** Whether a client's submission waits unsequenced while the leader stores batches with room for it (T2). */
+  censored(): boolean {
+    return this.pending.censored();
   }
 
   private async endTerm(): Promise<void> {
@@ -203,6 +232,8 @@ export class ValidatorRole implements Role {
       if (this.opts.pacemaker.curView !== view) return;
       this.leading = view;
     }
+    // Locked but not final here: perhaps final elsewhere (then it is extended), else it is re-proposed.
+    if (base > finality.finalizedHeight) await finality.askPeers();
     if (base < finality.finalizedHeight) {
       log.error('the view\'s highest lock is below this node\'s final height; not leading it', { view, lock: base, final: finality.finalizedHeight });
       return;
@@ -212,18 +243,36 @@ export class ValidatorRole implements Role {
       const stored = await store.getBatch(h);
       if (stored) requeue.push(...decodeBatch(stored.bytes).submissions);
     }
+    const justification = { tc: entry.tc, highLockCert: entry.highLockCert };
+    const reproposing = high !== null && base > finality.finalizedHeight;
+    if (reproposing) {
+      // The locked header again, in this view: it can become final now, with no new submission needed.
+      const locked = await store.getBatch(base);
+      if (!locked || this.leading !== view) return;
+      const batch = decodeBatch(locked.bytes);
+      await store.truncate(base - 1);
+      const prevTip = store.tip;
+      const header = { ...batch.header, view };
+      const signed = signHeader(this.opts.rules.separator, header, this.opts.privateKey);
+      const bytes = encodeBatch({ ...signed, submissions: batch.submissions, justification });
+      const hash = headerHash(this.opts.rules.separator, header);
+      const tip = { height: base, headerHash: hash, nextSeq: header.firstSeq + header.count, headHash: header.headHash, timestamp: header.timestamp };
+      const nonceKeys = batch.submissions.map((sub) => nonceKey(sub.sender, sub.nonce));
+      await this.appendAll([{ bytes, prevTip, tip, nonceKeys }]);
+      await this.opts.watch.stored(signed, 'own re-proposal').catch(() => {});
+      this.opts.host.publish(this.opts.topic, bytes).catch((e: Error) => log.warn('publish failed; peers will sync', { error: e.message }));
+    }
     if (store.tip.height > base) await store.truncate(base);
     if (this.leading !== view) return;
-    const justification = { tc: entry.tc, highLockCert: entry.highLockCert };
-    this.startTerm(view, justification);
-    log.info('leading the view', { view, base, requeued: requeue.length });
+    this.startTerm(view, reproposing ? undefined : justification);
+    log.info('leading the view', { view, base, reproposed: reproposing, requeued: requeue.length });
     for (const s of requeue) this.term?.primary.append(s).catch(() => {});
   }
 
   private startTerm(view: number, justification: ConstructorParameters<typeof Primary>[0]['justification']): void {
-    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics, appendAll, finality } = this.opts;
+    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics, finality } = this.opts;
     const primary = new Primary({
-      store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, appendAll, window: finality, view, justification,
+      store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, appendAll: this.appendAll, window: finality, view, justification,
       publish: (bytes) => host.publish(topic, bytes),
     });
     this.term = { view, primary };
@@ -234,11 +283,17 @@ export class ValidatorRole implements Role {
    * Sequences the submission when leading the current view, otherwise forwards it to the leader; a forward that
    * finds no leader waits for the next view (the pacemaker counts it as pending work) and tries its leader.
    */
-  async append(s: Submission): Promise<Receipt> {
+  append(s: Submission): Promise<Receipt> {
+    const answered = this.route(s);
+    this.pending.track(s, answered);
+    return answered;
+  }
+
+  private async route(s: Submission): Promise<Receipt> {
     for (let attempt = 1; ; attempt++) {
       const view = this.opts.pacemaker.curView;
       try {
-        if (this.term && this.term.view === view) return await this.term.primary.append(s);
+        if (this.term && this.term.view === view) return await this.sequence(this.term, s);
         if (this.leads(view)) throw new NotReadyError(this.startup?.notReady ?? `this node leads view ${view} but is not ready to sequence in it`);
         return await this.follower.append(s);
       } catch (e) {
@@ -259,9 +314,17 @@ export class ValidatorRole implements Role {
     this.resubmitting = this.resubmitting.then(async () => {
       for (const s of submissions) {
         if (this.stopped) return;
-        await this.append(s).catch((e: Error) => this.opts.log.warn('an abandoned submission could not be sent again', { error: e.message }));
+        await this.route(s).catch((e: Error) => this.opts.log.warn('an abandoned submission could not be sent again', { error: e.message }));
       }
     });
+  }
+
+  /** The leader's sequencing, unless fault injection makes it censor the sender (then it never answers in time). */
+  private sequence(term: Term, s: Submission): Promise<Receipt> {
+    if (this.opts.unsafeCensor?.some((a) => equalBytes(a, s.sender))) {
+      return new Promise((_, reject) => setTimeout(() => reject(new PrimaryUnavailableError('censored (fault injection)')), CENSOR_ANSWER_MS).unref());
+    }
+    return term.primary.append(s);
   }
 
   /** Resolves true once the node is in a view after `view`, false after FORWARD_RETRY_WAIT_MS. */

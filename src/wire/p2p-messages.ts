@@ -25,6 +25,11 @@ export function timeoutTopic(logId: Uint8Array): string {
   return `/sequencer/1/${toHex(logId).slice(2)}/timeouts`;
 }
 
+/** Submissions a validator saw go unsequenced (docs/protocol.md §View change, censorship), each in its wire form. */
+export function pendingTopic(logId: Uint8Array): string {
+  return `/sequencer/1/${toHex(logId).slice(2)}/pending`;
+}
+
 export const SYNC_PROTOCOL = '/sequencer/sync/1.0.0';
 export const STATUS_PROTOCOL = '/sequencer/status/1.0.0';
 export const APPEND_PROTOCOL = '/sequencer/append/1.0.0';

@@ -1,0 +1,84 @@
+/**
+ * Censorship resistance (docs/protocol.md §View change, T2): four validators as real processes; the leader of view 0
+ * runs with fault injection that makes it never sequence one client's submissions, while another client's load keeps
+ * it producing batches. The censored client sends its submission to an honest validator, which publishes it on the
+ * pending topic when no receipt comes; every validator watches it wait while the leader stores batches with room
+ * for it, times the view out, and the next leader sequences it: it is final, exactly once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fromHex, toHex, type Bytes } from '../src/core/bytes.ts';
+import { addressFromPrivateKey } from '../src/core/signature.ts';
+import { RpcClient } from '../src/client/rpc-client.ts';
+import { cliEnv, freePorts, startNode, type CliProcess } from './helpers/cli.ts';
+import { CHAIN_ID, CLIENT_KEY, LOG_ID, PRIMARY_KEY, clientSigner, tempDir, waitFor } from './helpers/network.ts';
+import type { StartedEvent } from '../src/cli/started-event.ts';
+
+const KEYS: readonly Bytes[] = [PRIMARY_KEY, fromHex('0x' + '44'.repeat(32)), fromHex('0x' + '55'.repeat(32)), fromHex('0x' + '66'.repeat(32))];
+const VALIDATORS = KEYS.map(addressFromPrivateKey);
+const CENSORED_KEY = fromHex('0x' + '77'.repeat(32));
+
+test('a censored client\'s submission sent to an honest validator is final after a view change, exactly once', { timeout: 90_000 }, async (t) => {
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const ports = await freePorts(8);
+  const censored = addressFromPrivateKey(CENSORED_KEY);
+  const common = ['--allow', `${toHex(addressFromPrivateKey(CLIENT_KEY))},${toHex(censored)}`, '--log-id', toHex(LOG_ID), '--chain-id', String(CHAIN_ID),
+    '--validators', VALIDATORS.map((v) => toHex(v)).join(',')];
+  const argsOf = (i: number, peers: string[]) => [
+    '--mode', i === 0 ? 'primary' : 'validator', '--db', join(dir.path, `v${i}`), '--rpc-port', String(ports[2 * i]), '--p2p-port', String(ports[2 * i + 1]),
+    ...common, ...(i === 0 ? ['--unsafe-censor', toHex(censored)] : []), ...(peers.length > 0 ? ['--peers', peers.join(',')] : ['--unsafe-skip-recovery']),
+  ];
+  const nodes: (CliProcess & { started: StartedEvent })[] = [];
+  for (let i = 0; i < KEYS.length; i++) {
+    nodes.push(await startNode(t, argsOf(i, nodes.flatMap((n) => n.started.multiaddrs)), { env: cliEnv({ PRIVATE_KEY: toHex(KEYS[i]) }) }));
+  }
+  const rpcs = nodes.map((n) => new RpcClient(n.started.rpc));
+  await waitFor(async () => (await Promise.all(rpcs.map((r) => r.info()))).every((i) => i.notReady === null && i.connectedPeers.length >= 2), 20_000, 'validators up');
+
+  // Another client's load keeps the censoring leader busy with small batches.
+  const load = clientSigner();
+  let nonce = 1n;
+  let loading = true;
+  t.after(() => { loading = false; }); // a failed wait must not leave the load running
+  const loader = (async () => {
+    while (loading) {
+      const n = nonce++;
+      await rpcs[1].append(load.sign({ nonce: n, transactions: [new TextEncoder().encode(`load ${n}`)] })).catch(() => {});
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  await waitFor(async () => (await rpcs[1].info()).finalizedHeight >= 3, 20_000, 'load under way');
+
+  const victim = clientSigner(CENSORED_KEY).sign({ nonce: 1n, transactions: [new TextEncoder().encode('censored tx')] });
+  const sentAt = performance.now();
+  void rpcs[2].append(victim).catch(() => {});
+  // Final somewhere in the log of an honest validator, with a header of a later view.
+  let finalAt = -1;
+  await waitFor(async () => {
+    const info = await rpcs[3].info();
+    if (info.view < 1 || info.finalizedHeight < 0) return false;
+    const top = (await rpcs[3].getBatch(info.finalizedHeight)).header;
+    for (let seq = Math.max(0, top.firstSeq + top.count - 2000); seq < top.firstSeq + top.count; seq += 1000) {
+      for (const e of await rpcs[3].read(seq, 1000)) {
+        if (e.height <= info.finalizedHeight && e.sender === toHex(censored)) finalAt = e.height;
+      }
+    }
+    return finalAt >= 0;
+  }, 30_000, 'the censored submission final');
+  t.diagnostic(`censored submission final (height ${finalAt}) ${Math.round(performance.now() - sentAt)} ms after it was sent`);
+  loading = false;
+  await loader;
+
+  const info = await rpcs[3].info();
+  assert.ok(info.view >= 1, 'the censoring leader was replaced');
+  assert.notEqual(info.leader, toHex(VALIDATORS[0]));
+  // Exactly once in the final log.
+  const top = (await rpcs[3].getBatch(info.finalizedHeight)).header;
+  let copies = 0;
+  for (let seq = 0; seq < top.firstSeq + top.count; seq += 1000) {
+    for (const e of await rpcs[3].read(seq, 1000)) if (e.sender === toHex(censored) && e.height <= info.finalizedHeight) copies++;
+  }
+  assert.equal(copies, 1);
+});
