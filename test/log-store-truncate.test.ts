@@ -1,77 +1,229 @@
 /**
  * LogStore.truncate (docs/protocol.md §Storage layout, §View change): the tentative batches above a height go, with
- * their sequence and nonce records, in one synced write; the tip becomes the kept batch's; never below the final
- * height. A real LevelDB in a temporary directory.
+ * their sequence and nonce records, in one synced write; the tip becomes the kept batch's; never at or below the
+ * final height; never beside an append in flight. A real LevelDB in a temporary directory, whose every record is
+ * compared before and after (read with classic-level directly, the store closed).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GENESIS_TIP, decodeBatch, encodeBatch, nonceKey, sealBatch, type Tip } from '../src/core/batch.ts';
+import { ClassicLevel } from 'classic-level';
+import { GENESIS_TIP, encodeBatch, nonceKey, sealBatch, type Tip } from '../src/core/batch.ts';
 import { toHex } from '../src/core/bytes.ts';
 import { submissionDigest } from '../src/core/submission.ts';
-import { LogStore, StoreTruncateError } from '../src/storage/log-store.ts';
+import { LogStore, StoreFaultError, StoreTruncateError } from '../src/storage/log-store.ts';
 import { PRIMARY_RULES } from './helpers/equivocator.ts';
-import { PRIMARY_KEY, SEPARATOR, clientSigner, tempDir } from './helpers/network.ts';
+import { PRIMARY_KEY, SEPARATOR, clientSigner, tempDir, waitFor } from './helpers/network.ts';
 
 const signer = clientSigner();
+const IDENTITY = 'truncate test log';
 /** A tip with its hashes in hex (the store hands out Buffers, the sealer Uint8Arrays). */
 const hexTip = (t: Tip | undefined) => t && { ...t, headerHash: toHex(t.headerHash), headHash: toHex(t.headHash) };
 
-/** Appends a batch of one submission with `nonce` on the store's tip; returns the new tip and the nonce key. */
-async function appendOne(store: LogStore, nonce: bigint): Promise<{ tip: Tip; key: Uint8Array }> {
-  const s = signer.sign({ nonce, transactions: [new TextEncoder().encode(`tx ${nonce}`)] });
-  const prevTip = store.tip;
-  const sealed = sealBatch(PRIMARY_RULES, prevTip, [{ submission: s, digest: submissionDigest(SEPARATOR, s) }], 1_700_000_000_000 + Number(nonce), PRIMARY_KEY);
-  const key = nonceKey(s.sender, s.nonce);
-  await store.append({ bytes: encodeBatch(sealed.batch), prevTip, tip: sealed.tip, nonceKeys: [key] });
-  return { tip: sealed.tip, key };
+interface Appended {
+  readonly tip: Tip;
+  readonly bytes: Uint8Array;
+  readonly keys: Uint8Array[];
 }
 
-test('truncate removes the batches above a height with their nonce and sequence records, in one write that survives a restart', async (t) => {
+/**
+ * Appends a batch of two submissions (nonces `nonce` and `nonce + 1`, one and two transactions: three sequence
+ * numbers, so sequence numbers and heights differ) on the store's tip.
+ */
+async function appendOne(store: LogStore, nonce: bigint, label = 'tx'): Promise<Appended> {
+  const submissions = [nonce, nonce + 1n].map((n, i) => signer.sign({
+    nonce: n, transactions: Array.from({ length: i + 1 }, (_, j) => new TextEncoder().encode(`${label} ${n}.${j}`)),
+  }));
+  const prevTip = store.tip;
+  const admitted = submissions.map((s) => ({ submission: s, digest: submissionDigest(SEPARATOR, s) }));
+  const sealed = sealBatch(PRIMARY_RULES, prevTip, admitted, 1_700_000_000_000 + prevTip.height + 1, PRIMARY_KEY);
+  const bytes = encodeBatch(sealed.batch);
+  const keys = submissions.map((s) => nonceKey(s.sender, s.nonce));
+  await store.append({ bytes, prevTip, tip: sealed.tip, nonceKeys: keys });
+  return { tip: sealed.tip, bytes, keys };
+}
+
+/** Every record of the database in `path` (the store closed), as hex key → hex value. */
+async function dump(path: string): Promise<Map<string, string>> {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  try {
+    const records = new Map<string, string>();
+    for await (const [k, v] of db.iterator()) records.set(toHex(k), toHex(v));
+    return records;
+  } finally {
+    await db.close();
+  }
+}
+
+/** The heights `heightOfSeq` gives for sequence numbers 0 .. count-1. */
+async function seqHeights(store: LogStore, count: number): Promise<(number | undefined)[]> {
+  const heights = [];
+  for (let seq = 0; seq < count; seq++) heights.push(await store.heightOfSeq(seq));
+  return heights;
+}
+
+test('truncate removes the batches above a height with their nonce and sequence records, rewrites the tip, and leaves every other record as it was', async (t) => {
   const dir = await tempDir();
   t.after(() => dir.remove());
   const path = join(dir.path, 'db');
-  let store = await LogStore.open(path, 'test log');
-  const appended = [];
-  for (let i = 0n; i < 5n; i++) appended.push(await appendOne(store, 100n + i));
-  let truncatedTo: Tip | undefined;
-  store.onTruncated((tip) => { truncatedTo = tip; });
+  let store = await LogStore.open(path, IDENTITY);
+  const appended: Appended[] = [];
+  for (let i = 0; i < 3; i++) appended.push(await appendOne(store, 100n + 2n * BigInt(i)));
+  // Records of the other kinds: a node record ('E'), a validator's safety record ('V'), a final mark ('M', 'C').
+  await store.putRecord(new TextEncoder().encode('a record'), Uint8Array.of(1, 2, 3));
+  await store.safetyDatabase.batch([{ type: 'put', key: Uint8Array.of(0x56, 0x7a), value: Uint8Array.of(4, 5) }], { sync: true });
+  await store.markFinal({ height: 0, headerHash: appended[0].tip.headerHash }, Uint8Array.of(6));
+  await store.close();
+  const afterBatch2 = await dump(path);
+
+  store = await LogStore.open(path, IDENTITY);
+  for (let i = 3; i < 5; i++) appended.push(await appendOne(store, 100n + 2n * BigInt(i)));
+  assert.deepEqual(await seqHeights(store, 15), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]);
+  const truncatedTo: Tip[] = [];
+  store.onTruncated((tip) => truncatedTo.push(tip));
   await store.truncate(2);
   assert.deepEqual(hexTip(store.tip), hexTip(appended[2].tip), 'the tip is the one recorded after batch 2');
-  assert.deepEqual(hexTip(truncatedTo), hexTip(appended[2].tip));
+  assert.deepEqual(truncatedTo.map(hexTip), [hexTip(appended[2].tip)], 'the listeners learn the new tip once');
+  for (let h = 0; h < 3; h++) assert.equal(toHex((await store.getBatch(h))!.bytes), toHex(appended[h].bytes), `batch ${h} intact`);
   assert.equal(await store.getBatch(3), undefined);
   assert.equal(await store.getBatch(4), undefined);
-  assert.ok(await store.getBatch(2));
-  assert.deepEqual(await store.nonceHeights(appended.map((a) => a.key)), [0, 1, 2, undefined, undefined]);
-  assert.equal(await store.heightOfSeq(3), undefined);
-  assert.equal(await store.heightOfSeq(2), 2);
-  // A removed nonce may be used again, at the height now free.
-  const again = await appendOne(store, 103n);
-  assert.equal(again.tip.height, 3);
+  // The filter still holds the removed keys, so these lookups read LevelDB, which has no record of them.
+  assert.deepEqual(await store.nonceHeights(appended.flatMap((a) => a.keys)), [0, 0, 1, 1, 2, 2, undefined, undefined, undefined, undefined]);
+  assert.deepEqual(await seqHeights(store, 15), [0, 0, 0, 1, 1, 1, 2, 2, 2, ...new Array(6).fill(undefined)]);
   await store.close();
-  store = await LogStore.open(path, 'test log');
+  assert.deepEqual(await dump(path), afterBatch2, 'every record is as it was after batch 2 (tip record included), nothing else');
+
+  // Another batch at height 3, re-using a nonce of the removed batch 3: accepted; all of it holds after a reopen.
+  store = await LogStore.open(path, IDENTITY);
   t.after(() => store.close());
-  assert.deepEqual(hexTip(store.tip), hexTip(again.tip));
-  assert.equal(decodeBatch((await store.getBatch(3))!.bytes).submissions[0].nonce, 103n);
-  await store.truncate(-1);
-  assert.deepEqual(hexTip(store.tip), hexTip(GENESIS_TIP));
-  assert.deepEqual(await store.nonceHeights([appended[0].key]), [undefined]);
+  assert.deepEqual(hexTip(store.tip), hexTip(appended[2].tip));
+  const replacement = await appendOne(store, 107n, 'another');
+  assert.notEqual(toHex(replacement.tip.headerHash), toHex(appended[3].tip.headerHash));
+  await store.close();
+  store = await LogStore.open(path, IDENTITY);
+  assert.deepEqual(hexTip(store.tip), hexTip(replacement.tip));
+  assert.equal(toHex((await store.getBatch(3))!.bytes), toHex(replacement.bytes));
+  assert.equal(await store.getBatch(4), undefined);
+  assert.deepEqual(await store.nonceHeights([...appended[3].keys, ...appended[4].keys]), [undefined, 3, 3, undefined], 'nonces 107 and 108 used again at 3');
+  assert.deepEqual(await seqHeights(store, 13), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, undefined]);
 });
 
-test('truncate refuses to remove a final batch and changes nothing; at or above the tip it does nothing', async (t) => {
+test('truncate to -1 empties the log, for good', async (t) => {
   const dir = await tempDir();
   t.after(() => dir.remove());
-  const store = await LogStore.open(join(dir.path, 'db'), 'test log');
+  const path = join(dir.path, 'db');
+  let store = await LogStore.open(path, IDENTITY);
+  const appended: Appended[] = [];
+  for (let i = 0; i < 3; i++) appended.push(await appendOne(store, 300n + 2n * BigInt(i)));
+  await store.truncate(-1);
+  assert.deepEqual(hexTip(store.tip), hexTip(GENESIS_TIP));
+  await store.close();
+  const records = await dump(path);
+  const prefixes = [...records.keys()].map((k) => String.fromCharCode(parseInt(k.slice(2, 4), 16)));
+  assert.deepEqual(prefixes.filter((p) => 'BSN'.includes(p)), [], 'no batch, sequence or nonce record is left');
+  store = await LogStore.open(path, IDENTITY);
   t.after(() => store.close());
-  const appended = [];
-  for (let i = 0n; i < 4n; i++) appended.push(await appendOne(store, 200n + i));
-  await store.markFinal({ height: 2, headerHash: appended[2].tip.headerHash }, new Uint8Array(1));
-  await assert.rejects(store.truncate(1), StoreTruncateError);
-  assert.deepEqual(hexTip(store.tip), hexTip(appended[3].tip));
-  assert.ok(await store.getBatch(3));
+  assert.deepEqual(hexTip(store.tip), hexTip(GENESIS_TIP));
+  assert.deepEqual(await store.nonceHeights(appended.flatMap((a) => a.keys)), new Array(6).fill(undefined));
+  assert.equal(await store.heightOfSeq(0), undefined);
+  const first = await appendOne(store, 300n, 'again');
+  assert.equal(first.tip.height, 0);
+  assert.deepEqual(await store.nonceHeights(appended[0].keys), [0, 0]);
+});
+
+test('truncate refuses to remove a final batch, or to keep below -1, and changes nothing; at or above the tip it does nothing', async (t) => {
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const path = join(dir.path, 'db');
+  let store = await LogStore.open(path, IDENTITY);
+  const appended: Appended[] = [];
+  for (let i = 0; i < 4; i++) appended.push(await appendOne(store, 200n + 2n * BigInt(i)));
+  await assert.rejects(store.truncate(-2), StoreTruncateError, 'below -1, no final height');
+  await assert.rejects(store.truncate(1.5), StoreTruncateError, 'not a height');
+  await store.markFinal({ height: 2, headerHash: appended[2].tip.headerHash }, Uint8Array.of(1));
+  await store.close();
+  const before = await dump(path);
+  store = await LogStore.open(path, IDENTITY);
+  let truncations = 0;
+  store.onTruncated(() => truncations++);
+  for (const height of [1, 0, -1]) {
+    await assert.rejects(store.truncate(height), (e: Error) => e instanceof StoreTruncateError && /final height 2/.test(e.message), `keep up to ${height}`);
+  }
+  await assert.rejects(store.truncate(-2), StoreTruncateError);
   await store.truncate(3);
   await store.truncate(9);
   assert.deepEqual(hexTip(store.tip), hexTip(appended[3].tip));
+  assert.deepEqual(await store.nonceHeights(appended.flatMap((a) => a.keys)), [0, 0, 1, 1, 2, 2, 3, 3]);
+  assert.equal(truncations, 0);
+  await store.close();
+  assert.deepEqual(await dump(path), before, 'nothing was written');
+  store = await LogStore.open(path, IDENTITY);
+  t.after(() => store.close());
   await store.truncate(2);
   assert.deepEqual(hexTip(store.tip), hexTip(appended[2].tip), 'down to the final height is allowed');
+  assert.equal(truncations, 0, 'a listener of the closed store is not called');
+});
+
+test('truncate and append never overlap: each is refused while the other\'s write is under way, and nothing is changed by the refused one', async (t) => {
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const store = await LogStore.open(join(dir.path, 'db'), IDENTITY);
+  t.after(() => store.close());
+  for (let i = 0; i < 2; i++) await appendOne(store, 400n + 2n * BigInt(i));
+  const inFlight = appendOne(store, 404n);
+  await assert.rejects(store.truncate(0), (e: Error) => e instanceof StoreTruncateError && /in flight/.test(e.message));
+  const third = await inFlight;
+  assert.deepEqual(hexTip(store.tip), hexTip(third.tip), 'the append went through');
+  assert.ok(await store.getBatch(1));
+
+  const truncation = store.truncate(0);
+  await assert.rejects(appendOne(store, 406n), (e: Error) => e instanceof StoreTruncateError && /being removed/.test(e.message));
+  await truncation;
+  assert.equal(store.tip.height, 0);
+  assert.deepEqual(await store.nonceHeights(third.keys), [undefined, undefined]);
+  assert.equal((await appendOne(store, 406n)).tip.height, 1, 'appends work again once it is done');
+});
+
+test('truncate refuses a store whose batches do not follow each other (a corrupt store), and changes nothing', async (t) => {
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const store = await LogStore.open(join(dir.path, 'db'), IDENTITY);
+  t.after(() => store.close());
+  const first = await appendOne(store, 500n);
+  // Batch 1 stored on another entry hash than batch 0 ends with (appendAll checks heights and header hashes only).
+  const prevTip = { ...first.tip, headHash: new Uint8Array(32).fill(7) };
+  const s = signer.sign({ nonce: 502n, transactions: [new TextEncoder().encode('on a wrong head')] });
+  const sealed = sealBatch(PRIMARY_RULES, prevTip, [{ submission: s, digest: submissionDigest(SEPARATOR, s) }], 1_700_000_000_001, PRIMARY_KEY);
+  await store.append({ bytes: encodeBatch(sealed.batch), prevTip, tip: sealed.tip, nonceKeys: [nonceKey(s.sender, s.nonce)] });
+  await assert.rejects(store.truncate(0), (e: Error) => e instanceof StoreTruncateError && /does not follow/.test(e.message));
+  assert.deepEqual(hexTip(store.tip), hexTip(sealed.tip));
+  assert.ok(await store.getBatch(1));
+});
+
+test('truncate goes through the store\'s fault handling: refused while the store cannot write, changing nothing, and done once it recovers', { skip: process.getuid?.() !== 0 && 'needs root to mount a tmpfs', timeout: 30_000 }, async (t) => {
+  const dir = await tempDir('seq-tmpfs-');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir.path]);
+  t.after(async () => {
+    execFileSync('umount', ['-l', dir.path]);
+    await dir.remove();
+  });
+  const store = await LogStore.open(join(dir.path, 'db'), IDENTITY);
+  t.after(() => store.close());
+  const appended: Appended[] = [];
+  for (let i = 0; i < 3; i++) appended.push(await appendOne(store, 600n + 2n * BigInt(i)));
+  // A full disk: a write that needs fresh pages fails and the store starts refusing writes.
+  const filler = join(dir.path, 'filler');
+  execFileSync('sh', ['-c', `cat /dev/zero > ${filler} 2>/dev/null || true`]);
+  await assert.rejects(store.putRecord(new TextEncoder().encode('lost'), new Uint8Array(32 * 1024)), StoreFaultError);
+  assert.ok(store.fault);
+  await assert.rejects(store.truncate(0), StoreFaultError);
+  assert.deepEqual(hexTip(store.tip), hexTip(appended[2].tip));
+  await rm(filler);
+  await waitFor(() => store.fault === undefined, 15_000, 'the store to recover');
+  assert.deepEqual(hexTip(store.tip), hexTip(appended[2].tip), 'the refused truncation did not reach the disk');
+  assert.ok(await store.getBatch(2));
+  await store.truncate(0);
+  assert.deepEqual(hexTip(store.tip), hexTip(appended[0].tip));
 });

@@ -314,6 +314,11 @@ export class SequencerNode {
       : new ReplicaRole(common);
     pacemaker?.start();
     const role = this.role;
+    if (pacemaker && role instanceof ReplicaRole) {
+      this.unsubscribe.push(finality.onDivergence((height) => {
+        role.dropBranch(height).catch((e: Error) => log.warn('could not drop a branch no quorum follows', { error: e.message }));
+      }));
+    }
     host.subscribe(topic, async (msg, from) => {
       const verdict = await role.onGossip(msg, from);
       metrics.gossip(verdict);

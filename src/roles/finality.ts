@@ -23,7 +23,7 @@ import type { LogRules } from '../core/rules.ts';
 import { VoteTally } from '../core/vote-tally.ts';
 import { VoteKind, decodeVoteBundle, encodeVoteBundle, verifyVote, MAX_BUNDLE_VOTES, type SignedVote, type VoteContext } from '../core/vote.ts';
 import type { Host } from '../p2p/host.ts';
-import type { LogStore } from '../storage/log-store.ts';
+import { StoreTruncateError, type LogStore } from '../storage/log-store.ts';
 import type { Tip } from '../core/batch.ts';
 import { voteTopic, type Status } from '../wire/p2p-messages.ts';
 import type { HeaderWatch } from './header-watch.ts';
@@ -76,6 +76,7 @@ export class Finality {
   private readonly finalListeners: ((height: number) => void)[] = [];
   private readonly windowListeners: (() => void)[] = [];
   private readonly conflictListeners: ((c: VoteConflict) => void)[] = [];
+  private readonly divergenceListeners: ((height: number) => void)[] = [];
   private readonly waiters = new Set<{ readonly height: number; readonly resolve: (final: boolean) => void }>();
   /** Header hashes of the most recently stored heights (the store's tip after each append). */
   private readonly recentHashes = new Map<number, Bytes>();
@@ -146,6 +147,14 @@ export class Finality {
   /** Calls `listener` with the new final height each time it rises. */
   onFinal(listener: (height: number) => void): () => void {
     return subscribe(this.finalListeners, listener);
+  }
+
+  /**
+   * Calls `listener` with a height whose checked commit certificate names another header than the one this node
+   * stores there: everything it stores from that height up is on a branch no quorum follows.
+   */
+  onDivergence(listener: (height: number) => void): () => void {
+    return subscribe(this.divergenceListeners, listener);
   }
 
   /** Calls `listener` with each vote pair showing a validator voting two headers at one (kind, view, height). */
@@ -282,18 +291,27 @@ export class Finality {
         return;
       }
       if (cert.height > store.tip.height) return; // not stored yet: waits for onStored
+      const truncations = store.truncations;
       const stored = await this.storedHeaderHash(cert.height);
       if (!stored) return;
       this.pendingCommit = undefined;
       if (!equalBytes(stored, cert.headerHash)) {
-        // A quorum committed another header than this node stores: the leader equivocated (its watch will hold
-        // both headers once it sees the other) or this store is on a branch no quorum follows. Never marked final.
-        log.error('a commit certificate names another header than the one stored at its height', {
+        // A quorum committed another header than this node stores: this store holds a branch no quorum follows (soft
+        // batches of an abandoned view, kept while this node was away), or a leader equivocated within a view (its
+        // watch holds both headers once it sees the other). Never marked final; the owner drops the branch.
+        log.warn('a commit certificate names another header than the one stored at its height', {
           height: cert.height, certified: toHex(cert.headerHash), stored: toHex(stored),
         });
+        for (const l of [...this.divergenceListeners]) l(cert.height);
         return;
       }
-      await store.markFinal({ height: cert.height, headerHash: cert.headerHash }, encodeCertificate(cert));
+      try {
+        await store.markFinal({ height: cert.height, headerHash: cert.headerHash }, encodeCertificate(cert), truncations);
+      } catch (e) {
+        if (!(e instanceof StoreTruncateError)) throw e;
+        this.pendingCommit ??= cert; // a view change removed batches meanwhile: judged again once the store moves on
+        return;
+      }
       this.latest = cert;
       this.tally.raiseFloor(cert.height);
       this.progress();

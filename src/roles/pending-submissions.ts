@@ -3,7 +3,8 @@
  * node that takes a client's submission keeps it pending and, when no receipt came within FORWARD_GRACE_MS, publishes
  * it on the pending topic; every validator that receives it (valid by the rule book, its nonce unused in its chain)
  * keeps it pending too and forwards it to the leader. A submission pending for CENSORSHIP_MS while the leader stored
- * at least two batches with room to spare is being censored: the validator times the view out (T2), and on entering
+ * at least two batches with room to spare is sent to the leader once more; pending that long again, it is being
+ * censored: the validator times the view out (T2), and on entering
  * the next view every pending submission goes to the new leader. A stored batch settles the ones it holds.
  *
  * Bounded: at most MAX_PENDING submissions, MAX_PER_SENDER per sender, each forgotten after MAX_AGE_MS.
@@ -34,6 +35,8 @@ interface Pending {
   firstSeen: number;
   /** Batches with room to spare stored since it was first seen. */
   roomyBatches: number;
+  /** Sent to the leader (and published) once more after it first looked censored: the leader had a second chance. */
+  retried: boolean;
 }
 
 export interface PendingSubmissionsOptions {
@@ -41,8 +44,8 @@ export interface PendingSubmissionsOptions {
   readonly rules: LogRules;
   readonly store: LogStore;
   readonly log: Logger;
-  /** Sends a submission to the current leader (the node's forwarding); its outcome is not awaited here. */
-  readonly forward: (s: Submission) => void;
+  /** Sends a submission to the current leader (the node's forwarding); a receipt settles it here. */
+  readonly forward: (s: Submission) => Promise<unknown>;
 }
 
 export class PendingSubmissions {
@@ -71,7 +74,10 @@ export class PendingSubmissions {
   track(s: Submission, answered: Promise<unknown>): void {
     if (!this.add(s)) return;
     let settled = false;
-    answered.then(() => { settled = true; }, () => {});
+    answered.then(() => {
+      settled = true;
+      this.settle(s); // sequenced (a receipt); if its batch is abandoned later, its submission comes back here
+    }, () => {});
     setTimeout(() => {
       if (settled || !this.pending.has(bytesKey(nonceKey(s.sender, s.nonce)))) return;
       this.opts.host.publish(this.topic, encodeSubmission(s)).catch((e: Error) => this.opts.log.debug('pending publish failed', { error: e.message }));
@@ -98,8 +104,17 @@ export class PendingSubmissions {
     if (this.pending.has(bytesKey(key))) return 'ignore';
     const [used] = await this.opts.store.nonceHeights([key]);
     if (used !== undefined || !this.add(s)) return 'ignore';
-    this.opts.forward(s);
+    this.send(s);
     return 'accept';
+  }
+
+  /** Forwards to the leader; a receipt settles the submission (it is sequenced). */
+  private send(s: Submission): void {
+    this.opts.forward(s).then(() => this.settle(s), () => {});
+  }
+
+  private settle(s: Submission): void {
+    this.remove(bytesKey(nonceKey(s.sender, s.nonce)));
   }
 
   private add(s: Submission): boolean {
@@ -109,7 +124,7 @@ export class PendingSubmissions {
     const sender = bytesKey(s.sender);
     const count = this.perSender.get(sender) ?? 0;
     if (this.pending.size >= MAX_PENDING || count >= MAX_PER_SENDER) return false;
-    this.pending.set(key, { submission: s, sender, firstSeen: performance.now(), roomyBatches: 0 });
+    this.pending.set(key, { submission: s, sender, firstSeen: performance.now(), roomyBatches: 0, retried: false });
     this.perSender.set(sender, count + 1);
     return true;
   }
@@ -135,11 +150,27 @@ export class PendingSubmissions {
     if (txs < ROOMY_BATCH_TXS) for (const p of this.pending.values()) p.roomyBatches++;
   }
 
-  /** Whether a submission has waited CENSORSHIP_MS while the leader stored two batches with room for it (T2). */
+  /**
+   * Whether a submission waited CENSORSHIP_MS, twice, while the leader stored two batches with room for it each time
+   * (T2). The first time it is only sent to the leader again and published: it may never have reached the leader
+   * (this node was cut off, the forward was waiting for a view), which is no fault of the leader's.
+   */
   censored(): boolean {
     const now = performance.now();
-    for (const p of this.pending.values()) if (now - p.firstSeen >= CENSORSHIP_MS && p.roomyBatches >= 2) return true;
-    return false;
+    let censored = false;
+    for (const p of this.pending.values()) {
+      if (now - p.firstSeen < CENSORSHIP_MS || p.roomyBatches < 2) continue;
+      if (p.retried) {
+        censored = true;
+        continue;
+      }
+      p.retried = true;
+      p.firstSeen = now;
+      p.roomyBatches = 0;
+      this.send(p.submission);
+      this.opts.host.publish(this.topic, encodeSubmission(p.submission)).catch(() => {});
+    }
+    return censored;
   }
 
   /** A new view: every pending submission goes to its leader, and waits afresh. */
@@ -148,7 +179,8 @@ export class PendingSubmissions {
     for (const p of this.pending.values()) {
       p.firstSeen = now;
       p.roomyBatches = 0;
-      this.opts.forward(p.submission);
+      p.retried = false;
+      this.send(p.submission);
     }
   }
 }

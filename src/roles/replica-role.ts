@@ -101,6 +101,12 @@ export class ReplicaRole implements Role {
     return receipt;
   }
 
+  /** Drops the stored branch from `height` up (a commit certificate names another header there), then syncs. */
+  dropBranch(height: number): Promise<void> {
+    const views = this.opts.views;
+    return views ? this.replica.between(() => views.dropBranch(height)) : Promise.resolve();
+  }
+
   /** Resolves once no batch is being judged or written. */
   idle(): Promise<void> {
     return this.replica.idle();

@@ -157,6 +157,18 @@ export class Replica {
     await this.writing;
   }
 
+  /**
+   * Runs `op` between two batches: nothing is being judged or written meanwhile (a store change under the pipeline,
+   * such as dropping a branch no quorum follows), then syncs from the tip it leaves.
+   */
+  async between(op: () => Promise<void>): Promise<void> {
+    await this.serialized(async () => {
+      while (this.writerActive) await this.writing;
+      await op();
+    });
+    void this.catchUp();
+  }
+
   /** Resolves once no batch is being judged or written (a new leader truncates its store only then). */
   async idle(): Promise<void> {
     await this.queue.catch(() => {});

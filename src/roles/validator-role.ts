@@ -101,7 +101,7 @@ export class ValidatorRole implements Role {
     const { host, rules, pacemaker } = opts;
     this.peerRecord = signPeerRecord(rules.separator, rules.logId, host.peerId, Math.floor(Date.now() / 1000), opts.privateKey);
     this.pending = new PendingSubmissions({
-      host, rules, store: opts.store, log: opts.log, forward: (s) => void this.route(s).catch(() => {}),
+      host, rules, store: opts.store, log: opts.log, forward: (s) => this.route(s),
     });
     // Every stored batch settles the pending submissions it holds (censorship watch).
     const storeAndVote = opts.appendAll;
@@ -114,7 +114,14 @@ export class ValidatorRole implements Role {
       host, store: opts.store, rules, watch: opts.watch, log: opts.log, bond: opts.bond, metrics: opts.metrics, appendAll: this.appendAll,
       views, leader: () => rules.membership.leaderOf(pacemaker.curView), paused: () => this.leading !== undefined,
     });
-    this.unsubscribe.push(pacemaker.onView((view, entry) => this.onView(view, entry)));
+    this.unsubscribe.push(
+      pacemaker.onView((view, entry) => this.onView(view, entry)),
+      // A branch of this store no quorum follows (soft batches of an abandoned view kept while it was away): dropped.
+      opts.finality.onDivergence((height) => {
+        if (this.leading !== undefined) return;
+        this.follower.dropBranch(height).catch((e: Error) => opts.log.warn('could not drop a branch no quorum follows', { error: e.message }));
+      }),
+    );
     if (pacemaker.curView === 0 && this.leads(0)) this.leadViewZero();
   }
 
@@ -314,7 +321,8 @@ export class ValidatorRole implements Role {
     this.resubmitting = this.resubmitting.then(async () => {
       for (const s of submissions) {
         if (this.stopped) return;
-        await this.route(s).catch((e: Error) => this.opts.log.warn('an abandoned submission could not be sent again', { error: e.message }));
+        // Tracked as pending, like a client's: re-forwarded at each view change until a stored batch holds it.
+        await this.append(s).catch((e: Error) => this.opts.log.warn('an abandoned submission could not be sent again', { error: e.message }));
       }
     });
   }

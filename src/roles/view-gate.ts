@@ -93,6 +93,17 @@ export class ViewGate {
     return { kind: 'follow' };
   }
 
+  /**
+   * A commit certificate names another header at `height` than the one stored: the stored batches from there up
+   * are a branch no quorum follows (kept while this node was away); they go, their submissions handed on.
+   */
+  async dropBranch(height: number): Promise<void> {
+    const keep = Math.max(height - 1, this.opts.finality.finalizedHeight);
+    if (keep >= this.opts.store.tip.height) return;
+    this.opts.log.warn('dropping stored batches no quorum follows', { from: keep + 1, to: this.opts.store.tip.height });
+    await this.truncate(keep);
+  }
+
   /** Removes the batches above `height`, handing their submissions to `abandoned`. */
   private async truncate(height: number): Promise<void> {
     const { store, abandoned } = this.opts;

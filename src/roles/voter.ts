@@ -95,8 +95,9 @@ export class Voter {
    * or the first header of a later view (it carries its justification). Otherwise catchUp votes in order.
    */
   private continuesVotes(a: AppendBatch): boolean {
-    const last = this.opts.signer.state.lastLock;
+    const { lastLock: last, tmoView } = this.opts.signer.state;
     const { view } = peekSignedHeader(a.bytes).header;
+    if (view <= tmoView) return false; // timed out: no vote in that view, ever (not even tried, nor logged per batch)
     if (last !== null && view === last.view) return a.tip.height === last.height + 1;
     if (view === 0) return last === null && a.tip.height === 0;
     return (last === null || view > last.view) && decodeBatch(a.bytes).justification?.tc !== undefined;
@@ -149,8 +150,8 @@ export class Voter {
       while (!this.stopped && store.tip.height >= 0) {
         const top = store.tip.height;
         const view = (await watch.held(top))?.header.view;
-        // Votes are only ever for the view the validator is in (L1).
-        if (view === undefined || view !== signer.state.curView) return;
+        // Votes are only ever for the view the validator is in (L1), and never in a view it timed out.
+        if (view === undefined || view !== signer.state.curView || view <= signer.state.tmoView) return;
         const last = signer.state.lastLock;
         const from = last !== null && last.view === view ? last.height + 1 : await this.firstHeightOfView(view, top);
         if (from > top) return;

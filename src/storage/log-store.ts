@@ -164,6 +164,16 @@ export class LogStore {
   private readonly recoveredListeners: ((tip: Tip) => void)[] = [];
   private readonly appendedListeners: ((tip: Tip, write: AppendedWrite) => void)[] = [];
   private readonly truncatedListeners: ((tip: Tip) => void)[] = [];
+  private truncationCount = 0;
+  /**
+   * Appends whose write has not returned, and whether a truncation is under way: the two never overlap (each refuses
+   * while the other runs), since an append landing beside a truncation would leave a batch, and nonce records that
+   * make its nonces look used, above the new tip, or move the tip above batches just deleted.
+   */
+  private appendsInFlight = 0;
+  private truncating = false;
+  /** The highest height a final mark is being written for (set before its write: truncation never undercuts it). */
+  private finalizing = -1;
 
   private constructor(dir: string, db: ClassicLevel<Bytes, Bytes>) {
     this.dir = dir;
@@ -287,9 +297,11 @@ export class LogStore {
 
   /**
    * Appends consecutive batches, the first on the tip, in one atomic synced write (one fsync for all), then
-   * advances the tip to the last: after a crash or a failed write the store holds all of them or none.
+   * advances the tip to the last: after a crash or a failed write the store holds all of them or none. Refused
+   * (StoreTruncateError) while a truncation runs.
    */
   async appendAll(batches: readonly AppendBatch[], coWrite?: CoWriter): Promise<void> {
+    if (this.truncating) throw new StoreTruncateError('cannot append while batches are being removed', { details: { tipHeight: this.tipValue.height } });
     let tip = this.tipValue;
     const ops: SafetyPut[] = [];
     for (const a of batches) {
@@ -311,7 +323,12 @@ export class LogStore {
     for (const a of batches) for (const k of a.nonceKeys) this.nonces.add(k);
     const started = performance.now();
     const synced = (records: readonly SafetyPut[]) => this.write(() => this.db.batch([...records], { sync: true }));
-    await (coWrite ? coWrite(ops, synced) : synced(ops));
+    this.appendsInFlight++;
+    try {
+      await (coWrite ? coWrite(ops, synced) : synced(ops));
+    } finally {
+      this.appendsInFlight--;
+    }
     const seconds = (performance.now() - started) / 1000;
     this.tipValue = tip;
     const listeners = [...this.appendedListeners];
@@ -325,16 +342,35 @@ export class LogStore {
    * Removes every batch above `height` (the tentative batches of a view that was abandoned: docs/protocol.md §View
    * change), with their sequence and nonce index records, and makes the batch at `height` the tip (-1: the empty
    * log), in one synced write: after a crash the store holds all of them or none. Never below the final height
-   * (StoreTruncateError, nothing changed); at or above the tip it does nothing. The nonce filter keeps the removed
-   * keys: a false positive only costs a read.
+   * (StoreTruncateError, nothing changed); at or above the tip it does nothing. Refused too (StoreTruncateError) while
+   * an append's write is in flight, and appends are refused while it runs: the caller orders the two. The nonce filter
+   * keeps the removed keys: a false positive only costs a read, which finds no record.
    */
   async truncate(height: number): Promise<void> {
     const tip = this.tipValue;
     if (height >= tip.height) return;
     const final = this.finalValue?.height ?? -1;
-    if (!Number.isSafeInteger(height) || height < -1 || height < final) {
-      throw new StoreTruncateError(`cannot remove batches at or below the final height ${final} (asked to keep up to ${height})`);
+    if (!Number.isSafeInteger(height) || height < -1) {
+      throw new StoreTruncateError(`cannot keep the batches up to height ${height}: not a height (-1 keeps none)`, { details: { height } });
     }
+    if (height < final) {
+      throw new StoreTruncateError(`cannot remove batches at or below the final height ${final} (asked to keep up to ${height})`, { details: { height, final } });
+    }
+    if (this.truncating || this.appendsInFlight > 0) {
+      throw new StoreTruncateError(`cannot remove batches above ${height} while another write of the log is in flight`, { details: { height } });
+    }
+    this.truncating = true;
+    let newTip: Tip;
+    try {
+      newTip = await this.removeAbove(height, tip);
+    } finally {
+      this.truncating = false;
+    }
+    for (const l of [...this.truncatedListeners]) l(newTip);
+  }
+
+  /** truncate's reads and its one synced write, with appends held off; returns the new tip. */
+  private async removeAbove(height: number, tip: Tip): Promise<Tip> {
     const ops: ({ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes })[] = [];
     let newTip: Tip = GENESIS_TIP;
     for (let h = tip.height; h > height; h--) {
@@ -343,20 +379,33 @@ export class LogStore {
       const batch = decodeBatch(stored.bytes);
       ops.push({ type: 'del', key: batchKey(h) }, { type: 'del', key: seqIndexKey(batch.header.firstSeq) });
       for (const sub of batch.submissions) ops.push({ type: 'del', key: nonceIndexKey(nonceKey(sub.sender, sub.nonce)) });
-      if (h === height + 1 && height >= 0) {
-        // The batch above the new tip names it: its header hash, its last entry hash, the next sequence number.
-        const kept = await this.getBatch(height);
-        if (!kept) throw new StoreTruncateError(`batch ${height} is missing below the tip ${tip.height}`);
-        newTip = {
-          height, headerHash: batch.header.prevHeaderHash, nextSeq: batch.header.firstSeq, headHash: stored.prevEntryHash,
-          timestamp: peekSignedHeader(kept.bytes).header.timestamp,
-        };
-      }
+      if (h === height + 1 && height >= 0) newTip = await this.tipBelow(height, batch.header.prevHeaderHash, batch.header.firstSeq, stored.prevEntryHash);
     }
     ops.push({ type: 'put', key: TIP_KEY, value: encodeTip(newTip) });
+    // Checked again after the reads: a final mark written meanwhile (or being written) is never undercut.
+    const finalNow = Math.max(this.finalValue?.height ?? -1, this.finalizing);
+    if (height < finalNow || tip !== this.tipValue) {
+      throw new StoreTruncateError(`the store changed while batches above ${height} were being removed (final ${finalNow}, tip ${this.tipValue.height})`);
+    }
+    this.truncationCount++;
     await this.write(() => this.db.batch(ops, { sync: true }));
     this.tipValue = newTip;
-    for (const l of [...this.truncatedListeners]) l(newTip);
+    return newTip;
+  }
+
+  /**
+   * The tip after the stored batch at `height`, from its header (next sequence number, last entry hash, timestamp),
+   * checked against what the batch above it was stored on. The header hash is the one the batch above names: the
+   * store does not know the log's signing domain to hash a header itself.
+   */
+  private async tipBelow(height: number, headerHash: Bytes, nextSeq: number, headHash: Bytes): Promise<Tip> {
+    const kept = await this.getBatch(height);
+    if (!kept) throw new StoreTruncateError(`batch ${height} is missing below the tip ${this.tipValue.height}`);
+    const { header } = peekSignedHeader(kept.bytes);
+    if (header.firstSeq + header.count !== nextSeq || !equalBytes(header.headHash, headHash)) {
+      throw new StoreTruncateError(`the stored batch ${height + 1} does not follow the one at ${height}`, { details: { height } });
+    }
+    return { height, headerHash, nextSeq, headHash, timestamp: header.timestamp };
   }
 
   /** Calls `listener` after batches were removed (truncate), with the new tip. Returns an unsubscribe function. */
@@ -430,14 +479,22 @@ export class LogStore {
    * Not synced: a certificate is self-verifying and can be learned again from any peer, so losing the last ones in
    * a machine crash costs a re-fetch, never safety. The final height never goes down.
    */
-  async markFinal(mark: FinalMark, certificate: Uint8Array): Promise<void> {
+  async markFinal(mark: FinalMark, certificate: Uint8Array, truncations = this.truncations): Promise<void> {
     if (this.finalValue !== undefined && mark.height <= this.finalValue.height) return;
     if (mark.height > this.tipValue.height) throw new StoreOrderError(mark.height, this.tipValue.height);
+    // The caller judged the header at that height before a truncation that may have replaced it: judged again later.
+    if (truncations !== this.truncations) throw new StoreTruncateError('batches were removed since the header to mark final was read');
+    this.finalizing = Math.max(this.finalizing, mark.height);
     await this.write(() => this.db.batch([
       { type: 'put', key: certificateKey(mark.height), value: certificate },
       { type: 'put', key: FINAL_KEY, value: encodeFinal(mark) },
     ], { sync: false }));
     if (this.finalValue === undefined || mark.height > this.finalValue.height) this.finalValue = mark;
+  }
+
+  /** Truncations so far: a caller that read a stored header passes it to markFinal, which refuses if one came between. */
+  get truncations(): number {
+    return this.truncationCount;
   }
 
   /** The commit certificate stored for the lowest height ≥ `height` that has one (what makes `height` final). */

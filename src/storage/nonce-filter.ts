@@ -3,7 +3,8 @@
  * submission (the common case: its nonce was never used) needs no LevelDB read. A Bloom filter has no false
  * negatives: `mayContain` false means the key was never added, and the store adds every nonce key before the
  * write that stores it, so "absent" is exact. A false positive only costs the LevelDB read it would have made
- * anyway, so nonce uniqueness never depends on the filter's accuracy, only the speed does.
+ * anyway, so nonce uniqueness never depends on the filter's accuracy, only the speed does. So the keys of batches
+ * a truncation removes (LogStore.truncate) stay in the filter: false positives, until the next open rebuilds it.
  *
  * It grows without a rescan (a scalable Bloom filter): layers of doubling capacity, each sized at 16 bits per key
  * with 11 probes (false-positive rate about 0.05 % per full layer); a key goes into the newest layer and a lookup
