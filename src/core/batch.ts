@@ -1,6 +1,8 @@
 /**
  * Batches: what the primary seals, signs, stores and gossips. Wire form (docs/protocol.md §Batch):
  *   version u8 (= 1) | header[164] | signature[65] | submissionCount u32 | submission*
+ * and, for the first header of a view v > 0, form 2 with the view's justification (justification.ts) beside it:
+ *   version u8 (= 2) | header[164] | signature[65] | justificationLength u32 (<= 65536) | justification | submissionCount u32 | submission*
  * This module seals batches (primary) and verifies them completely against a tip (replica). It does no I/O:
  * nonce uniqueness against history is the caller's lookup, given the keys from `nonceKey`.
  */

@@ -4,7 +4,7 @@
  *   | entriesRoot[32] | timestamp u64 (unix ms)
  * Its hash is the EIP-712 digest, which is both what the primary signs and what the next header links to.
  */
-import { Reader, Writer, type Bytes } from './bytes.ts';
+import { Reader, Writer, equalBytes, type Bytes } from './bytes.ts';
 import { headerStructHash, typedDataDigest, type HeaderFields } from './eip712.ts';
 import { recoverAddress, sign, SIGNATURE_BYTES } from './signature.ts';
 
@@ -25,6 +25,18 @@ export function isAllowedView(view: number, validators: number): boolean {
 
 /** View 0, where every log starts; its leader (Membership.leaderOf(0)) is the configured primary. */
 export const CURRENT_VIEW = 0;
+
+/**
+ * Whether two headers hold the same content: every field but `view` equal. A re-proposal (docs/protocol.md §View
+ * change) is content-equal to the locked header it repeats: the same entries at the same sequence numbers after the
+ * same parent, so a receipt for one is a receipt for the other. Headers of different views never pair as an
+ * equivocation, so content-equal headers of two views are not one.
+ */
+export function contentEqual(a: Header, b: Header): boolean {
+  return a.height === b.height && a.firstSeq === b.firstSeq && a.count === b.count && a.timestamp === b.timestamp
+    && equalBytes(a.logId, b.logId) && equalBytes(a.prevHeaderHash, b.prevHeaderHash)
+    && equalBytes(a.headHash, b.headHash) && equalBytes(a.entriesRoot, b.entriesRoot);
+}
 
 export interface SignedHeader {
   readonly header: Header;

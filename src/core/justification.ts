@@ -71,7 +71,7 @@ function refuse(reason: string): never {
 /**
  * Checks that `header` may be the first header of its view (> 0) on `j`: TC(view − 1) holds with the certificate
  * of its highest lock (hL), and the header re-proposes hL (its height, and the header with hL's view hashes to hL's
- * header hash) or extends it (the next height, prevHeaderHash = hL's hash); with hL = ⊥ it is height 0 on nothing.
+ * header hash: header.ts contentEqual with hL's header, judged by hash so the node need not hold it) or extends it (the next height, prevHeaderHash = hL's hash); with hL = ⊥ it is height 0 on nothing.
  * Throws BatchRejectedError (certificate failures as their cause).
  */
 export function checkViewEntry(ctx: VoteContext & { readonly separator: Uint8Array }, header: Header, j: Justification): CheckedViewEntryOfHeader {

@@ -245,6 +245,7 @@ export class SequencerNode {
       ? new Pacemaker({
         host, rules, log, signer, workPending: () => this.workPending(), baseTimeoutMs: config.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS,
         censored: () => this.role instanceof ValidatorRole && this.role.censored(),
+        leaderConvicted: (view) => this.leaderConvicted(view),
       })
       : undefined;
     this.pacemaker = pacemaker;
@@ -294,7 +295,7 @@ export class SequencerNode {
         ? new ReplicaRole({
           ...common,
           views: new ViewGate({
-            rules, store, pacemaker, finality, log,
+            rules, store, pacemaker, finality, log, convicted: (address) => watch.convicted(address),
             // Soft batches of an abandoned view: their submissions go to the leader again (the same signed bytes).
             abandoned: (subs) => { for (const s of subs) void this.role?.append(s).catch(() => {}); },
           }),
@@ -335,6 +336,12 @@ export class SequencerNode {
       recovering: () => role.notReady !== undefined,
       ready: () => this.readiness().ready,
     });
+  }
+
+  /** Whether an equivocation proof against the leader of `view` is held: its headers (kinds 1-2) or its votes (kinds 3-6). */
+  private leaderConvicted(view: number): boolean {
+    const leader = this.rules.membership.leaderOf(view);
+    return this.watch.convicted(leader) || (this.voteEvidence?.convicted(leader) ?? false);
   }
 
   /**
@@ -495,12 +502,12 @@ export class SequencerNode {
 
   /** Why the node is halted (sequencer_info's `halted`), or null. */
   private haltedBecause(): string | null {
-    return this.role?.halted ?? (this.watch.equivocated ? 'the primary equivocated; no longer following it' : null) ?? this.bondProblem();
+    return this.role?.halted ?? (this.watch.halted ? 'the primary equivocated; no longer following it' : null) ?? this.bondProblem();
   }
 
   /** Why the node is halted, as the bounded reason of the sequencer_halted metric, or undefined. */
   private haltReason(): HaltReason | undefined {
-    if (this.watch.equivocated) return 'equivocation';
+    if (this.watch.halted) return 'equivocation';
     if (this.bondProblem()) return 'bond';
     if (this.role?.halted) return 'internal';
     return undefined;

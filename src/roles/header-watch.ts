@@ -98,9 +98,22 @@ export class HeaderWatch {
     return this.proofList;
   }
 
-  /** Set once the primary has been caught equivocating: nothing more from it may be stored. */
+  /** Set once a header signer (the primary, a view's leader) has been caught equivocating. */
   get equivocated(): boolean {
     return this.proofList.length > 0;
+  }
+
+  /** Whether `address` was caught signing two conflicting headers: nothing it signs is stored any more. */
+  convicted(address: Uint8Array): boolean {
+    return this.proofList.some((p) => equalBytes(p.signer, address));
+  }
+
+  /**
+   * Whether this node follows nothing more at all: a log of one validator whose primary equivocated. A log of more
+   * moves on to the next view's leader (docs/protocol.md §View change, T3); only the convicted leader's headers go.
+   */
+  get halted(): boolean {
+    return this.opts.rules.membership.n === 1 && this.equivocated;
   }
 
   /** The highest primary-signed header held ahead of the tip, if any (a restarting primary asks for it: §Primary start-up). */

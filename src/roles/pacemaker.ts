@@ -45,6 +45,8 @@ export interface PacemakerOptions {
   readonly workPending: () => boolean | Promise<boolean>;
   /** Whether a submission is being censored: pending long while the leader stores batches without it (T2). */
   readonly censored?: () => boolean;
+  /** Whether this node holds an equivocation proof against the leader of `view` (T3). */
+  readonly leaderConvicted?: (view: number) => boolean;
   /** T(v) before back-off (the node's default: DEFAULT_VIEW_TIMEOUT_MS). 0: this validator never times a view out (it still follows view changes the others make). */
   readonly baseTimeoutMs?: number;
 }
@@ -131,6 +133,10 @@ export class Pacemaker {
     if (signer.state.tmoView >= this.view) {
       // Timed out, still in the view: the timeout is sent again every T(v) (gossip may have lost it).
       if (this.ownTimeout && now - this.lastPublished >= this.viewTimeoutMs!) this.publish(this.ownTimeout);
+      return;
+    }
+    if (this.opts.leaderConvicted?.(this.view)) {
+      void this.timeOut('an equivocation proof against the leader is held');
       return;
     }
     if (this.opts.censored?.()) {

@@ -46,6 +46,11 @@ export interface PrimaryStartupOptions {
 
 export class PrimaryStartup {
   private readonly opts: PrimaryStartupOptions;
+
+  /** Whether the key this start-up recovers for (view 0's leader, the primary) was caught equivocating. */
+  private primaryConvicted(): boolean {
+    return this.opts.watch.convicted(this.opts.rules.membership.leaderOf(0));
+  }
   private readonly quorum: number;
   private readonly replica: Replica;
   private readonly answered = new Set<string>();
@@ -118,7 +123,7 @@ export class PrimaryStartup {
     await this.replica.stop();
     if (completed) this.reason = undefined;
     const unasked = this.waitingFor();
-    if (completed && unasked.length > 0 && !this.opts.watch.equivocated) {
+    if (completed && unasked.length > 0 && !this.primaryConvicted()) {
       log.warn('primary proceeds without the status of some configured peers (recovery quorum reached): a header only they hold would be signed again', {
         quorum: this.quorum, unanswered: unasked,
       });
@@ -147,7 +152,7 @@ export class PrimaryStartup {
   private async round(): Promise<string | undefined> {
     const { host, store, watch } = this.opts;
     // An equivocation on record halts the primary as soon as it is created; nothing to recover for.
-    if (watch.equivocated) return undefined;
+    if (this.primaryConvicted()) return undefined;
     const connected = new Set(host.connectedPeers());
     await Promise.all(this.waitingFor().filter((p) => connected.has(p)).map((p) => this.ask(p)));
     if (this.answered.size < this.quorum) return this.waitingReason();
@@ -156,7 +161,7 @@ export class PrimaryStartup {
     if (store.tip.height >= target) return undefined;
     this.reason = `syncing up to height ${target}, the highest header signed with this key that a peer holds (at height ${store.tip.height})`;
     await this.replica.catchUp();
-    if (watch.equivocated || store.tip.height >= target) return undefined;
+    if (this.primaryConvicted() || store.tip.height >= target) return undefined;
     return `a header for height ${target} is signed with this key, but no peer served the batches after height ${store.tip.height}`;
   }
 

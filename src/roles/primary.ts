@@ -30,6 +30,7 @@ import {
   BatchRejectedError, HaltedError, NotReadyError, OverloadedError, SequencerError, StorageUnavailableError, TooLargeError,
 } from '../core/errors.ts';
 import type { Justification } from '../core/justification.ts';
+import { addressFromPrivateKey } from '../core/signature.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS } from '../core/limits.ts';
 import { buildReceipt, type Receipt } from '../core/receipt.ts';
 import { admissionError, expiryViolation, judgeWithinLimits, limitViolation, nonceViolation, type LogRules } from '../core/rules.ts';
@@ -152,6 +153,8 @@ export class Primary {
   /** Set by stop(): a restart is not a halt, so what arrives meanwhile is told to retry (NotReadyError), not to give up. */
   private stopping = false;
   private readonly unsubscribe: (() => void)[];
+  /** The address of its key: only a proof against it halts this primary. */
+  private readonly address: Bytes;
   /** Hash of the tip its view starts on: a batch sealed on it is the view's first and carries the justification. */
   private readonly viewBase: Bytes;
 
@@ -159,16 +162,18 @@ export class Primary {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.viewBase = opts.store.tip.headerHash;
+    this.address = addressFromPrivateKey(opts.privateKey);
     this.maxPendingTxs = opts.maxPendingTxs ?? 200_000;
     this.sealLingerMs = opts.sealLingerMs ?? 0;
     this.maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024;
     this.unsubscribe = [
-      opts.watch.onEquivocation(() => this.halt('a header signed with this primary key conflicts with another (equivocation)')),
+      // Only a proof against this key halts it (in a log of several validators, one against another view's leader does not).
+      opts.watch.onEquivocation((p) => { if (equalBytes(p.signer, this.address)) this.halt('a header signed with this primary key conflicts with another (equivocation)'); }),
       opts.store.onFault((reason) => opts.log.error('storage fault: refusing appends until the store takes writes again', { reason })),
       opts.store.onRecovered((tip) => opts.log.warn('storage writable again: sequencing resumes on the stored tip', { height: tip.height })),
     ];
     if (opts.window) this.unsubscribe.push(opts.window.onWindowOpen(() => { if (this.queue.length > 0) this.drain(); }));
-    if (opts.watch.equivocated) this.halt('an equivocation proof against this primary key is on record');
+    if (opts.watch.convicted(this.address)) this.halt('an equivocation proof against this primary key is on record');
   }
 
   /**

@@ -205,11 +205,13 @@ export class Replica {
   private admit(bytes: Uint8Array, origin: string): Promise<Admission> {
     return this.serialized(async () => {
       const { store, watch, log } = this.opts;
-      if (watch.equivocated) return { now: IGNORE };
+      if (watch.halted) return { now: IGNORE };
       // The verification stage reached, for the failure metric's bounded label (the reason's text is logged).
       let stage: VerificationFailure = 'malformed';
       try {
         const signed = peekSignedHeader(bytes);
+        // A leader caught equivocating: nothing it signs is stored (its view is timed out: §View change, T3).
+        if (this.refusesSigner(signed)) return { now: IGNORE };
         stage = 'header_signature';
         const hash = verifyHeaderSignature(this.opts.rules, signed);
         stage = 'batch_body';
@@ -312,6 +314,12 @@ export class Replica {
     return { append: { bytes, prevTip: tip, tip: verified.tip, nonceKeys: verified.nonceKeys }, nonces };
   }
 
+  /** A header whose signer was caught equivocating (with views: only above what a quorum locked; see ViewGate). */
+  private refusesSigner(signed: SignedHeader): boolean {
+    const views = this.opts.views;
+    return views ? views.refusesSigner(signed.header) : this.opts.watch.convicted(this.opts.rules.membership.leaderOf(signed.header.view));
+  }
+
   /** The view of the head tip's header (the last verified batch's, or the stored tip's); -1 for an empty log. */
   private async tipView(): Promise<number> {
     if (this.verifiedTip) return this.verifiedView;
@@ -347,7 +355,7 @@ export class Replica {
       while (this.waiting.length > 0) {
         const group = this.takeGroup();
         this.inWrite = group;
-        if (watch.equivocated) {
+        if (watch.halted || group.some((p) => this.refusesSigner(p.signed))) {
           this.drop(group);
           continue;
         }
@@ -414,7 +422,7 @@ export class Replica {
    * below its own tip, among the tentative batches it holds of the abandoned view.
    */
   catchUp(from?: number): Promise<void> {
-    if (this.stopped || this.opts.watch.equivocated) return Promise.resolve();
+    if (this.stopped || this.opts.watch.halted) return Promise.resolve();
     if (from !== undefined) this.rewindTo = Math.min(this.rewindTo ?? from, from);
     if (this.syncing) {
       this.syncAgain = true;
@@ -445,7 +453,7 @@ export class Replica {
       const peer = peers[(first + i) % peers.length];
       let answeredEmpty = true;
       let progressed = true;
-      while (progressed && !this.stopped && !this.opts.watch.equivocated && this.opts.store.fault === undefined) {
+      while (progressed && !this.stopped && !this.opts.watch.halted && this.opts.store.fault === undefined) {
         progressed = false;
         const from = Math.min(this.headTip.height + 1, this.rewindTo ?? Infinity);
         this.rewindTo = undefined;

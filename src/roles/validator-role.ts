@@ -109,7 +109,10 @@ export class ValidatorRole implements Role {
       await storeAndVote(appends);
       for (const a of appends) this.pending.stored(a.nonceKeys, a.tip.nextSeq - a.prevTip.nextSeq);
     };
-    const views = new ViewGate({ rules, store: opts.store, pacemaker, finality: opts.finality, log: opts.log, abandoned: (subs) => this.resubmit(subs) });
+    const views = new ViewGate({
+      rules, store: opts.store, pacemaker, finality: opts.finality, log: opts.log,
+      convicted: (address) => opts.watch.convicted(address), abandoned: (subs) => this.resubmit(subs),
+    });
     this.follower = new ReplicaRole({
       host, store: opts.store, rules, watch: opts.watch, log: opts.log, bond: opts.bond, metrics: opts.metrics, appendAll: this.appendAll,
       views, leader: () => rules.membership.leaderOf(pacemaker.curView), paused: () => this.leading !== undefined,

@@ -34,6 +34,8 @@ export interface ViewGateOptions {
   readonly pacemaker: Pacemaker;
   readonly finality: Finality;
   readonly log: Logger;
+  /** Whether a validator (a view's leader) was caught equivocating (the header watch's proofs). */
+  readonly convicted: (address: Uint8Array) => boolean;
   /**
    * Called with the submissions of the batches removed from the store (soft batches of an abandoned view): the owner
    * sends them to the current leader again, so what a client was told was sequenced is sequenced once more.
@@ -46,6 +48,14 @@ export class ViewGate {
 
   constructor(opts: ViewGateOptions) {
     this.opts = opts;
+  }
+
+  /**
+   * Whether a header is refused for its signer: a leader caught equivocating (T3), above the highest height a quorum
+   * locked (below it, its headers are the certified chain every view extends, and are followed like any other).
+   */
+  refusesSigner(header: Header): boolean {
+    return this.opts.convicted(this.opts.rules.membership.leaderOf(header.view)) && header.height > this.opts.finality.lockedHeight;
   }
 
   /**

@@ -86,6 +86,12 @@ export class VoteEvidence {
     return this.proofList;
   }
 
+  /** Whether a proof against the validator at `address` is held. */
+  convicted(address: Uint8Array): boolean {
+    const signer = toHex(address);
+    return this.proofList.some((p) => p.signer.toLowerCase() === signer);
+  }
+
   /** Called once for every new proof, after it is stored. Returns the unsubscribe. */
   onProof(listener: (p: VoteProofJson) => void): () => void {
     return subscribe(this.listeners, listener);

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  BATCH_VERSION, decodeBatch, encodeBatch, GENESIS_TIP, nonceKey, peekSignedHeader, sealBatch, txCount, verifyBatch,
-  verifyHeaderSignature, type Batch, type DecodedBatch, type Tip,
+  BATCH_VERSION, decodeBatch, encodeBatch, GENESIS_TIP, JUSTIFIED_BATCH_VERSION, nonceKey, peekSignedHeader, sealBatch, submissionsOf, txCount,
+  verifyBatch, verifyHeaderSignature, type Batch, type DecodedBatch, type Tip,
 } from '../../src/core/batch.ts';
-import { DecodeError, toHex, u64be, ZERO32 } from '../../src/core/bytes.ts';
+import { DecodeError, toHex, u64be, Writer, ZERO32 } from '../../src/core/bytes.ts';
 import { EntryChain } from '../../src/core/entry.ts';
 import { BatchNotYetValidError, BatchRejectedError } from '../../src/core/errors.ts';
 import { encodeSignedHeader, headerHash, signHeader, type Header } from '../../src/core/header.ts';
+import { encodeJustification, MAX_JUSTIFICATION_BYTES, type Justification } from '../../src/core/justification.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_TXS, MAX_CLOCK_SKEW_MS, MAX_TX_BYTES, MAX_TXS_PER_SUBMISSION } from '../../src/core/limits.ts';
 import { merkleRoot } from '../../src/core/merkle.ts';
 import { sign } from '../../src/core/signature.ts';
@@ -413,5 +414,50 @@ describe('digests used in verification', () => {
     const { sealed } = firstBatch();
     const wrong = sign(submissionDigest(SEPARATOR, sealed.batch.submissions[0]), PRIMARY_KEY);
     rejects({ ...sealed.batch, signature: wrong }, GENESIS_TIP, /not by the primary/);
+  });
+});
+
+describe('wire form 2 (the first header of a view, with its justification)', () => {
+  const { a, b, c, sealed } = firstBatch();
+  // Structurally valid parts: decoding judges the form only (checkViewEntry judges the signatures).
+  const threeOfFour = Uint8Array.of(0b0111);
+  const justification: Justification = {
+    tc: { view: 4, n: 4, signers: threeOfFour, entries: [0, 1, 2].map(() => ({ lock: null, signature: rand(65) })) },
+    highLockCert: { kind: 1, view: 3, height: 0, headerHash: rand(32), n: 4, signers: threeOfFour, signatures: [rand(65), rand(65), rand(65)] },
+  };
+  const j = encodeJustification(justification);
+  const u32be = (n: number) => new Writer(4).u32(n).finish();
+  const bytes = encodeBatch({ ...sealed.batch, justification });
+
+  test('layout: version 2 | header | signature | justificationLength u32 | justification | count u32 | submissions', () => {
+    assert.equal(JUSTIFIED_BATCH_VERSION, 2);
+    assert.equal(bytes[0], 2);
+    assert.deepEqual(bytes.subarray(1, 230), encodeSignedHeader(sealed.batch));
+    assert.deepEqual(bytes.subarray(230, 234), u32be(j.byteLength));
+    assert.deepEqual(bytes.subarray(234, 234 + j.byteLength), j);
+    assert.deepEqual(bytes.subarray(234 + j.byteLength, 238 + j.byteLength), u32be(3));
+    assert.deepEqual(bytes.subarray(238 + j.byteLength), new Uint8Array(Buffer.concat([a, b, c].map(encodeSubmission))));
+    const d = decodeBatch(bytes);
+    assert.deepEqual(encodeJustification(d.justification!), j);
+    assert.deepEqual(encodeBatch(d), bytes);
+    assert.deepEqual(peekSignedHeader(bytes).signature, sealed.batch.signature);
+    assert.equal([...submissionsOf(bytes)].length, 3);
+    // Without a justification the form is 1, byte for byte, and decodes with none.
+    const plain = encodeBatch(sealed.batch);
+    assert.deepEqual(plain, Uint8Array.from([1, ...bytes.subarray(1, 230), ...bytes.subarray(234 + j.byteLength)]));
+    assert.equal(decodeBatch(plain).justification, undefined);
+  });
+
+  test('decodeBatch refuses a justification over 65536 bytes, one overrunning or underrunning its length, a malformed one, truncation', () => {
+    const length = (n: number) => Uint8Array.from([...bytes.subarray(0, 230), ...u32be(n), ...bytes.subarray(234)]);
+    assert.throws(() => decodeBatch(length(MAX_JUSTIFICATION_BYTES + 1)), /justification of 65537 bytes, at most 65536/);
+    assert.throws(() => decodeBatch(length(j.byteLength + 1)), /trailing/);
+    assert.throws(() => decodeBatch(length(j.byteLength - 1)), DecodeError);
+    assert.throws(() => decodeBatch(length(0)), DecodeError);
+    const flags = Uint8Array.from(bytes);
+    flags[234] = 0b111;
+    assert.throws(() => decodeBatch(flags), /unknown bits/);
+    for (let len = 0; len < 234 + j.byteLength + 4; len++) assert.throws(() => decodeBatch(bytes.subarray(0, len)), DecodeError, `length ${len}`);
+    assert.throws(() => decodeBatch(Uint8Array.from([...bytes, 0])), /trailing/);
   });
 });
