@@ -7,34 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { fromHex, toHex, type Bytes } from '../src/core/bytes.ts';
+import { fromHex, toHex } from '../src/core/bytes.ts';
 import { addressFromPrivateKey } from '../src/core/signature.ts';
-import { RpcClient } from '../src/client/rpc-client.ts';
-import { cliEnv, freePorts, startNode, type CliProcess } from './helpers/cli.ts';
-import { CHAIN_ID, CLIENT_KEY, LOG_ID, PRIMARY_KEY, clientSigner, tempDir, waitFor } from './helpers/network.ts';
-import type { StartedEvent } from '../src/cli/started-event.ts';
-
-const KEYS: readonly Bytes[] = [PRIMARY_KEY, fromHex('0x' + '44'.repeat(32)), fromHex('0x' + '55'.repeat(32)), fromHex('0x' + '66'.repeat(32))];
-const VALIDATORS = KEYS.map(addressFromPrivateKey);
+import { clientSigner, waitFor } from './helpers/network.ts';
+import { startValidatorProcesses } from './helpers/validator-processes.ts';
+import { VALIDATORS } from './helpers/validators.ts';
 const CENSORED_KEY = fromHex('0x' + '77'.repeat(32));
 
 test('a censored client\'s submission sent to an honest validator is final after a view change, exactly once', { timeout: 90_000 }, async (t) => {
-  const dir = await tempDir();
-  t.after(() => dir.remove());
-  const ports = await freePorts(8);
   const censored = addressFromPrivateKey(CENSORED_KEY);
-  const common = ['--allow', `${toHex(addressFromPrivateKey(CLIENT_KEY))},${toHex(censored)}`, '--log-id', toHex(LOG_ID), '--chain-id', String(CHAIN_ID),
-    '--validators', VALIDATORS.map((v) => toHex(v)).join(',')];
-  const argsOf = (i: number, peers: string[]) => [
-    '--mode', i === 0 ? 'primary' : 'validator', '--db', join(dir.path, `v${i}`), '--rpc-port', String(ports[2 * i]), '--p2p-port', String(ports[2 * i + 1]),
-    ...common, ...(i === 0 ? ['--unsafe-censor', toHex(censored)] : []), ...(peers.length > 0 ? ['--peers', peers.join(',')] : ['--unsafe-skip-recovery']),
-  ];
-  const nodes: (CliProcess & { started: StartedEvent })[] = [];
-  for (let i = 0; i < KEYS.length; i++) {
-    nodes.push(await startNode(t, argsOf(i, nodes.flatMap((n) => n.started.multiaddrs)), { env: cliEnv({ PRIVATE_KEY: toHex(KEYS[i]) }) }));
-  }
-  const rpcs = nodes.map((n) => new RpcClient(n.started.rpc));
+  const { rpcs } = await startValidatorProcesses(t, { allow: [toHex(censored)], extraArgs: (i) => (i === 0 ? ['--unsafe-censor', toHex(censored)] : []) });
   await waitFor(async () => (await Promise.all(rpcs.map((r) => r.info()))).every((i) => i.notReady === null && i.connectedPeers.length >= 2), 20_000, 'validators up');
 
   // Another client's load keeps the censoring leader busy with small batches.

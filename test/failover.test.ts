@@ -8,32 +8,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { fromHex, toHex, type Bytes } from '../src/core/bytes.ts';
-import { addressFromPrivateKey } from '../src/core/signature.ts';
-import { RpcClient } from '../src/client/rpc-client.ts';
+import { fromHex, toHex } from '../src/core/bytes.ts';
 import type { Submission } from '../src/core/submission.ts';
-import { cliEnv, freePorts, startNode, type CliProcess } from './helpers/cli.ts';
-import { CHAIN_ID, CLIENT_KEY, LOG_ID, PRIMARY_KEY, clientSigner, tempDir, waitFor } from './helpers/network.ts';
-import type { StartedEvent } from '../src/cli/started-event.ts';
-
-const KEYS: readonly Bytes[] = [PRIMARY_KEY, fromHex('0x' + '44'.repeat(32)), fromHex('0x' + '55'.repeat(32)), fromHex('0x' + '66'.repeat(32))];
-const VALIDATORS = KEYS.map(addressFromPrivateKey);
+import { clientSigner, waitFor } from './helpers/network.ts';
+import { startValidatorProcesses } from './helpers/validator-processes.ts';
+import { VALIDATORS } from './helpers/validators.ts';
 
 test('the leader killed (SIGKILL) under load: view 1 takes over, finality resumes, the old leader follows again, nothing acknowledged is lost or doubled', { timeout: 120_000 }, async (t) => {
-  const dir = await tempDir();
-  t.after(() => dir.remove());
-  const ports = await freePorts(8);
-  const common = ['--allow', toHex(addressFromPrivateKey(CLIENT_KEY)), '--log-id', toHex(LOG_ID), '--chain-id', String(CHAIN_ID),
-    '--validators', VALIDATORS.map((v) => toHex(v)).join(','), '--view-timeout-ms', '500'];
-  const argsOf = (i: number, peers: string[]) => [
-    '--mode', i === 0 ? 'primary' : 'validator', '--db', join(dir.path, `v${i}`), '--rpc-port', String(ports[2 * i]), '--p2p-port', String(ports[2 * i + 1]),
-    ...common, ...(peers.length > 0 ? ['--peers', peers.join(',')] : ['--unsafe-skip-recovery']),
-  ];
-  const envOf = (i: number) => cliEnv({ PRIVATE_KEY: toHex(KEYS[i]) });
-  const nodes: (CliProcess & { started: StartedEvent })[] = [];
-  for (let i = 0; i < KEYS.length; i++) nodes.push(await startNode(t, argsOf(i, nodes.flatMap((n) => n.started.multiaddrs)), { env: envOf(i) }));
-  const rpcs = nodes.map((n) => new RpcClient(n.started.rpc));
+  const { nodes, rpcs, restart } = await startValidatorProcesses(t, { extraArgs: () => ['--view-timeout-ms', '500'] });
   await waitFor(async () => (await Promise.all(rpcs.map((r) => r.info()))).every((i) => i.notReady === null && i.connectedPeers.length >= 2), 20_000, 'validators up');
 
   // Load through validators 1..3 (they forward to the leader); a submission is retried, the same signed bytes,
@@ -78,8 +60,7 @@ test('the leader killed (SIGKILL) under load: view 1 takes over, finality resume
   assert.ok(info1.viewChanges >= 1);
 
   // The old leader comes back on its store and follows the new view.
-  nodes[0] = await startNode(t, argsOf(0, nodes.slice(1).flatMap((n) => n.started.multiaddrs)), { env: envOf(0) });
-  rpcs[0] = new RpcClient(nodes[0].started.rpc);
+  await restart(0, nodes.slice(1).flatMap((n) => n.started.multiaddrs));
   const sizeAtRestart = acked.size;
   await waitFor(() => acked.size >= sizeAtRestart + 20, 20_000, 'load goes on after the restart');
   loading = false;

@@ -10,37 +10,22 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { ClassicLevel } from 'classic-level';
-import { fromHex, toHex, type Bytes } from '../src/core/bytes.ts';
+import { toHex } from '../src/core/bytes.ts';
 import { Membership } from '../src/core/membership.ts';
-import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { decodeVoteBundle, verifyVote, type SignedVote, type VoteContext } from '../src/core/vote.ts';
 import { RpcClient } from '../src/client/rpc-client.ts';
 import { createHost } from '../src/p2p/host.ts';
 import { decodeSignedTarget, voteRecordKey } from '../src/storage/safety-store.ts';
 import { voteTopic } from '../src/wire/p2p-messages.ts';
 import type { ReceiptJson } from '../src/wire/rpc-types.ts';
-import { cliEnv, freePorts, startNode, type CliProcess } from './helpers/cli.ts';
-import { CHAIN_ID, CLIENT_KEY, LOG_ID, PRIMARY_KEY, SEPARATOR, clientSigner, tempDir, waitFor } from './helpers/network.ts';
-import type { StartedEvent } from '../src/cli/started-event.ts';
-
-const KEYS: readonly Bytes[] = [PRIMARY_KEY, fromHex('0x' + '44'.repeat(32)), fromHex('0x' + '55'.repeat(32)), fromHex('0x' + '66'.repeat(32))];
-const VALIDATORS = KEYS.map(addressFromPrivateKey);
+import { LOG_ID, SEPARATOR, clientSigner, waitFor } from './helpers/network.ts';
+import { startValidatorProcesses } from './helpers/validator-processes.ts';
+import { VALIDATORS } from './helpers/validators.ts';
 const CTX: VoteContext = { logId: LOG_ID, separator: SEPARATOR, membership: Membership.of(VALIDATORS) };
 const VICTIM = 2;
 
 test('a validator killed (SIGKILL) at random instants under load never signs conflicting votes, and every vote it published is on its disk', { timeout: 120_000 }, async (t) => {
-  const dir = await tempDir();
-  t.after(() => dir.remove());
-  const ports = await freePorts(8);
-  const common = ['--allow', toHex(addressFromPrivateKey(CLIENT_KEY)), '--log-id', toHex(LOG_ID), '--chain-id', String(CHAIN_ID),
-    '--validators', VALIDATORS.map((v) => toHex(v)).join(',')];
-  const argsOf = (i: number, peers: string[]) => [
-    '--mode', i === 0 ? 'primary' : 'validator', '--db', join(dir.path, `v${i}`), '--rpc-port', String(ports[2 * i]), '--p2p-port', String(ports[2 * i + 1]),
-    ...common, ...(peers.length > 0 ? ['--peers', peers.join(',')] : ['--unsafe-skip-recovery']),
-  ];
-  const envOf = (i: number) => cliEnv({ PRIVATE_KEY: toHex(KEYS[i]) });
-  const nodes: (CliProcess & { started: StartedEvent })[] = [];
-  for (let i = 0; i < KEYS.length; i++) nodes.push(await startNode(t, argsOf(i, nodes.flatMap((n) => n.started.multiaddrs)), { env: envOf(i) }));
+  const { dir, nodes, restart } = await startValidatorProcesses(t);
   const everyone = nodes.flatMap((n) => n.started.multiaddrs);
 
   // The collector: subscribed to the vote topic, it records every vote (verified as its validator's) it sees.
@@ -78,7 +63,7 @@ test('a validator killed (SIGKILL) at random instants under load never signs con
     await new Promise((r) => setTimeout(r, 100 + Math.random() * 500));
     nodes[VICTIM].child.kill('SIGKILL');
     await nodes[VICTIM].exited;
-    nodes[VICTIM] = await startNode(t, argsOf(VICTIM, everyone.filter((a) => !nodes[VICTIM].started.multiaddrs.includes(a))), { env: envOf(VICTIM) });
+    await restart(VICTIM, everyone.filter((a) => !nodes[VICTIM].started.multiaddrs.includes(a)));
   }
   const before = votedBy(VICTIM);
   await waitFor(() => votedBy(VICTIM) > before + 2, 20_000, 'the victim voting after its last restart');
@@ -104,7 +89,7 @@ test('a validator killed (SIGKILL) at random instants under load never signs con
   // (2) Every vote the victim published is recorded, the same header and signature, in its store.
   nodes[VICTIM].child.kill('SIGKILL');
   await nodes[VICTIM].exited;
-  const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir.path, `v${VICTIM}`, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, `v${VICTIM}`, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
   await db.open();
   t.after(() => db.close());
   const own = votes.filter((v) => v.index === VICTIM);
