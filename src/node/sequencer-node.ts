@@ -254,6 +254,7 @@ export class SequencerNode {
     const evidence = await VoteEvidence.open({ store, rules, chainId: config.chainId, log });
     this.voteEvidence = evidence;
     evidence.follow(finality);
+    if (pacemaker) evidence.followTimeouts(pacemaker, finality);
     this.unsubscribe.push(shareProofs(host, rules.logId, watch, evidence, log));
     if (signer) {
       const voter = new Voter({ signer, store, rules, finality, watch, log });

@@ -82,6 +82,8 @@ export class Finality {
   private readonly recentHashes = new Map<number, Bytes>();
   /** The highest height a vote of each validator was counted at (-1: none): what a recovering validator asks for. */
   private readonly voteHeights: number[];
+  /** Each validator's highest-ranked commit vote counted here: a later timeout reporting a lower lock lies (kind 5). */
+  private readonly commitVotes: (SignedVote | undefined)[] = [];
   private lastProgress = performance.now();
   private catchingUp = false;
   private timer: NodeJS.Timeout | undefined;
@@ -157,6 +159,11 @@ export class Finality {
     return subscribe(this.divergenceListeners, listener);
   }
 
+  /** The highest-ranked commit vote of validator `index` this node counted (verified), if any. */
+  highestCommitVote(index: number): SignedVote | undefined {
+    return this.commitVotes[index];
+  }
+
   /** Calls `listener` with each vote pair showing a validator voting two headers at one (kind, view, height). */
   onConflict(listener: (c: VoteConflict) => void): () => void {
     return subscribe(this.conflictListeners, listener);
@@ -226,6 +233,8 @@ export class Finality {
   /** Counts a verified vote; a certificate it completes is acted on. */
   private count(index: number, v: SignedVote): void {
     if (v.height > (this.voteHeights[index] ?? -1)) this.voteHeights[index] = v.height;
+    const commit = this.commitVotes[index];
+    if (v.kind === VoteKind.commit && (!commit || compareRank(v, commit) > 0)) this.commitVotes[index] = v;
     const outcome = this.tally.add(index, v);
     if (outcome.kind === 'conflict') {
       this.opts.log.warn('a validator voted two headers at one height', { validator: index, height: v.height, view: v.view, kind: v.kind });

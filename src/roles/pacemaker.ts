@@ -12,11 +12,14 @@
  */
 import type { Certificate, CheckedCertificate, CheckedTimeoutCertificate, TimeoutCertificate } from '../core/certificate.ts';
 import { compareRank, highLock } from '../core/certificate.ts';
+import { equalBytes } from '../core/bytes.ts';
 import { subscribe } from '../core/listeners.ts';
+import type { LockRef } from '../core/vote.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LogRules } from '../core/rules.ts';
 import {
-  buildTimeoutCertificate, checkTimeoutCertificateWithLock, checkTimeoutMessage, decodeTimeoutTopicMessage, encodeTimeoutTopicMessage, type CheckedTimeoutMessage,
+  buildTimeoutCertificate, checkTimeoutCertificateWithLock, checkTimeoutMessage, decodeTimeoutTopicMessage, encodeTimeoutTopicMessage,
+  type CheckedTimeoutMessage, type TimeoutMessage,
 } from '../core/timeout.ts';
 import type { Host } from '../p2p/host.ts';
 import type { SafetySigner } from '../storage/safety-store.ts';
@@ -64,6 +67,10 @@ export class Pacemaker {
   private ownTimeout: CheckedTimeoutMessage | undefined;
   private highestEntry: ViewEntryProof | undefined;
   private readonly viewListeners: ((view: number, entry: ViewEntryProof) => void | Promise<void>)[] = [];
+  private readonly timeoutListeners: ((t: CheckedTimeoutMessage) => void)[] = [];
+  private readonly conflictListeners: ((first: CheckedTimeoutMessage, second: CheckedTimeoutMessage) => void)[] = [];
+  /** (validator, view) pairs already shown to conflict: one proof each, and no more verification for them. */
+  private readonly conflicted = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private entering: Promise<void> = Promise.resolve();
   private timingOut = false;
@@ -113,6 +120,16 @@ export class Pacemaker {
    */
   onView(listener: (view: number, entry: ViewEntryProof) => void | Promise<void>): () => void {
     return subscribe(this.viewListeners, listener);
+  }
+
+  /** Calls `listener` with every other validator's timeout this node verified (accountability: lock lies, kind 5). */
+  onTimeout(listener: (t: CheckedTimeoutMessage) => void): () => void {
+    return subscribe(this.timeoutListeners, listener);
+  }
+
+  /** Calls `listener` with two different verified timeouts of one validator for one view (kind 6). */
+  onConflict(listener: (first: CheckedTimeoutMessage, second: CheckedTimeoutMessage) => void): () => void {
+    return subscribe(this.conflictListeners, listener);
   }
 
   /** Something moved in the current view (a header of it stored, a certificate of it formed): the timer restarts. */
@@ -209,14 +226,27 @@ export class Pacemaker {
       const m = decoded.message;
       if (m.view < this.view || m.signerIndex >= this.opts.rules.membership.n) return m.signerIndex >= this.opts.rules.membership.n ? 'reject' : 'ignore';
       const held = this.latest.get(m.signerIndex);
+      if (held && held.view === m.view && !sameLock(held.lock, m.lock)) return this.conflict(held, m);
       if (held && held.view >= m.view) return 'ignore';
       const checked = checkTimeoutMessage(this.opts.rules, m);
+      for (const l of [...this.timeoutListeners]) l(checked);
       this.count(checked.signerIndex, checked);
       return 'accept';
     } catch (e) {
       this.opts.log.debug('timeout message refused', { from, error: (e as Error).message });
       return 'reject';
     }
+  }
+
+  /** A second, different timeout of one validator for one view: verified once per (validator, view), then evidence. */
+  private conflict(held: CheckedTimeoutMessage, m: TimeoutMessage): Verdict {
+    const slot = `${m.signerIndex}:${m.view}`;
+    if (this.conflicted.has(slot)) return 'ignore';
+    const checked = checkTimeoutMessage(this.opts.rules, m);
+    this.conflicted.add(slot);
+    this.opts.log.warn('a validator signed two different timeouts for one view', { validator: m.signerIndex, view: m.view });
+    for (const l of [...this.conflictListeners]) l(held, checked);
+    return 'accept';
   }
 
   /** Checks a TC (and the certificate of its highest lock) as a view entry: the lock certificate must match exactly. */
@@ -269,4 +299,10 @@ export class Pacemaker {
     clearInterval(this.timer);
     await this.entering;
   }
+}
+
+/** Whether two reported locks are the same (⊥ equals only ⊥). */
+function sameLock(a: LockRef | null, b: LockRef | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.view === b.view && a.height === b.height && equalBytes(a.headerHash, b.headerHash);
 }

@@ -16,11 +16,12 @@ import { toHex } from '../core/bytes.ts';
 import { subscribe } from '../core/listeners.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LogRules } from '../core/rules.ts';
-import { checkVoteProof, judgeVoteConflict, voteProofId, VOTE_PROOF_KIND_CODE, type VoteProof } from '../core/vote-proofs.ts';
+import { checkVoteProof, judgeLockLie, judgeTimeoutConflict, judgeVoteConflict, voteProofId, VOTE_PROOF_KIND_CODE, type VoteProof } from '../core/vote-proofs.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import { voteProofToJson, type ParsedVoteProof, type VoteProofJson, type VoteProofScope } from '../wire/vote-proof-json.ts';
 import { decodeRecord, encodeVoteProofRecord, voteProofRecordName } from '../wire/storage-records.ts';
 import type { Finality, VoteConflict } from './finality.ts';
+import type { Pacemaker } from './pacemaker.ts';
 
 /** Proofs kept per validator: one is enough to slash it; a few more in case one is refused somewhere. */
 export const PROOFS_PER_VALIDATOR = 4;
@@ -74,6 +75,26 @@ export class VoteEvidence {
   /** Turns every vote conflict `finality` meets into a proof from now on. */
   follow(finality: Pick<Finality, 'onConflict'>): void {
     this.unsubscribe.push(finality.onConflict((c) => void this.onConflict(c)));
+  }
+
+  /**
+   * Turns what the pacemaker meets into proofs from now on: two different timeouts of one validator for one view
+   * (kind 6), and a timeout reporting a lock below a commit vote of that validator this node counted (kind 5).
+   */
+  followTimeouts(pacemaker: Pick<Pacemaker, 'onTimeout' | 'onConflict'>, finality: Pick<Finality, 'highestCommitVote'>): void {
+    const { rules } = this.opts;
+    const keep = (proof: VoteProof | null, index: number) => {
+      if (!proof) return;
+      this.record(proof, `timeouts verified by this node (validator ${index})`)
+        .catch((e: Error) => this.opts.log.error('could not record a timeout equivocation proof', { validator: index, error: e.message }));
+    };
+    this.unsubscribe.push(
+      pacemaker.onConflict((a, b) => keep(judgeTimeoutConflict(rules, a.signerIndex, a, b), a.signerIndex)),
+      pacemaker.onTimeout((t) => {
+        const vote = finality.highestCommitVote(t.signerIndex);
+        if (vote) keep(judgeLockLie(rules, t.signerIndex, vote, t), t.signerIndex);
+      }),
+    );
   }
 
   /** Stops following finality and writing what a storage fault left unsaved (the node is stopping). */
