@@ -3,6 +3,7 @@
  * process on free loopback ports; the finalized height it prints; a restart on the same directory.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ const FINALIZED = /^finalized height (\d+) \(head (\d+)\)$/;
 interface DevnetState {
   validators: string[];
   clientAddress: string;
-  nodes: { name: string; role: string; pid: number; rpc: string; peerId: string }[];
+  nodes: { name: string; role: string; pid: number; rpc: string; peerId: string; namespace: string | null }[];
 }
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -99,4 +100,24 @@ test('devnet refuses a directory made by the former layout (a primary and replic
   assert.equal(r.code, 1);
   assert.match(r.stderr, /was made by an older devnet .* use --reset/);
   assert.equal(await readFile(join(dir, 'primary.key'), 'utf8'), '0x' + '11'.repeat(32) + '\n', 'nothing touched');
+});
+
+test('devnet --hosts runs every node in its own network namespace with its own address; they are gone after Ctrl-C', { skip: process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false }, async (t) => {
+  const dir = join(await tempDir(t), 'devnet');
+  const base = await freePortBlock(3, 100);
+  const { devnet, state } = await startDevnet(t, ['--dir', dir, '--base-port', String(base), '--nodes', '2', '--replicas', '0', '--hosts']);
+  const hosts = state.nodes.map((n) => new URL(n.rpc).hostname);
+  assert.equal(new Set(hosts).size, 2, 'one address per node');
+  for (const h of hosts) assert.match(h, /^10\.77\.\d+\.\d+$/);
+  const infos = await Promise.all(state.nodes.map((n) => new RpcClient(n.rpc).info()));
+  // Each node reaches the other over the bridge: connected, and a transaction becomes final on both.
+  for (const [i, info] of infos.entries()) assert.ok(info.multiaddrs.some((a) => a.includes(hosts[i])), `node ${i} listens on its own address`);
+  const appended = await runCli(['append', '--rpc', state.nodes[1].rpc, '--key-file', join(dir, 'client.key'), '--wait', 'final', 'across hosts']);
+  assert.equal(appended.code, 0, appended.stderr);
+  const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]);
+  const ours = state.nodes.map((n) => n.namespace!);
+  assert.ok(ours.every((ns) => namespaces().includes(ns)), 'its namespaces exist while it runs');
+  devnet.child.kill('SIGINT');
+  assert.deepEqual(await devnet.exited, { code: 0, signal: null });
+  assert.ok(ours.every((ns) => !namespaces().includes(ns)), 'its namespaces were removed');
 });

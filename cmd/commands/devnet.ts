@@ -18,6 +18,7 @@ import { DEFAULT_CHAIN_ID, DEFAULT_LOG_NAME, KEY_ENV, generatePrivateKey, parseL
 import { loadOrCreatePeerKey } from '../../src/p2p/identity.ts';
 import { describeExit, launch, LaunchError, type LaunchedProcess } from '../../src/cli/launcher.ts';
 import type { StartedEvent } from '../../src/cli/started-event.ts';
+import { createTopology, type Topology } from '../../src/cli/network-namespaces.ts';
 
 const CLI = fileURLToPath(new URL('../sequencer.ts', import.meta.url));
 const MARKER = '.sequencer-devnet';
@@ -56,6 +57,9 @@ Options:
   --base-port P       RPC ports P, P+1, ... (validators first, then observers); libp2p ports P+${P2P_OFFSET}, P+${P2P_OFFSET + 1}, ...
                       (default 7545)
   --reset             delete DIR first (only if it is a devnet directory): new keys, new validator set, empty log
+  --hosts             each node in its own Linux network namespace with its own address on a bridge (10.77.x.y),
+                      so the nodes talk over real interfaces (root and \`ip\` needed; removed again on exit).
+                      Faults can then be injected by hand, e.g. ip netns exec <ns> nft ... (docs/chaos.md)
   --log-id ID         log id or name (default "${DEFAULT_LOG_NAME}")
   --chain-id N        EIP-712 chain id (default ${DEFAULT_CHAIN_ID})
   --log-level LEVEL   level of the nodes' logs: debug, info, warn or error (default info)
@@ -73,6 +77,7 @@ const SPEC = {
     replicas: { type: 'string', default: '1' },
     'base-port': { type: 'string', default: '7545' },
     reset: { type: 'boolean', default: false },
+    hosts: { type: 'boolean', default: false },
     'log-id': { type: 'string', default: DEFAULT_LOG_NAME },
     'chain-id': { type: 'string', default: String(DEFAULT_CHAIN_ID) },
   },
@@ -87,6 +92,8 @@ interface NodePlan {
   /** Its key file (validators only). */
   readonly keyFile?: string;
   readonly rpcPort: number;
+  /** Its network namespace and address (--hosts), else undefined: loopback. */
+  readonly host?: { readonly ns: string; readonly ip: string };
   readonly p2pPort: number;
   /** Its libp2p address, known before it runs (its identity is created in its data directory first). */
   readonly multiaddr: string;
@@ -198,7 +205,7 @@ async function lastLogLine(file: string): Promise<string> {
  * (each node keeps its own in its data directory) and the ports are fixed, so each node can be given all the
  * others as --peers (a full mesh: batches, votes, sync and proofs need not all pass through the primary).
  */
-async function planNodes(dir: string, validatorKeys: readonly string[], observers: number, basePort: number): Promise<NodePlan[]> {
+async function planNodes(dir: string, validatorKeys: readonly string[], observers: number, basePort: number, topology?: Topology): Promise<NodePlan[]> {
   const names: { name: string; role: DevRole; keyFile?: string }[] = [
     ...validatorKeys.map((keyFile, i) => ({ name: validatorName(i), role: (i === 0 ? 'primary' : 'validator') as DevRole, keyFile })),
     ...Array.from({ length: observers }, (_, k) => ({ name: `observer-${k + 1}`, role: 'observer' as DevRole })),
@@ -206,7 +213,9 @@ async function planNodes(dir: string, validatorKeys: readonly string[], observer
   return Promise.all(names.map(async (n, i) => {
     const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(join(dir, n.name))).toString();
     const p2pPort = basePort + P2P_OFFSET + i;
-    return { ...n, rpcPort: basePort + i, p2pPort, multiaddr: `/ip4/127.0.0.1/tcp/${p2pPort}/p2p/${peerId}` };
+    const host = topology?.nodes[i];
+    const ip = host?.ip ?? '127.0.0.1';
+    return { ...n, rpcPort: basePort + i, p2pPort, multiaddr: `/ip4/${ip}/tcp/${p2pPort}/p2p/${peerId}`, host };
   }));
 }
 
@@ -216,6 +225,7 @@ function spawnNode(dir: string, plan: NodePlan, peers: readonly string[], common
   delete env[KEY_ENV]; // the nodes get their keys from files only
   const args = [
     'start', '--mode', plan.role, '--db', join(dir, plan.name), '--rpc-port', String(plan.rpcPort), '--p2p-port', String(plan.p2pPort),
+    ...(plan.host ? ['--rpc-host', plan.host.ip, '--p2p-host', plan.host.ip] : []),
     ...(plan.keyFile ? ['--key-file', plan.keyFile] : []),
     // The primary signs nothing before its peers told it how far its key has signed, so a devnet restarted after
     // the primary's directory was lost resumes from them instead of equivocating. Without peers there is nobody to
@@ -225,6 +235,7 @@ function spawnNode(dir: string, plan: NodePlan, peers: readonly string[], common
   ];
   const child = launch({
     name: plan.name, script: CLI, args, nodeFlags: NODE_RUNTIME_FLAGS, env, logFile,
+    wrapper: plan.host ? ['ip', 'netns', 'exec', plan.host.ns] : undefined,
     // The child stops if this process dies; Ctrl-C reaches only this process, which then stops the nodes in order.
     stopWithParent: true, ownProcessGroup: true,
   });
@@ -292,6 +303,16 @@ async function stopAll(nodes: readonly DevNode[]): Promise<void> {
   }));
 }
 
+/** One network namespace per node on a fresh bridge (--hosts): root and `ip` are needed. */
+function hostsTopology(nodes: number): Topology {
+  if (process.getuid?.() !== 0) throw new CliError('--hosts creates network namespaces: run it as root');
+  try {
+    return createTopology(nodes);
+  } catch (e) {
+    throw new CliError(`--hosts: could not create the network namespaces (is iproute2's \`ip\` installed?): ${(e as Error).message}`);
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommand(SPEC, argv);
   if (values.dir === '') throw new UsageError('--dir: must not be empty');
@@ -332,8 +353,10 @@ export async function run(argv: string[]): Promise<number> {
   };
 
   let following: Promise<void> | undefined;
+  let topology: Topology | undefined;
   try {
-    const plans = await planNodes(dir, validators.keyFiles, observers, basePort);
+    if (values.hosts) topology = hostsTopology(validatorsN + observers);
+    const plans = await planNodes(dir, validators.keyFiles, observers, basePort, topology);
     // All at once: each node redials its peers until they listen, and a validator may wait for the others to recover.
     for (const plan of plans) {
       const node = spawnNode(dir, plan, plans.filter((p) => p !== plan).map((p) => p.multiaddr), common);
@@ -344,7 +367,7 @@ export async function run(argv: string[]): Promise<number> {
     if (started && !stopping && await waitReady(nodes, stopped)) {
       await writeFile(join(dir, 'devnet.json'), JSON.stringify({
         logId, chainId: Number(chainId), primaryAddress: validators.addresses[0], validators: validators.addresses, clientAddress, clientKeyFile,
-        nodes: nodes.map((n) => ({ name: n.name, role: n.role, pid: n.process.pid, rpc: n.started!.rpc, multiaddrs: n.started!.multiaddrs, peerId: n.started!.peerId, log: n.logFile })),
+        nodes: nodes.map((n) => ({ name: n.name, role: n.role, pid: n.process.pid, rpc: n.started!.rpc, multiaddrs: n.started!.multiaddrs, peerId: n.started!.peerId, log: n.logFile, namespace: n.host?.ns ?? null })),
       }, null, 2) + '\n');
       const watched = nodes.find((n) => n.role === 'observer') ?? nodes[nodes.length - 1];
       printSummary(dir, nodes, watched, { logId, logIdArg, chainId, validators: validators.addresses, clientAddress, clientKeyFile });
@@ -353,10 +376,12 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     shutdown(1);
     await stopped;
+    topology?.teardown();
     throw e;
   }
   const code = await stopped;
   await following;
+  topology?.teardown();
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onSigterm);
   process.stderr.write(code === 0 ? 'devnet stopped\n' : '');

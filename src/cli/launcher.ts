@@ -31,6 +31,11 @@ export interface LaunchOptions {
   readonly stopWithParent?: boolean;
   /** Own process group: a Ctrl-C at the terminal reaches only this process, which then stops the child in order. */
   readonly ownProcessGroup?: boolean;
+  /**
+   * A command that runs Node in its place and execs it (e.g. `ip netns exec <ns>`: the same process, so signals and
+   * the IPC channel reach Node itself).
+   */
+  readonly wrapper?: readonly string[];
 }
 
 export interface Exit {
@@ -73,7 +78,8 @@ export class LaunchedProcess {
     const stdio: StdioOptions = ['ignore', 'pipe', logFd ?? 'pipe'];
     if (opts.stopWithParent === true) stdio.push('ipc');
     try {
-      this.child = spawn(process.execPath, [...(opts.nodeFlags ?? []), opts.script, ...opts.args], {
+      const command = [...(opts.wrapper ?? []), process.execPath, ...(opts.nodeFlags ?? []), opts.script, ...opts.args];
+      this.child = spawn(command[0], command.slice(1), {
         stdio, env: opts.env ?? process.env, detached: opts.ownProcessGroup ?? false,
       });
     } finally {
