@@ -44,5 +44,10 @@ test('a leader that signs two batches for one height is timed out by every valid
   assert.ok(after.header.view >= 1, `sequenced in view ${after.header.view}`);
   await waitFor(() => net.observer.info().finalizedHeight >= after.header.height, 10_000, 'final in the new view');
   assert.equal(leader.info().halted, null, 'the convicted leader\'s node follows the new view');
+  // Operators see it in the metrics: the view, and the view changes counted.
+  const metrics = (await relay.metricsText()).body;
+  assert.ok(Number(/^sequencer_view (\d+)$/m.exec(metrics)?.[1]) >= 1, 'sequencer_view');
+  assert.ok(Number(/^sequencer_view_changes_total (\d+)$/m.exec(metrics)?.[1]) >= 1, 'sequencer_view_changes_total');
+  assert.equal(Number(/^sequencer_timed_out_view (-?\d+)$/m.exec(metrics)?.[1]), 0, 'it timed out view 0');
   assert.ok(leader.info().finalizedHeight >= after.header.height || leader.info().height >= 0);
 });

@@ -38,6 +38,9 @@ export interface MetricSources {
   storageFault(): boolean;
   /** A primary still in its start-up recovery. */
   recovering(): boolean;
+  /** The view the node is in (0 in a log of one validator), and the view it last timed out (-1: none). */
+  view(): number;
+  timedOutView(): number;
   ready(): boolean;
 }
 
@@ -58,6 +61,7 @@ export class PrometheusNodeMetrics implements NodeMetrics {
   private readonly storeWrite: Histogram;
   private readonly appendLatency: Histogram<'result'>;
   private readonly verificationFailures: Counter<'reason'>;
+  private readonly viewChanges: Counter;
   private readonly gossipMessages: Counter<'verdict'>;
   private readonly syncMade: Counter;
   private readonly syncServedCount: Counter;
@@ -84,6 +88,12 @@ export class PrometheusNodeMetrics implements NodeMetrics {
     for (const verdict of ['accept', 'ignore', 'reject'] as const) this.gossipMessages.inc({ verdict }, 0);
     this.syncMade = new Counter({ name: 'sequencer_sync_requests_made_total', help: 'Ranged sync requests this node sent to peers', registers });
     this.syncServedCount = new Counter({ name: 'sequencer_sync_requests_served_total', help: 'Ranged sync requests of peers this node answered', registers });
+    this.viewChanges = new Counter({ name: 'sequencer_view_changes_total', help: 'Views this node entered (on a timeout certificate) since it started', registers });
+  }
+
+  /** The node entered a new view. */
+  viewEntered(): void {
+    this.viewChanges.inc();
   }
 
   /** Registers the gauges read from the node's state at each scrape. */
@@ -101,6 +111,8 @@ export class PrometheusNodeMetrics implements NodeMetrics {
     gauge('sequencer_storage_fault', '1 while the store refuses writes (disk full, I/O error), else 0', () => flag(sources.storageFault()));
     gauge('sequencer_recovering', '1 while a primary runs its start-up recovery, else 0', () => flag(sources.recovering()));
     gauge('sequencer_ready', '1 when GET /readyz answers 200, else 0', () => flag(sources.ready()));
+    gauge('sequencer_view', 'The view this node is in (docs/protocol.md §View change)', () => sources.view());
+    gauge('sequencer_timed_out_view', 'The view this validator last timed out (-1: none)', () => sources.timedOutView());
     new Gauge({
       name: 'sequencer_halted', help: '1 for the reason the node is halted, 0 for the others', labelNames: ['reason'], registers,
       collect() {

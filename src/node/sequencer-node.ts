@@ -336,7 +336,10 @@ export class SequencerNode {
       storageFault: () => store.fault !== undefined,
       recovering: () => role.notReady !== undefined,
       ready: () => this.readiness().ready,
+      view: () => pacemaker?.curView ?? CURRENT_VIEW,
+      timedOutView: () => pacemaker?.timedOutView ?? -1,
     });
+    if (pacemaker) this.unsubscribe.push(pacemaker.onView(() => metrics.viewEntered()));
   }
 
   /** Whether an equivocation proof against the leader of `view` is held: its headers (kinds 1-2) or its votes (kinds 3-6). */
