@@ -589,6 +589,18 @@ export class SequencerNode {
     if (height > this.store.tip.height) return { valid: true, reason: null, status: 'pending', proof: null };
     const held = await this.watch.held(height);
     if (!held) throw new InvariantError(`batch ${height} missing at or below the tip ${this.store.tip.height}`);
+    if (held.header.view !== receipt.header.view && !equalBytes(headerHash(this.separator, held.header), hash)) {
+      // A header of another view: the receipt's view was abandoned, or this height was re-proposed (§View change).
+      // Its transactions still hold those positions if the log's batch there has them; otherwise it was replaced.
+      const moved = await this.reader.receiptMismatch(receipt);
+      if (moved === undefined) throw new InvariantError(`batch ${height} missing at or below the tip ${this.store.tip.height}`);
+      if (moved === null) return { valid: true, reason: null, status: 'consistent', proof: null };
+      return {
+        valid: false, status: 'replaced', proof: null,
+        reason: `height ${height} holds a header of view ${held.header.view}: this receipt's batch (view ${receipt.header.view}) was abandoned in a view change `
+          + `(${moved}); send the same signed submission again: it is sequenced once`,
+      };
+    }
     if (!equalBytes(headerHash(this.separator, held.header), hash)) {
       // Stored after `remember` kept the receipt's header: judged against the log now (one proof, whoever records it).
       const late = await this.watch.observe(receipt, origin);

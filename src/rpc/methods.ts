@@ -209,14 +209,18 @@ export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
   const finalityBytes = FINALITY_FRAME_BYTES + SIGNATURE_JSON_BYTES * node.rules.membership.n;
   /**
    * The node's certificate for a receipt's height, if the height is final: only then is the store asked (the
-   * finalized height is in memory). It must be for the receipt's very header: with no re-proposal before leader
-   * failover, any other final header at that height would mean the log forked under a quorum.
+   * finalized height is in memory). It is for the receipt's very header, or, for a receipt of another view whose
+   * transactions the log holds at those positions (a re-proposal, or abandoned submissions sequenced again:
+   * verifyReceipt said `consistent`), for the header the log holds there. Another final header of the receipt's
+   * own view would mean the log forked under a quorum.
    */
   const certificateFor = async (r: Receipt, hash: Bytes, wait: { timeoutMs: number } | null): Promise<FinalityCertificate | undefined> => {
     const height = r.header.height;
     const fc = wait ? await node.waitFinal(height, wait.timeoutMs)
       : node.info().finalizedHeight >= height ? await node.finalityCertificate(height) : undefined;
-    if (fc && !equalBytes(fc.headerHash, hash)) throw new InvariantError(`the header final at height ${height} is not the one this node holds there`);
+    if (fc && !equalBytes(fc.headerHash, hash) && fc.header.view === r.header.view) {
+      throw new InvariantError(`the header final at height ${height} is not the one this node holds there`);
+    }
     return fc;
   };
   /** A proof as exported: its JSON form plus the ready calldata of SequencerBond.slash. */

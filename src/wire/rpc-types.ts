@@ -67,7 +67,7 @@ export type ExportedVoteProofJson = VoteProofJson & { calldata: string };
  *   pending:    the node does not hold the height yet; it keeps the header and judges it when the height arrives;
  *   conflict:   the header conflicts with one the node holds: the equivocation proof, now also held by the node.
  */
-export type ReceiptStatus = 'invalid' | 'consistent' | 'mismatch' | 'pending' | 'conflict';
+export type ReceiptStatus = 'invalid' | 'consistent' | 'mismatch' | 'pending' | 'conflict' | 'replaced';
 
 /** sequencer_verifyReceipt. `valid` is false for `invalid` and `mismatch`; `reason` says why for those two. */
 export interface VerifyReceiptJson {

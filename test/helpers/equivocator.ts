@@ -25,11 +25,16 @@ export async function tipOf(node: RpcClient): Promise<Tip> {
   return { height: info.height, headerHash: fromHex(info.headerHash), nextSeq: info.entries, headHash: fromHex(info.headHash), timestamp };
 }
 
-/** A valid batch on top of `tip` holding one fresh submission with `payload`, signed with the primary's key. */
-export function batchOnTip(tip: Tip, payload: string, timestamp = Date.now(), nonce = BigInt('0x' + randomBytes(7).toString('hex'))): Bytes {
+/**
+ * A valid batch on top of `tip` holding one fresh submission with `payload`, signed with the primary's key (or
+ * `key`, as the leader of `view`).
+ */
+export function batchOnTip(
+  tip: Tip, payload: string, timestamp = Date.now(), nonce = BigInt('0x' + randomBytes(7).toString('hex')), key: Bytes = PRIMARY_KEY, view = 0,
+): Bytes {
   const signer = clientSigner();
   const s = signer.sign({ nonce, transactions: [new TextEncoder().encode(payload)] });
-  return encodeBatch(sealBatch(PRIMARY_RULES, tip, [{ submission: s, digest: submissionDigest(SEPARATOR, s) }], timestamp, PRIMARY_KEY).batch);
+  return encodeBatch(sealBatch(PRIMARY_RULES, tip, [{ submission: s, digest: submissionDigest(SEPARATOR, s) }], timestamp, key, view).batch);
 }
 
 /** Two conflicting batches for the height after `tip`. */
