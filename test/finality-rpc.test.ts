@@ -196,3 +196,42 @@ test('wait final past finalTimeoutMs: -32013 not final yet, with the soft receip
   assert.equal(again.headerHash, soft.headerHash);
   checkFinalityCertificate(node.rules, parseFinalityCertificate(again.certificate));
 });
+
+test('wait final, and the height becomes final under a header of another view that does not hold the submission: it is sent again and the new placement waited for', async (t) => {
+  const dir = await tempDir();
+  const node = await startPrimary(dir.path);
+  t.after(async () => { await node.stop(); await dir.remove(); });
+  let appends = 0;
+  let replacedOnce = false;
+  // The real node, but its first answer is as after a view change: the height final under another view's header,
+  // whose batch does not hold the submission (verifyReceipt: replaced).
+  const viewChanged: NodeApi = {
+    separator: node.separator,
+    rules: node.rules,
+    append: (s) => { appends++; return node.append(s); },
+    finalityCertificate: (h) => node.finalityCertificate(h),
+    waitFinal: async (h, timeoutMs) => {
+      const fc = await node.waitFinal(h, timeoutMs);
+      if (replacedOnce || !fc) return fc;
+      return { ...fc, header: { ...fc.header, view: 1 }, headerHash: new Uint8Array(32).fill(7) };
+    },
+    entries: (from, limit) => node.entries(from, limit),
+    batch: (h) => node.batch(h),
+    proof: (seq) => node.proof(seq),
+    info: () => node.info(),
+    equivocations: () => node.equivocations(),
+    voteEquivocations: () => node.voteEquivocations(),
+    verifyReceipt: async (r) => {
+      if (replacedOnce) return node.verifyReceipt(r);
+      replacedOnce = true;
+      return { valid: false, reason: 'abandoned in a view change', status: 'replaced', proof: null };
+    },
+  };
+  const server = await startRpcServer({ methods: createMethods(viewChanged, { slashCalldata: encodeSlashCalldata, voteSlashCalldata: encodeVoteSlashCalldata }), host: '127.0.0.1', port: 0, log });
+  t.after(() => server.close());
+  const s = clientSigner().sign({ nonce: 1n, transactions: [text('placed twice')] });
+  const final = await new RpcClient(server.url).append(s, { wait: 'final', finalTimeoutMs: 5_000 });
+  assert.equal(final.finality, 'final');
+  assert.equal(appends, 2, 'the same signed submission was sent again once its first placement was replaced');
+  checkFinalityCertificate(node.rules, parseFinalityCertificate(final.certificate));
+});

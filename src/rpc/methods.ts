@@ -237,12 +237,26 @@ export function createMethods(node: NodeApi, deps: MethodDeps): MethodTable {
         // Its receipt's bound, from the write reserve, before anything is sequenced (a refusal changes nothing).
         const bound = RECEIPT_FRAME_BYTES + HASH_JSON_BYTES * (submission.transactions.length + MAX_PROOF_HASHES) + finalityBytes;
         if (!budget.reserve(bound)) budget.outOfBytes();
-        const r = await node.append(submission);
-        const hash = headerHash(node.separator, r.header);
-        const json = receiptToJson(r, hash);
-        const fc = await certificateFor(r, hash, options.wait === 'final' ? { timeoutMs: options.finalTimeoutMs } : null);
-        if (!fc && options.wait === 'final') throw new NotFinalYetError(options.finalTimeoutMs, json);
-        return { ...json, finality: fc ? 'final' : 'soft', certificate: fc ? finalityCertificateToJson(fc) : null };
+        let deadline: number | undefined;
+        for (;;) {
+          const r = await node.append(submission);
+          const hash = headerHash(node.separator, r.header);
+          const json = receiptToJson(r, hash);
+          // finalTimeoutMs counts from the first receipt, across the placements waited for.
+          const left = deadline === undefined ? options.finalTimeoutMs : Math.max(0, Math.round(deadline - performance.now()));
+          deadline ??= performance.now() + options.finalTimeoutMs;
+          const fc = await certificateFor(r, hash, options.wait === 'final' ? { timeoutMs: left } : null);
+          // Final under a header of another view: its batch was abandoned in a view change. If the log does not
+          // hold the submission at those positions, the same signed submission is sent again (sequenced once) and
+          // the new placement is waited for.
+          if (fc && !equalBytes(fc.headerHash, hash) && (await node.verifyReceipt(r)).status !== 'consistent') {
+            if (options.wait !== 'final') return { ...json, finality: 'soft', certificate: null };
+            if (performance.now() < deadline) continue;
+            throw new NotFinalYetError(options.finalTimeoutMs, json);
+          }
+          if (!fc && options.wait === 'final') throw new NotFinalYetError(options.finalTimeoutMs, json);
+          return { ...json, finality: fc ? 'final' : 'soft', certificate: fc ? finalityCertificateToJson(fc) : null };
+        }
       },
     },
     sequencer_read: {
