@@ -15,7 +15,7 @@ import { startValidatorProcesses } from './helpers/validator-processes.ts';
 import { VALIDATORS } from './helpers/validators.ts';
 
 test('the leader killed (SIGKILL) under load: view 1 takes over, finality resumes, the old leader follows again, nothing acknowledged is lost or doubled', { timeout: 120_000 }, async (t) => {
-  const { nodes, rpcs, restart } = await startValidatorProcesses(t, { extraArgs: () => ['--view-timeout-ms', '500'] });
+  const { nodes, rpcs, restart } = await startValidatorProcesses(t); // default view timeout (1 s)
   await waitFor(async () => (await Promise.all(rpcs.map((r) => r.info()))).every((i) => i.notReady === null && i.connectedPeers.length >= 2), 20_000, 'validators up');
 
   // Load through validators 1..3 (they forward to the leader); a submission is retried, the same signed bytes,

@@ -55,7 +55,7 @@ Options:
                           every node, for up to MS ms more latency
   --view-timeout-ms MS    validator of a set of more than one: time a view out (and move to the next leader) after
                           MS ms without progress while work is pending; doubled per failed view in a row (default
-                          500; 0: never time out, only follow the view changes the others make)
+                          1000; 0: never time out, only follow the view changes the others make)
   --unsafe-censor ADDRESS FAULT INJECTION (tests, chaos runs): when this validator leads a view it never sequences
                           submissions of ADDRESS (repeatable): a censoring leader the others must replace
   --bond-contract ADDRESS the SequencerBond deployment holding the primary's bond (with --chain-rpc): the node

@@ -53,7 +53,7 @@ export interface NodeConfig {
   readonly recoveryQuorum?: number;
   /**
    * T(v) of the view change (docs/protocol.md §View change): how long a validator waits for progress while work is
-   * pending before it times the view out; doubled for each failed view in a row, up to 32 times. Default 500 ms;
+   * pending before it times the view out; doubled for each failed view in a row, up to 32 times. Default 1000 ms;
    * 0: this validator never times a view out (it still follows the view changes the others make).
    */
   readonly viewTimeoutMs?: number;

@@ -246,6 +246,7 @@ export class SequencerNode {
         host, rules, log, signer, workPending: () => this.workPending(), baseTimeoutMs: config.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS,
         censored: () => this.role instanceof ValidatorRole && this.role.censored(),
         leaderConvicted: (view) => this.leaderConvicted(view),
+        lastVoteOf: (view) => this.finality?.lastVoteOf(view) ?? -Infinity,
       })
       : undefined;
     this.pacemaker = pacemaker;
@@ -278,7 +279,8 @@ export class SequencerNode {
       this.unsubscribe.push(
         store.onAppended(() => pacemaker.progress()),
         finality.onLockCertificate((qc) => { if (qc.view === pacemaker.curView) pacemaker.progress(); }),
-        finality.onFinal(() => pacemaker.finalized()),
+        // Back-off starts over only when the view itself finalises (not on certificates left over from earlier views).
+        finality.onFinal(() => { if (finality.finalizedView === pacemaker.curView) pacemaker.finalized(); else pacemaker.progress(); }),
       );
     }
     this.role = pacemaker && this.voter

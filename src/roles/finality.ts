@@ -84,6 +84,9 @@ export class Finality {
   private readonly voteHeights: number[];
   /** Each validator's highest-ranked commit vote counted here: a later timeout reporting a lower lock lies (kind 5). */
   private readonly commitVotes: (SignedVote | undefined)[] = [];
+  /** The highest view of a vote counted, and when the last vote was counted. */
+  private lastVoteView = -1;
+  private lastVoteAt = -Infinity;
   private lastProgress = performance.now();
   private catchingUp = false;
   private timer: NodeJS.Timeout | undefined;
@@ -124,6 +127,20 @@ export class Finality {
 
   get finalizedHeaderHash(): Bytes | undefined {
     return this.opts.store.final?.headerHash;
+  }
+
+  /** The view of the commit certificate of the final height this node holds (-1 before any). */
+  get finalizedView(): number {
+    return this.latest?.view ?? -1;
+  }
+
+  /**
+   * When a vote of `view` (or a later one) was last counted here (performance.now(), or -Infinity): the view's
+   * validators still at work. The pacemaker takes it as progress: under a saturated machine batches and
+   * certificates may stall for longer than T(v) while the leader is alive and voted on.
+   */
+  lastVoteOf(view: number): number {
+    return this.lastVoteView >= view ? this.lastVoteAt : -Infinity;
   }
 
   /** The highest height with a lock certificate this node holds (or final), -1 for none. */
@@ -232,6 +249,10 @@ export class Finality {
 
   /** Counts a verified vote; a certificate it completes is acted on. */
   private count(index: number, v: SignedVote): void {
+    if (v.view >= this.lastVoteView) {
+      this.lastVoteView = v.view;
+      this.lastVoteAt = performance.now();
+    }
     if (v.height > (this.voteHeights[index] ?? -1)) this.voteHeights[index] = v.height;
     const commit = this.commitVotes[index];
     if (v.kind === VoteKind.commit && (!commit || compareRank(v, commit) > 0)) this.commitVotes[index] = v;

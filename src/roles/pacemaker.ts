@@ -27,7 +27,7 @@ import { timeoutTopic } from '../wire/p2p-messages.ts';
 import type { Verdict } from './role.ts';
 
 /** T(v) = base × 2^min(k, MAX_BACKOFF_EXPONENT), k = views entered since finality last advanced. */
-export const DEFAULT_VIEW_TIMEOUT_MS = 500;
+export const DEFAULT_VIEW_TIMEOUT_MS = 1_000;
 const MAX_BACKOFF_EXPONENT = 5;
 /** How often the view timer looks at the clock: the resolution of T(v). */
 const TICK_MS = 50;
@@ -48,6 +48,8 @@ export interface PacemakerOptions {
   readonly workPending: () => boolean | Promise<boolean>;
   /** Whether a submission is being censored: pending long while the leader stores batches without it (T2). */
   readonly censored?: () => boolean;
+  /** When a vote of `view` was last counted (performance.now()): votes flowing are progress too (T1). */
+  readonly lastVoteOf?: (view: number) => number;
   /** Whether this node holds an equivocation proof against the leader of `view` (T3). */
   readonly leaderConvicted?: (view: number) => boolean;
   /** T(v) before back-off (the node's default: DEFAULT_VIEW_TIMEOUT_MS). 0: this validator never times a view out (it still follows view changes the others make). */
@@ -61,6 +63,7 @@ export class Pacemaker {
   /** Per validator index, its highest-view checked timeout (views ≥ the current one). */
   private readonly latest = new Map<number, CheckedTimeoutMessage>();
   private lastProgress = performance.now();
+  private lastTick = performance.now();
   /** Views entered since finality last advanced: the back-off exponent. */
   private failedViews = 0;
   private lastPublished = 0;
@@ -144,9 +147,14 @@ export class Pacemaker {
   }
 
   private tick(): void {
+    const now = performance.now();
+    // Time this node's event loop was stalled (the tick came late) is not time the view failed to progress: what
+    // arrived meanwhile is still queued behind this tick. It does not count towards T(v).
+    const stalled = now - this.lastTick - TICK_MS;
+    this.lastTick = now;
+    if (stalled > TICK_MS) this.lastProgress = Math.min(now, this.lastProgress + stalled);
     if (this.stopped || this.timingOut || this.checking) return;
     const signer = this.opts.signer!;
-    const now = performance.now();
     if (signer.state.tmoView >= this.view) {
       // Timed out, still in the view: the timeout is sent again every T(v) (gossip may have lost it).
       if (this.ownTimeout && now - this.lastPublished >= this.viewTimeoutMs!) this.publish(this.ownTimeout);
@@ -160,7 +168,8 @@ export class Pacemaker {
       void this.timeOut('a pending submission is not sequenced although the leader stores batches (censorship)');
       return;
     }
-    if (now - this.lastProgress < this.viewTimeoutMs!) return;
+    const lastProgress = Math.max(this.lastProgress, this.opts.lastVoteOf?.(this.view) ?? -Infinity);
+    if (now - lastProgress < this.viewTimeoutMs!) return;
     this.checking = true;
     void (async () => {
       try {

@@ -1,2 +1,0 @@
-/** Moved to src/cli/network-namespaces.ts (the devnet's --hosts uses it too). */
-export * from '../../src/cli/network-namespaces.ts';
