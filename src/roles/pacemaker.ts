@@ -272,8 +272,15 @@ export class Pacemaker {
     if (same.length >= membership.quorum && m.view >= this.view) {
       const tc = buildTimeoutCertificate(membership.n, m.view, same);
       const high = highLock(tc);
-      const certHolder = high === null ? undefined : same.find((t) => t.lock !== null && compareRank(t.lock, high) === 0 && t.certificate);
-      const entry = checkTimeoutCertificateWithLock(this.opts.rules, tc, certHolder?.certificate);
+      const certHolder = high === null ? undefined : same.find((t) => t.lock !== null && compareRank(t.lock, high) === 0 && equalBytes(t.lock.headerHash, high.headerHash) && t.certificate);
+      let entry: ViewEntryProof;
+      try {
+        entry = checkTimeoutCertificateWithLock(this.opts.rules, tc, certHolder?.certificate);
+      } catch (e) {
+        // Each timeout checked on its own: only locks that two signers certified differently at one rank get here.
+        this.opts.log.warn('the timeouts of a view do not make a usable certificate', { view: m.view, error: (e as Error).message });
+        return;
+      }
       this.opts.host.publish(this.topic, encodeTimeoutTopicMessage({ kind: 'tc', tc: entry.tc, highLockCert: entry.highLockCert }))
         .catch((e: Error) => this.opts.log.debug('TC publish failed', { error: e.message }));
       void this.enter(entry);
