@@ -21,7 +21,8 @@ import { addressFromPrivateKey } from '../src/core/signature.ts';
 import { SubmissionSigner } from '../src/client/submission-signer.ts';
 import { encodeSlashCalldata } from '../src/chain/bond-contract.ts';
 import { encodeVoteSlashCalldata } from '../src/chain/vote-slashing.ts';
-import { createMethods, type NodeApi } from '../src/rpc/methods.ts';
+import { createMethods } from '../src/rpc/methods.ts';
+import { nodeApiOf } from './helpers/node-api.ts';
 import { startRpcServer } from '../src/rpc/server.ts';
 import { parseFinalityCertificate } from '../src/wire/finality-json.ts';
 import { submissionToJson } from '../src/wire/json.ts';
@@ -154,10 +155,7 @@ test('wait final past finalTimeoutMs: -32013 not final yet, with the soft receip
   let holdBack = true;
   const waits: number[] = [];
   // The real node, its finality held back while `holdBack` (as when the validators' votes have not arrived yet).
-  const held: NodeApi = {
-    separator: node.separator,
-    rules: node.rules,
-    append: (s) => node.append(s),
+  const held = nodeApiOf(node, {
     finalityCertificate: async (h) => (holdBack ? undefined : node.finalityCertificate(h)),
     waitFinal: async (h, timeoutMs) => {
       waits.push(timeoutMs);
@@ -165,14 +163,9 @@ test('wait final past finalTimeoutMs: -32013 not final yet, with the soft receip
       await new Promise((resolve) => setTimeout(resolve, timeoutMs));
       return undefined;
     },
-    entries: (from, limit) => node.entries(from, limit),
-    batch: (h) => node.batch(h),
-    proof: (seq) => node.proof(seq),
     info: () => ({ ...node.info(), ...(holdBack && { finalizedHeight: -1, finalizedHeaderHash: null }) }),
-    equivocations: () => node.equivocations(),
-    voteEquivocations: () => node.voteEquivocations(),
-    verifyReceipt: (r) => node.verifyReceipt(r),
-  };
+  });
+
   const server = await startRpcServer({ methods: createMethods(held, { slashCalldata: encodeSlashCalldata, voteSlashCalldata: encodeVoteSlashCalldata }), host: '127.0.0.1', port: 0, log });
   t.after(() => server.close());
   const rpc = new RpcClient(server.url);
@@ -205,28 +198,20 @@ test('wait final, and the height becomes final under a header of another view th
   let replacedOnce = false;
   // The real node, but its first answer is as after a view change: the height final under another view's header,
   // whose batch does not hold the submission (verifyReceipt: replaced).
-  const viewChanged: NodeApi = {
-    separator: node.separator,
-    rules: node.rules,
+  const viewChanged = nodeApiOf(node, {
     append: (s) => { appends++; return node.append(s); },
-    finalityCertificate: (h) => node.finalityCertificate(h),
     waitFinal: async (h, timeoutMs) => {
       const fc = await node.waitFinal(h, timeoutMs);
       if (replacedOnce || !fc) return fc;
       return { ...fc, header: { ...fc.header, view: 1 }, headerHash: new Uint8Array(32).fill(7) };
     },
-    entries: (from, limit) => node.entries(from, limit),
-    batch: (h) => node.batch(h),
-    proof: (seq) => node.proof(seq),
-    info: () => node.info(),
-    equivocations: () => node.equivocations(),
-    voteEquivocations: () => node.voteEquivocations(),
     verifyReceipt: async (r) => {
       if (replacedOnce) return node.verifyReceipt(r);
       replacedOnce = true;
       return { valid: false, reason: 'abandoned in a view change', status: 'replaced', proof: null };
     },
-  };
+  });
+
   const server = await startRpcServer({ methods: createMethods(viewChanged, { slashCalldata: encodeSlashCalldata, voteSlashCalldata: encodeVoteSlashCalldata }), host: '127.0.0.1', port: 0, log });
   t.after(() => server.close());
   const s = clientSigner().sign({ nonce: 1n, transactions: [text('placed twice')] });

@@ -15,7 +15,8 @@ import { ErrorCode } from '../src/core/errors.ts';
 import { toHex } from '../src/core/bytes.ts';
 import { MAX_TX_BYTES } from '../src/core/limits.ts';
 import { submissionToJson } from '../src/wire/json.ts';
-import { createMethods, type NodeApi } from '../src/rpc/methods.ts';
+import { createMethods } from '../src/rpc/methods.ts';
+import { nodeApiOf } from './helpers/node-api.ts';
 import { encodeSlashCalldata } from '../src/chain/bond-contract.ts';
 import { encodeVoteSlashCalldata } from '../src/chain/vote-slashing.ts';
 import { DEFAULT_RPC_LIMITS, startRpcServer, type RpcLimits, type RpcServer } from '../src/rpc/server.ts';
@@ -512,18 +513,7 @@ test('a batch of many verifyReceipt calls for a 3 MiB batch runs a few at a time
   let running = 0;
   let most = 0;
   // The real node, with its verifyReceipt counted (how many run at once).
-  const counted: NodeApi = {
-    separator: node.separator,
-    rules: node.rules,
-    append: (s) => node.append(s),
-    finalityCertificate: (h) => node.finalityCertificate(h),
-    waitFinal: (h, timeoutMs) => node.waitFinal(h, timeoutMs),
-    entries: (from, limit) => node.entries(from, limit),
-    batch: (h) => node.batch(h),
-    proof: (seq) => node.proof(seq),
-    info: () => node.info(),
-    equivocations: () => node.equivocations(),
-    voteEquivocations: () => node.voteEquivocations(),
+  const counted = nodeApiOf(node, {
     verifyReceipt: async (r) => {
       most = Math.max(most, ++running);
       try {
@@ -532,7 +522,8 @@ test('a batch of many verifyReceipt calls for a 3 MiB batch runs a few at a time
         running--;
       }
     },
-  };
+  });
+
   const server = await startRpcServer({ methods: createMethods(counted, { slashCalldata: encodeSlashCalldata, voteSlashCalldata: encodeVoteSlashCalldata }), host: '127.0.0.1', port: 0, limits: { maxChecksInFlight: 2 }, log });
   try {
     const receipt = bigReceipts[0] as { header: { count: number } };
