@@ -25,7 +25,7 @@ test('the leader killed (SIGKILL) under load: view 1 takes over, finality resume
   let nonce = 1n;
   let loading = true;
   t.after(() => { loading = false; }); // a failed wait must not leave the load running
-  const load = [1, 2, 3].map(async (via) => {
+  const startLoad = () => [1, 2, 3].map(async (via) => {
     while (loading) {
       const n = nonce++;
       const s = signer.sign({ nonce: n, transactions: [new TextEncoder().encode(`tx ${n}`)] });
@@ -39,6 +39,7 @@ test('the leader killed (SIGKILL) under load: view 1 takes over, finality resume
       }
     }
   });
+  let load = startLoad();
   await waitFor(async () => acked.size >= 30 && (await rpcs[1].info()).finalizedHeight >= 3, 20_000, 'load under way');
 
   nodes[0].child.kill('SIGKILL');
@@ -59,8 +60,19 @@ test('the leader killed (SIGKILL) under load: view 1 takes over, finality resume
   assert.equal(info1.leader, toHex(VALIDATORS[info1.view % 4]));
   assert.ok(info1.viewChanges >= 1);
 
-  // The old leader comes back on its store and follows the new view.
+  // The old leader comes back while nothing new is sequenced (no batch to learn the view from): it learns it from
+  // its peers (their status says how they entered it) and does not lead view 0 again: what a client sends it is
+  // sequenced by the current leader.
+  loading = false;
+  await Promise.all(load);
   await restart(0, nodes.slice(1).flatMap((n) => n.started.multiaddrs));
+  await waitFor(async () => (await rpcs[0].info()).view >= 1, 10_000, 'the restarted leader in the new view');
+  const through0 = signer.sign({ nonce: 1_000_000n, transactions: [new TextEncoder().encode('via the old leader')] });
+  const viaOld = await rpcs[0].append(through0);
+  assert.ok(viaOld.header.view >= 1, `sequenced in view ${viaOld.header.view}`);
+  acked.set('via the old leader', through0);
+  loading = true;
+  load = startLoad();
   const sizeAtRestart = acked.size;
   await waitFor(() => acked.size >= sizeAtRestart + 20, 20_000, 'load goes on after the restart');
   loading = false;

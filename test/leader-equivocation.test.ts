@@ -13,7 +13,9 @@ import { batchTopic } from '../src/wire/p2p-messages.ts';
 import { batchOnTip } from './helpers/equivocator.ts';
 import { headerHash } from '../src/core/header.ts';
 import { LOG_ID, SEPARATOR, clientSigner, waitFor } from './helpers/network.ts';
-import { startNet } from './helpers/validators.ts';
+import { VALIDATORS, startNet } from './helpers/validators.ts';
+import { startReplica } from './helpers/network.ts';
+import { join } from 'node:path';
 import type { Tip } from '../src/core/batch.ts';
 
 const signer = clientSigner();
@@ -39,10 +41,15 @@ test('a leader that signs two batches for one height is timed out by every valid
 
   await waitFor(() => net.nodes.every((n) => n!.info().equivocations >= 1), 10_000, 'every validator holds the proof');
   await waitFor(() => net.nodes.every((n) => n!.info().view >= 1), 10_000, 'every validator in a later view');
+  // No header of the new view exists yet (nothing was pending): an observer that starts now (it keeps no view) learns
+  // the view from its peers' status, which says how they entered it (a TC it checks), not from any batch.
+  const observer = await startReplica(join(net.dir, 'late-observer'), net.nodes.flatMap((n) => n!.multiaddrs()), { validators: VALIDATORS });
+  t.after(() => observer.stop());
+  await waitFor(() => observer.info().view >= 1, 10_000, 'the late observer in the new view');
   // Appends go on through any validator; they are sequenced by the new leader and become final.
   const after = await relay.append(signer.sign({ nonce: nonce++, transactions: [tx('after the equivocation')] }));
   assert.ok(after.header.view >= 1, `sequenced in view ${after.header.view}`);
-  await waitFor(() => net.observer.info().finalizedHeight >= after.header.height, 10_000, 'final in the new view');
+  await waitFor(() => observer.info().finalizedHeight >= after.header.height, 10_000, 'final in the new view');
   assert.equal(leader.info().halted, null, 'the convicted leader\'s node follows the new view');
   // Operators see it in the metrics: the view, and the view changes counted.
   const metrics = (await relay.metricsText()).body;

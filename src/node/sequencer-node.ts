@@ -407,6 +407,7 @@ export class SequencerNode {
       highestHeader: highest ? toHex(encodeSignedHeader(highest)) : null,
       peerRecord: record ? { peerId: record.peerId, issuedAt: record.issuedAt, signature: toHex(record.signature) } : null,
       ...(this.finality?.statusCertificates() ?? { finalCertificate: null, lockCertificate: null, voteHeights: [] }),
+      viewEntry: this.pacemaker?.entryHex() ?? null,
     };
   }
 

@@ -12,7 +12,7 @@
  */
 import type { Certificate, CheckedCertificate, CheckedTimeoutCertificate, TimeoutCertificate } from '../core/certificate.ts';
 import { compareRank, highLock } from '../core/certificate.ts';
-import { equalBytes } from '../core/bytes.ts';
+import { equalBytes, fromHex, toHex } from '../core/bytes.ts';
 import { subscribe } from '../core/listeners.ts';
 import type { LockRef } from '../core/vote.ts';
 import type { Logger } from '../core/logger.ts';
@@ -24,6 +24,7 @@ import {
 import type { Host } from '../p2p/host.ts';
 import type { SafetySigner } from '../storage/safety-store.ts';
 import { timeoutTopic } from '../wire/p2p-messages.ts';
+import { requestStatus } from './log-service.ts';
 import type { Verdict } from './role.ts';
 
 /** T(v) = base × 2^min(k, MAX_BACKOFF_EXPONENT), k = views entered since finality last advanced. */
@@ -78,6 +79,7 @@ export class Pacemaker {
   private entering: Promise<void> = Promise.resolve();
   private timingOut = false;
   private checking = false;
+  private unsubscribe: (() => void) | undefined;
   private stopped = false;
   /** View changes this process went through (sequencer_info `viewChanges`). */
   viewChanges = 0;
@@ -91,6 +93,9 @@ export class Pacemaker {
   /** Subscribes to the timeouts topic and starts the view timer (validators only time out; everyone follows). */
   start(): void {
     this.opts.host.subscribe(this.topic, (data, from) => this.onGossip(data, from));
+    // A peer connecting may be in a later view (this node restarted, or was cut off): it says how it got there.
+    this.unsubscribe = this.opts.host.onPeerConnected(() => void this.askPeers());
+    void this.askPeers();
     if (this.opts.signer && this.opts.rules.membership.n > 1 && (this.opts.baseTimeoutMs ?? 0) > 0) {
       this.timer = setInterval(() => this.tick(), TICK_MS);
       this.timer.unref();
@@ -104,6 +109,32 @@ export class Pacemaker {
   /** The timeout certificate (and lock certificate) that ended the view before the current one, if this node saw it. */
   get entry(): ViewEntryProof | undefined {
     return this.highestEntry;
+  }
+
+  /** The status answer's `viewEntry`: the TC (and highest-lock certificate) this node entered its view on, hex. */
+  entryHex(): string | null {
+    const entry = this.highestEntry;
+    return entry ? toHex(encodeTimeoutTopicMessage({ kind: 'tc', tc: entry.tc, highLockCert: entry.highLockCert })) : null;
+  }
+
+  /**
+   * Asks the connected peers how they entered their views (status `viewEntry`) and enters the highest valid one above
+   * its own: a node that restarted, or was away during a view change, learns the view at once instead of from the
+   * next view's first header. Invalid answers are ignored. Bounded by the status requests' own timeouts.
+   */
+  async askPeers(): Promise<void> {
+    const { host, log } = this.opts;
+    await Promise.all(host.connectedPeers().map(async (peer) => {
+      try {
+        const hex = (await requestStatus(host, peer)).viewEntry;
+        if (typeof hex !== 'string') return;
+        const decoded = decodeTimeoutTopicMessage(fromHex(hex));
+        if (decoded.kind !== 'tc' || decoded.tc.view < this.view) return;
+        await this.enter(this.checkEntry(decoded.tc, decoded.highLockCert));
+      } catch (e) {
+        log.debug('no usable view entry from a peer', { peer, error: (e as Error).message });
+      }
+    }));
   }
 
   /** T(curView): how long the view may go without progress while work is pending; null when this node never times out. */
@@ -312,6 +343,7 @@ export class Pacemaker {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     clearInterval(this.timer);
     await this.entering;
   }

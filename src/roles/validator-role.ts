@@ -179,8 +179,10 @@ export class ValidatorRole implements Role {
       metrics: this.opts.metrics, appendAll: this.appendAll,
     });
     this.startup = recovery;
-    void recovery.run().then((ready) => {
+    void recovery.run().then(async (ready) => {
       this.startup = undefined;
+      // The others may have moved on while this node was down: it learns their view before leading view 0.
+      if (ready) await this.opts.pacemaker.askPeers();
       if (!ready || this.stopped || this.opts.pacemaker.curView !== 0) return;
       this.startTerm(0, undefined);
       log.info('leading view 0: synced to the highest header its peers hold signed with its key', { height: this.opts.store.tip.height });

@@ -88,6 +88,12 @@ export interface Status {
    * an unsigned hint a validator recovering from a lost store uses to stay above its own forgotten votes.
    */
   readonly voteHeights: readonly number[];
+  /**
+   * How the node entered its current view: the timeouts topic's TC message (`0x02 | TC | hasCert | [certificate]`,
+   * docs/protocol.md §View change), hex; null in view 0 or when it entered its view without one (a restart).
+   * Self-verifying: a node that restarted, or missed the view change, enters that view from it.
+   */
+  readonly viewEntry?: string | null;
 }
 
 /** Status, append replies and gossiped proofs are UTF-8 JSON (the codec lives with the JSON forms). */
