@@ -81,8 +81,7 @@ export class Pacemaker {
   private checking = false;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
-  /** View changes this process went through (sequencer_info `viewChanges`). */
-  viewChanges = 0;
+  private entered = 0;
 
   constructor(opts: PacemakerOptions) {
     this.opts = opts;
@@ -104,6 +103,11 @@ export class Pacemaker {
 
   get curView(): number {
     return this.view;
+  }
+
+  /** Views this node entered since it started (sequencer_info `viewChanges`). */
+  get viewChanges(): number {
+    return this.entered;
   }
 
   /** The timeout certificate (and lock certificate) that ended the view before the current one, if this node saw it. */
@@ -331,7 +335,7 @@ export class Pacemaker {
       this.view = view;
       this.highestEntry = entry;
       this.failedViews++;
-      this.viewChanges++;
+      this.entered++;
       this.ownTimeout = undefined;
       this.progress();
       for (const [i, t] of this.latest) if (t.view < view) this.latest.delete(i);

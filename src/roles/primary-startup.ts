@@ -46,11 +46,6 @@ export interface PrimaryStartupOptions {
 
 export class PrimaryStartup {
   private readonly opts: PrimaryStartupOptions;
-
-  /** Whether the key this start-up recovers for (view 0's leader, the primary) was caught equivocating. */
-  private primaryConvicted(): boolean {
-    return this.opts.watch.convicted(this.opts.rules.membership.leaderOf(0));
-  }
   private readonly quorum: number;
   private readonly replica: Replica;
   private readonly answered = new Set<string>();
@@ -185,5 +180,10 @@ export class PrimaryStartup {
     const origin = `status of ${peer}`;
     if ((await watch.observe(signed, origin)) ?? (await watch.remember(signed, origin))) return;
     if (!this.reported || signed.header.height > this.reported.header.height) this.reported = signed;
+  }
+
+  /** Whether the key this start-up recovers for (view 0's leader, the primary) was caught equivocating. */
+  private primaryConvicted(): boolean {
+    return this.opts.watch.convicted(this.opts.rules.membership.leaderOf(0));
   }
 }

@@ -17,6 +17,7 @@
 import { equalBytes, type Bytes } from '../core/bytes.ts';
 import { decodeBatch, encodeBatch, nonceKey } from '../core/batch.ts';
 import { headerHash, signHeader } from '../core/header.ts';
+import type { Justification } from '../core/justification.ts';
 import { highLock } from '../core/certificate.ts';
 import { ErrorCode, InvalidArgumentError, NotReadyError, PrimaryUnavailableError, SequencerError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -257,23 +258,7 @@ export class ValidatorRole implements Role {
     }
     const justification = { tc: entry.tc, highLockCert: entry.highLockCert };
     const reproposing = high !== null && base > finality.finalizedHeight;
-    if (reproposing) {
-      // The locked header again, in this view: it can become final now, with no new submission needed.
-      const locked = await store.getBatch(base);
-      if (!locked || this.leading !== view) return;
-      const batch = decodeBatch(locked.bytes);
-      await store.truncate(base - 1);
-      const prevTip = store.tip;
-      const header = { ...batch.header, view };
-      const signed = signHeader(this.opts.rules.separator, header, this.opts.privateKey);
-      const bytes = encodeBatch({ ...signed, submissions: batch.submissions, justification });
-      const hash = headerHash(this.opts.rules.separator, header);
-      const tip = { height: base, headerHash: hash, nextSeq: header.firstSeq + header.count, headHash: header.headHash, timestamp: header.timestamp };
-      const nonceKeys = batch.submissions.map((sub) => nonceKey(sub.sender, sub.nonce));
-      await this.appendAll([{ bytes, prevTip, tip, nonceKeys }]);
-      await this.opts.watch.stored(signed, 'own re-proposal').catch(() => {});
-      this.opts.host.publish(this.opts.topic, bytes).catch((e: Error) => log.warn('publish failed; peers will sync', { error: e.message }));
-    }
+    if (reproposing && !(await this.repropose(view, base, justification))) return;
     if (store.tip.height > base) await store.truncate(base);
     if (this.leading !== view) return;
     this.startTerm(view, reproposing ? undefined : justification);
@@ -281,7 +266,31 @@ export class ValidatorRole implements Role {
     for (const s of requeue) this.term?.primary.append(s).catch(() => {});
   }
 
-  private startTerm(view: number, justification: ConstructorParameters<typeof Primary>[0]['justification']): void {
+  /**
+   * Re-proposes the locked header at `base` in `view` (its stored batch, only the header's view changed, signed anew,
+   * with the view's justification) as the view's first header: stored with its lock vote, then published. It can
+   * become final at once, with no new submission. False when the view moved on or the batch is gone.
+   */
+  private async repropose(view: number, base: number, justification: Justification): Promise<boolean> {
+    const { store, rules, privateKey, watch, host, topic, log } = this.opts;
+    const locked = await store.getBatch(base);
+    if (!locked || this.leading !== view) return false;
+    const batch = decodeBatch(locked.bytes);
+    await store.truncate(base - 1);
+    const prevTip = store.tip;
+    const header = { ...batch.header, view };
+    const signed = signHeader(rules.separator, header, privateKey);
+    const bytes = encodeBatch({ ...signed, submissions: batch.submissions, justification });
+    const tip = {
+      height: base, headerHash: headerHash(rules.separator, header), nextSeq: header.firstSeq + header.count, headHash: header.headHash, timestamp: header.timestamp,
+    };
+    await this.appendAll([{ bytes, prevTip, tip, nonceKeys: batch.submissions.map((sub) => nonceKey(sub.sender, sub.nonce)) }]);
+    await watch.stored(signed, 'own re-proposal').catch(() => {});
+    host.publish(topic, bytes).catch((e: Error) => log.warn('publish failed; peers will sync', { error: e.message }));
+    return this.leading === view;
+  }
+
+  private startTerm(view: number, justification: Justification | undefined): void {
     const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics, finality } = this.opts;
     const primary = new Primary({
       store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, appendAll: this.appendAll, window: finality, view, justification,
