@@ -2,7 +2,8 @@
  * The benchmarks' own node launcher: one sequencer node per OS process, configured from flags the same way as
  * the CLI (`start` is implied), so the benchmarks do not depend on CLI details.
  *
- *   PRIVATE_KEY=0x.. node benchmarks/node-process.ts --mode primary|validator|replica --db DIR [--rpc-port N] [--p2p-port N]
+ *   PRIVATE_KEY=0x.. node benchmarks/node-process.ts --mode primary|validator|replica --db DIR [--rpc-host IP] [--rpc-port N]
+ *     [--p2p-host IP] [--p2p-port N]
  *     [--peers MULTIADDR ...] [--allow ADDRESS ...] [--primary ADDRESS] [--validators ADDRESS,...] [--log-id NAME_OR_0xHEX] [--chain-id N]
  *     [--log-level L] [--max-pending-txs N] [--seal-linger-ms MS] [--unsafe-skip-recovery yes] [--name NAME]
  *
@@ -41,9 +42,10 @@ const key = process.env.PRIVATE_KEY ? fromHex(process.env.PRIVATE_KEY, 32) : und
 const config: NodeConfig = {
   mode,
   dataDir: flags.db,
-  rpcHost: '127.0.0.1',
+  // Loopback unless the benchmark runs each node in its own network namespace (run.ts --hosts): then its address there.
+  rpcHost: flags['rpc-host'] ?? '127.0.0.1',
   rpcPort: Number(flags['rpc-port'] ?? 0),
-  p2pHost: '127.0.0.1',
+  p2pHost: flags['p2p-host'] ?? '127.0.0.1',
   p2pPort: Number(flags['p2p-port'] ?? 0),
   peers: lists.peers,
   allow: lists.allow.map((a) => fromHex(a, 20)),

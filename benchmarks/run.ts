@@ -6,7 +6,7 @@
  *
  *   node benchmarks/run.ts [--validators 1] [--replicas 2] [--payload 128] [--txs-per-submission 100] [--clients 4]
  *     [--duration 20] [--warmup 3] [--rate 0] [--transport ingest|http] [--rpc-batch 1] [--inflight 0] [--out FILE] [--keep]
- *     [--idle 10] [--reference redis] [--cpu-prof] [--final-poll-ms 5]
+ *     [--idle 10] [--reference redis] [--cpu-prof] [--final-poll-ms 5] [--hosts [--delay-ms 0] [--jitter-ms 0] [--loss 0]]
  *   node benchmarks/run.ts --curve [curve flags]      latency/CPU vs throughput curve (benchmarks/curve.ts, --curve --help)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -51,9 +51,18 @@ const flags = parseFlags(process.argv.slice(2), {
   'cpu-prof': { kind: 'boolean', help: 'run the nodes under node --cpu-prof (profiles next to --out) and summarise the hot functions and categories per node' },
   idle: { kind: 'number', default: 0, help: 'before the load: measure each node\'s CPU for this many seconds with no load and no polls, then 5 s with the polls only (0 = skip)' },
   curve: { kind: 'boolean', help: 'the latency/CPU-vs-throughput curve instead (benchmarks/curve.ts; its flags: --curve --help)' },
+  hosts: { kind: 'boolean', help: "each node in its own network namespace with its own address on a bridge (root and 'ip' needed); clients reach the primary from the root namespace" },
+  'delay-ms': { kind: 'number', default: 0, help: '--hosts: delay added to p2p traffic between nodes (a relay process, scripts/chaos/relay.ts), not to the clients' },
+  'jitter-ms': { kind: 'number', default: 0, help: '--hosts: up to this much more delay, at random, per chunk' },
+  loss: { kind: 'number', default: 0, help: '--hosts: percent of the packets from other nodes each node drops (whole percents; not the clients\' packets)' },
   reference: { kind: 'string', default: '', help: "after the run: the same measurement on a reference replicated log ('redis': Redis Streams, 1 primary + --replicas replicas)" },
 }, 'usage: node benchmarks/run.ts [flags]');
 
+if (!flags.hosts && (flags['delay-ms'] || flags['jitter-ms'] || flags.loss)) throw new Error('--delay-ms, --jitter-ms and --loss need --hosts');
+if (!Number.isInteger(flags.loss) || flags.loss < 0 || flags.loss > 100) throw new Error(`--loss: expected a whole percent 0-100, got ${flags.loss}`);
+const hosts = flags.hosts ? { delayMs: flags['delay-ms'], jitterMs: flags['jitter-ms'], lossPercent: flags.loss } : undefined;
+/** The relay's entry among the nodes' CPU samples (no node has this name). */
+const RELAY_CPU_KEY = 'delay-relay';
 const V = Math.max(1, flags.validators), R = flags.replicas, C = Math.max(1, flags.clients), K = Math.max(1, flags['txs-per-submission']);
 if (flags.transport !== 'ingest' && flags.transport !== 'http') throw new Error(`--transport: expected ingest or http, got ${flags.transport}`);
 const transport: 'ingest' | 'http' = flags.transport;
@@ -147,6 +156,7 @@ const cluster = await Cluster.start({
   validators: V, replicas: R, allow, keep: flags.keep, logLevel: flags['log-level'], logId: logIdName,
   maxPendingTxs: flags['max-pending-txs'] || undefined,
   sealLingerMs: flags['seal-linger-ms'] || undefined,
+  hosts,
   nodeArgs: flags['cpu-prof'] ? (name) => ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : undefined,
 });
 let exitCode = 0;
@@ -250,6 +260,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   let machine0 = machineCpuTicks(), machine1 = machine0;
   const sampleCpu = (which: 'w0' | 'w1') => {
     for (const n of cluster.nodes) cpuAt[which].set(n.name, procSample(n.pid));
+    if (cluster.relayPid !== undefined) cpuAt[which].set(RELAY_CPU_KEY, procSample(cluster.relayPid));
     if (which === 'w0') { benchCpu0 = process.cpuUsage(); mainCpu0 = process.threadCpuUsage(); machine0 = machineCpuTicks(); }
     else { benchCpu1 = process.cpuUsage(); mainCpu1 = process.threadCpuUsage(); machine1 = machineCpuTicks(); }
   };
@@ -381,7 +392,9 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   // Whole machine over the window, in % of one core; whatever is not ours is foreign load that skews the figures.
   const machineBusyPct = machine0 && machine1 ? pct((machine1.busy - machine0.busy) / CLK_TCK) : undefined;
   const machineCapacityPct = machine0 && machine1 ? pct((machine1.total - machine0.total) / CLK_TCK) : undefined;
-  const foreignCpuPct = machineBusyPct === undefined ? undefined : Math.max(0, Math.round((machineBusyPct - nodesCpuPct - benchCpuPct) * 10) / 10);
+  // --hosts --delay-ms: the relay forwards all p2p traffic on the same cores; neither a node's CPU nor foreign load.
+  const relayCpuPct = cluster.relayPid === undefined ? undefined : cpuPct(RELAY_CPU_KEY);
+  const foreignCpuPct = machineBusyPct === undefined ? undefined : Math.max(0, Math.round((machineBusyPct - nodesCpuPct - benchCpuPct - (relayCpuPct ?? 0)) * 10) / 10);
 
   const nodes = cluster.nodes.map((n, idx) => {
     const p = pollers[idx];
@@ -440,6 +453,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
       validators: V, replicas: R, payloadBytes: flags.payload, txsPerSubmission: K, clients: C, durationS: windowS, warmupS,
       rateTxPerS: flags.rate, mode: flags.rate > 0 ? 'paced' : 'open-loop', transport, rpcBatch: B, inflightPerClient: inflight, pollMs,
       maxPendingTxs: flags['max-pending-txs'] || 'node default',
+      network: hosts ? { namespacePerNode: true, ...hosts } : 'loopback',
     },
     machine: machine(),
     notes,
@@ -471,7 +485,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
         note: '% of one core, averaged over the measured window',
         nodes: Object.fromEntries(cluster.nodes.map((n) => [n.name, cpuPct(n.name)])),
         benchProcess: benchCpuPct, benchMainThread: mainThreadCpuPct, clientThreads: clientThreadsCpuPct,
-        machineBusy: machineBusyPct, machineCapacity: machineCapacityPct, foreignProcesses: foreignCpuPct,
+        machineBusy: machineBusyPct, machineCapacity: machineCapacityPct, foreignProcesses: foreignCpuPct, relay: relayCpuPct,
       },
       lateSendsPaced: done.reduce((s, d) => s + d.lateSends, 0),
     },
@@ -495,6 +509,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
   process.stdout.write([
     '',
     `${result.config.mode}${flags.rate > 0 ? ` at ${fmt.int(flags.rate)} tx/s` : ''}: ${V} validator${V === 1 ? '' : 's'}, ${R} replica${R === 1 ? '' : 's'}, ${C} clients, ${K} tx x ${flags.payload} B per submission, ${transport === 'ingest' ? 'binary ingest (WebSocket)' : `JSON-RPC over HTTP, ${B} submission(s) per request`}, ${windowS} s measured after ${warmupS} s warm-up`,
+    `network: ${hosts ? `a namespace per node, between nodes ${hosts.delayMs} ms delay${hosts.jitterMs ? ` + up to ${hosts.jitterMs} ms jitter` : ''}, ${hosts.lossPercent} % loss${hosts.delayMs || hosts.jitterMs ? ' (the delay is a relay process forwarding all p2p traffic on the same cores: its CPU is the "delay relay" figure)' : ''}` : 'loopback'}`,
     `sequenced at the primary (receipts): ${fmt.int(r.primaryTxPerSecFromReceipts)} tx/s, ${fmt.int(r.primarySubmissionsPerSec)} submissions/s`,
     `slowest replica stored:              ${r.minReplicaTxPerSecStored === null ? '-' : fmt.int(r.minReplicaTxPerSecStored)} tx/s`,
     `final at ${r.latencyFinalNode}:${' '.repeat(Math.max(1, 26 - r.latencyFinalNode.length))}${r.txPerSecFinal === null ? 'nothing became final' : `${fmt.int(r.txPerSecFinal)} tx/s${r.primaryTxPerSecFromReceipts > 0 ? ` (${Math.round((r.txPerSecFinal / r.primaryTxPerSecFromReceipts) * 100)} % of the receipts' rate)` : ''}`}`,
@@ -502,7 +517,7 @@ async function run(cluster: Cluster): Promise<Record<string, unknown>> {
     ...([['soft', r.latencyReceipt, 0], ['final', r.latencyFinal, r.latencyFinalMissing]] as const).map(([label, p, missing]) =>
       `  ${label.padEnd(8)} ${lat(p).map((x) => x.padStart(7)).join(' ')}   ${p ? fmt.int(p.count) : '-'}${missing ? ` (${fmt.int(missing)} never final)` : ''}`),
     `total sequenced ${fmt.int(r.totalTxsSequenced)} tx; submissions sent ${fmt.int(r.submissions.sent)}, acked ${fmt.int(r.submissions.acked)}, failed ${r.submissions.failed}; errors ${Object.keys(errors).length ? JSON.stringify(errors) : 'none'}`,
-    `CPU in the window (% of one core): nodes ${nodesCpuPct.toFixed(0)}, clients+measurement ${benchCpuPct.toFixed(0)} (client threads ${clientThreadsCpuPct.map((c) => c.toFixed(0)).join('/')}, main ${mainThreadCpuPct.toFixed(0)}), other processes ${foreignCpuPct ?? '-'}; machine busy ${machineBusyPct ?? '-'} of ${machineCapacityPct ?? '-'}`,
+    `CPU in the window (% of one core): nodes ${nodesCpuPct.toFixed(0)}, clients+measurement ${benchCpuPct.toFixed(0)} (client threads ${clientThreadsCpuPct.map((c) => c.toFixed(0)).join('/')}, main ${mainThreadCpuPct.toFixed(0)}), ${relayCpuPct === undefined ? '' : `delay relay ${relayCpuPct.toFixed(0)}, `}other processes ${foreignCpuPct ?? '-'}; machine busy ${machineBusyPct ?? '-'} of ${machineCapacityPct ?? '-'}`,
     `latency: primary = submit -> receipt, replica = submit -> stored at that replica (poll ${pollMs} ms); stored by every replica p50/p99 ${fmt.ms(r.latencyAllReplicas?.p50)} / ${fmt.ms(r.latencyAllReplicas?.p99)} ms`,
     ...(idle ? [`idle (% of one core, ${idle.seconds} s, no load): ${Object.entries(idle.cpuPercentNoPolls).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}; with ${pollMs} ms polls only: ${Object.entries(idle.cpuPercentPollsOnly).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}`] : []),
     '',

@@ -3,6 +3,11 @@
  * (benchmarks/node-process.ts), in a temp data directory, and guarantees they are gone when the benchmark exits:
  * on normal completion, on SIGINT/SIGTERM, on an uncaught error, and (through the launcher's IPC channel) even if
  * the benchmark itself is SIGKILLed.
+ *
+ * With `hosts`, every node runs in its own Linux network namespace with its own address on a bridge (the chaos
+ * harness's network, scripts/chaos/), optionally with delay (its relay process) and loss (nftables) between nodes
+ * only; the clients reach the primary from the root namespace. Needs root and `ip`. The namespaces, links and relay
+ * go with the nodes (on exit, on a signal and on failure); a SIGKILLed benchmark leaves the namespaces behind.
  */
 import { NODE_RUNTIME_FLAGS, nodeRuntimeEnv } from '../../src/node/runtime.ts';
 import { execFileSync } from 'node:child_process';
@@ -13,6 +18,9 @@ import { describeExit, launch, LaunchError, type LaunchedProcess } from '../../s
 import { toHex } from '../../src/core/bytes.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import { sleep, validatorKey } from './common.ts';
+import { createNetwork, type ChaosNetwork } from '../../scripts/chaos/links.ts';
+import { RelayProcess } from '../../scripts/chaos/relay.ts';
+import { forceThroughRelay, lose } from '../../scripts/chaos/faults.ts';
 
 const NODE_PROCESS = new URL('../node-process.ts', import.meta.url).pathname;
 const START_TIMEOUT_MS = 30_000;
@@ -45,11 +53,23 @@ export interface ClusterOptions {
   readonly prefix?: string;
   /** Extra node (V8) flags for every node process, e.g. --cpu-prof. */
   readonly nodeArgs?: (name: string) => string[];
+  /** One network namespace per node (run.ts --hosts); undefined: every node on loopback. */
+  readonly hosts?: HostsOptions;
+}
+
+/** What lies between the nodes in `hosts` mode (not between the clients and the nodes). */
+export interface HostsOptions {
+  /** Added to every p2p chunk by the relay (0 with no jitter either: no relay). */
+  readonly delayMs: number;
+  readonly jitterMs: number;
+  /** Percent of the packets a node receives from another node that it drops (nftables; whole percents). */
+  readonly lossPercent: number;
 }
 
 // ---- process-wide cleanup ------------------------------------------------------------------------------
 
 const live = new Set<LaunchedProcess>();
+const networks = new Set<HostsNetwork>();
 const dirs = new Map<string, boolean>(); // dir -> keep
 let handlersInstalled = false;
 let asyncCleanup: (() => Promise<void>) | undefined;
@@ -60,6 +80,7 @@ function installHandlers(): void {
   // Last resort, synchronous: whatever is still running dies, temp dirs go.
   process.on('exit', () => {
     for (const p of live) try { p.child.kill('SIGKILL'); } catch { /* gone */ }
+    for (const n of networks) n.teardown();
     for (const [dir, keep] of dirs) if (!keep) try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
   });
   const onSignal = (sig: NodeJS.Signals) => {
@@ -134,6 +155,61 @@ export function machineCpuTicks(): { busy: number; total: number } | undefined {
   }
 }
 
+// ---- hosts mode: a namespace per node ------------------------------------------------------------------
+
+/** Each node has its own address, so all use the same ports (and the relay forwards that one p2p port). */
+const HOSTS_RPC_PORT = 8545;
+const HOSTS_P2P_PORT = 7000;
+
+/** The namespaces (scripts/chaos/links.ts) and, with a delay, the relay process (scripts/chaos/relay.ts). */
+class HostsNetwork {
+  readonly net: ChaosNetwork;
+  private relay: RelayProcess | undefined;
+
+  private constructor(net: ChaosNetwork) {
+    this.net = net;
+  }
+
+  /** `n` namespaces, with the delay and loss of `opts` between them; torn down again if any step fails. */
+  static async create(n: number, opts: HostsOptions): Promise<HostsNetwork> {
+    const hosts = new HostsNetwork(createNetwork(n));
+    networks.add(hosts);
+    try {
+      const nodes = hosts.net.topology.nodes;
+      if (opts.delayMs > 0 || opts.jitterMs > 0) {
+        hosts.relay = await RelayProcess.start({ port: HOSTS_P2P_PORT, routes: nodes.map((node, i) => ({ listen: hosts.net.relayIps[i], target: node.ip })) });
+        await hosts.relay.setDelay({ delayMs: opts.delayMs, jitterMs: opts.jitterMs });
+        for (const node of nodes) forceThroughRelay(node.ns, nodes.filter((o) => o !== node).map((o) => o.ip), HOSTS_P2P_PORT);
+      }
+      if (opts.lossPercent > 0) {
+        // Only from the other nodes (direct or relayed): the clients and the polls, from the bridge address, lose nothing.
+        nodes.forEach((node, i) => lose(node.ns, opts.lossPercent, [...nodes.map((o) => o.ip), ...hosts.net.relayIps].filter((ip) => ip !== node.ip && ip !== hosts.net.relayIps[i])));
+      }
+    } catch (e) {
+      hosts.teardown();
+      throw e;
+    }
+    return hosts;
+  }
+
+  /** Where the other nodes dial node i: its relay address when the relay delays traffic, else its own. */
+  dialAddress(i: number): string {
+    return this.relay ? this.net.relayIps[i] : this.net.topology.nodes[i].ip;
+  }
+
+  get relayPid(): number | undefined {
+    return this.relay?.pid;
+  }
+
+  /** Synchronous (it also runs in the 'exit' handler); safe to call twice. */
+  teardown(): void {
+    this.relay?.stop();
+    this.relay = undefined;
+    this.net.topology.teardown();
+    networks.delete(this);
+  }
+}
+
 // ---- the cluster ---------------------------------------------------------------------------------------
 
 export class Cluster {
@@ -142,6 +218,9 @@ export class Cluster {
   private readonly keep: boolean;
   private nodeArgs: (name: string) => string[] = () => [];
   private common: string[] = [];
+  private hosts: HostsNetwork | undefined;
+  /** Namespace index of each node in hosts mode, in start order. */
+  private readonly hostIndex = new Map<string, number>();
 
   private constructor(dir: string, keep: boolean) {
     this.dir = dir;
@@ -153,6 +232,8 @@ export class Cluster {
   get replicas(): NodeProc[] { return this.nodes.slice(1); }
   get validators(): NodeProc[] { return this.nodes.filter((n) => n.mode !== 'replica'); }
   get observers(): NodeProc[] { return this.nodes.filter((n) => n.mode === 'replica'); }
+  /** The delaying relay's process in hosts mode with a delay (its CPU is the network's, not a node's), else undefined. */
+  get relayPid(): number | undefined { return this.hosts?.relayPid; }
 
   static async start(opts: ClusterOptions): Promise<Cluster> {
     installHandlers();
@@ -173,6 +254,7 @@ export class Cluster {
       ...(opts.sealLingerMs ? ['--seal-linger-ms', String(opts.sealLingerMs)] : []),
     ];
     try {
+      if (opts.hosts) cluster.hosts = await HostsNetwork.create(validatorKeys.length + opts.replicas, opts.hosts);
       cluster.nodeArgs = opts.nodeArgs ?? (() => []);
       // A fresh log: no node holds anything yet, so no validator has anything to recover (nor anybody to ask).
       await cluster.spawnNode('primary', 'primary', [...common, '--unsafe-skip-recovery', 'yes'], toHex(validatorKeys[0]));
@@ -194,9 +276,26 @@ export class Cluster {
     return this.spawnNode(name, 'replica', [...this.common, ...this.peersArgs()]);
   }
 
-  /** --peers for every validator running so far (the primary first), on loopback. */
+  /** --peers for every validator running so far (the primary first): on loopback, or at its (relay) address in hosts mode. */
   private peersArgs(): string[] {
-    return this.validators.flatMap((v) => v.multiaddrs.filter((m) => m.includes('/127.0.0.1/'))).flatMap((p) => ['--peers', p]);
+    const hosts = this.hosts;
+    const peers = hosts
+      ? this.validators.map((v) => `/ip4/${hosts.dialAddress(this.hostIndex.get(v.name)!)}/tcp/${HOSTS_P2P_PORT}/p2p/${v.peerId}`)
+      : this.validators.flatMap((v) => v.multiaddrs.filter((m) => m.includes('/127.0.0.1/')));
+    return peers.flatMap((p) => ['--peers', p]);
+  }
+
+  /** In hosts mode: the next free namespace, and the flags that make the node listen on its address there. */
+  private placeNode(name: string): { wrapper?: string[]; args: string[] } {
+    if (!this.hosts) return { args: [] };
+    const index = this.hostIndex.size;
+    const host = this.hosts.net.topology.nodes[index];
+    if (!host) throw new Error(`--hosts: no namespace left for ${name} (the network was made for ${index} nodes)`);
+    this.hostIndex.set(name, index);
+    return {
+      wrapper: ['ip', 'netns', 'exec', host.ns],
+      args: ['--rpc-host', host.ip, '--rpc-port', String(HOSTS_RPC_PORT), '--p2p-host', host.ip, '--p2p-port', String(HOSTS_P2P_PORT)],
+    };
   }
 
   private async spawnNode(name: string, mode: NodeProc['mode'], args: string[], key?: string): Promise<NodeProc> {
@@ -205,9 +304,10 @@ export class Cluster {
     const env = nodeRuntimeEnv(process.env);
     delete env.PRIVATE_KEY;
     if (key) env.PRIVATE_KEY = key;
+    const place = this.placeNode(name);
     const child = launch({
-      name, script: NODE_PROCESS, args: ['--mode', mode, '--db', db, '--name', name, ...args],
-      nodeFlags: [...NODE_RUNTIME_FLAGS, ...this.nodeArgs(name)], env, logFile, stopWithParent: true,
+      name, script: NODE_PROCESS, args: ['--mode', mode, '--db', db, '--name', name, ...place.args, ...args],
+      nodeFlags: [...NODE_RUNTIME_FLAGS, ...this.nodeArgs(name)], env, logFile, stopWithParent: true, wrapper: place.wrapper,
     });
     live.add(child);
     void child.exited.then(() => live.delete(child));
@@ -259,6 +359,7 @@ export class Cluster {
     this.stopped ??= (async () => {
       await Promise.all(this.nodes.map((n) => stopNode(n.process)));
       for (const p of [...live]) await stopNode(p);
+      this.hosts?.teardown();
       if (!this.keep) rmSync(this.dir, { recursive: true, force: true });
       dirs.delete(this.dir);
     })();

@@ -26,10 +26,11 @@ export function cut(ns: string, peer: readonly string[], oneWay = false): void {
   if (!oneWay) nft(ns, `add rule inet chaos output ip daddr ${addressSet(peer)} drop`);
 }
 
-/** Node `ns` drops `percent` % of the packets it receives, at random. */
-export function lose(ns: string, percent: number): void {
+/** Node `ns` drops `percent` % of the packets it receives (only those from `from`, if given), at random. */
+export function lose(ns: string, percent: number, from?: readonly string[]): void {
   ensureTable(ns);
-  nft(ns, `add rule inet chaos input numgen random mod 100 < ${Math.round(percent)} drop`);
+  const source = from ? `ip saddr ${addressSet(from)} ` : '';
+  nft(ns, `add rule inet chaos input ${source}numgen random mod 100 < ${Math.round(percent)} drop`);
 }
 
 export function heal(ns: string): void {

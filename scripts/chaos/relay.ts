@@ -48,6 +48,11 @@ export class RelayProcess {
     return new RelayProcess(child);
   }
 
+  /** For CPU accounting (the benchmarks' --hosts --delay-ms). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   setDelay(delay: RelayDelay): Promise<void> {
     return new Promise((resolve) => {
       this.child.once('message', () => resolve());
