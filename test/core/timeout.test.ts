@@ -132,7 +132,9 @@ test('timeouts topic framing: 0x01 | timeout, 0x02 | TC | hasCert | [certificate
   const withCert = encodeTimeoutTopicMessage({ kind: 'tc', tc, highLockCert: cert });
   assert.deepEqual(withCert, Uint8Array.from([2, ...tcBytes, 1, ...encodeCertificate(cert)]));
   const back = decodeTimeoutTopicMessage(withCert);
-  assert.ok(back.kind === 'tc' && back.highLockCert !== undefined);
+  assert.equal(back.kind, 'tc');
+  if (back.kind !== 'tc') return;
+  assert.deepEqual(encodeCertificate(back.highLockCert!), encodeCertificate(cert), 'the certificate comes back byte for byte');
   checkTimeoutCertificateWithLock(RULES, back.tc, back.highLockCert);
   const noCert = encodeTimeoutTopicMessage({ kind: 'tc', tc });
   assert.deepEqual(noCert, Uint8Array.from([2, ...tcBytes, 0]));
