@@ -20,11 +20,12 @@ import type { HeaderWatch } from './header-watch.ts';
 import type { LogReader } from './log-reader.ts';
 import type { NodeMetrics } from './metrics.ts';
 import { appendErrorReply } from './primary-errors.ts';
-import { Primary, type SealWindow } from './primary.ts';
+import { Primary, type PrimaryOptions, type SealWindow } from './primary.ts';
 import { PrimaryStartup } from './primary-startup.ts';
 import type { BondTrust, Role, Verdict } from './role.ts';
 
-export interface PrimaryRoleOptions {
+/** What a role that sequences (the primary, a validator leading its views) gives its Primary. */
+export interface LeaderOptions {
   readonly host: Host;
   readonly store: LogStore;
   readonly reader: LogReader;
@@ -32,6 +33,23 @@ export interface PrimaryRoleOptions {
   readonly watch: HeaderWatch;
   readonly log: Logger;
   readonly privateKey: Bytes;
+  /** Topic its batches are published on. */
+  readonly topic: string;
+  readonly maxPendingTxs?: number;
+  /** See PrimaryOptions.sealLingerMs. */
+  readonly sealLingerMs?: number;
+  readonly bond?: BondTrust;
+  /** Where what it sequences, verifies and syncs is counted (default: nowhere). */
+  readonly metrics?: NodeMetrics;
+}
+
+/** A Primary publishing on the role's topic, sealing with the role's key and limits, and these view-specific parts. */
+export function startPrimary(opts: LeaderOptions, parts: Pick<PrimaryOptions, 'appendAll' | 'window' | 'view' | 'justification'>): Primary {
+  const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics } = opts;
+  return new Primary({ store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, ...parts, publish: (bytes) => host.publish(topic, bytes) });
+}
+
+export interface PrimaryRoleOptions extends LeaderOptions {
   /** Peer ids of the configured peers: they are asked before the primary signs (§Primary start-up). */
   readonly peers: readonly string[];
   /** How many of `peers` must answer before the primary proceeds (config.recoveryQuorum); default all of them. */
@@ -41,14 +59,6 @@ export interface PrimaryRoleOptions {
    * role refuses to start unless this is set: there would be nobody to recover a lost store from.
    */
   readonly unsafeSkipRecovery?: boolean;
-  /** Topic its batches are published on. */
-  readonly topic: string;
-  readonly maxPendingTxs?: number;
-  /** See PrimaryOptions.sealLingerMs. */
-  readonly sealLingerMs?: number;
-  readonly bond?: BondTrust;
-  /** Where what the primary sequences, verifies and syncs is counted (default: nowhere). */
-  readonly metrics?: NodeMetrics;
   /** How batches are stored (the leader's Voter: with its lock votes), and finality's leader window. */
   readonly appendAll?: (appends: readonly AppendBatch[]) => Promise<void>;
   readonly window?: SealWindow;
@@ -122,10 +132,7 @@ export class PrimaryRole implements Role {
   }
 
   private becomePrimary(): void {
-    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics, appendAll, window } = this.opts;
-    this.primary = new Primary({
-      store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, appendAll, window, publish: (bytes) => host.publish(topic, bytes),
-    });
+    this.primary = startPrimary(this.opts, { appendAll: this.opts.appendAll, window: this.opts.window });
   }
 
   async append(s: Submission): Promise<Receipt> {

@@ -20,23 +20,17 @@ import { headerHash, signHeader } from '../core/header.ts';
 import type { Justification } from '../core/justification.ts';
 import { highLock } from '../core/certificate.ts';
 import { ErrorCode, InvalidArgumentError, NotReadyError, PrimaryUnavailableError, SequencerError } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
 import { signPeerRecord, type PeerRecord } from '../core/peer-record.ts';
 import type { Receipt } from '../core/receipt.ts';
-import type { LogRules } from '../core/rules.ts';
 import type { Submission } from '../core/submission.ts';
-import type { Host } from '../p2p/host.ts';
-import type { AppendBatch, LogStore } from '../storage/log-store.ts';
+import type { AppendBatch } from '../storage/log-store.ts';
 import type { Finality } from './finality.ts';
-import type { HeaderWatch } from './header-watch.ts';
-import type { LogReader } from './log-reader.ts';
-import type { NodeMetrics } from './metrics.ts';
 import type { Pacemaker, ViewEntryProof } from './pacemaker.ts';
 import { Primary } from './primary.ts';
-import { serveAppends } from './primary-role.ts';
+import { serveAppends, startPrimary, type LeaderOptions } from './primary-role.ts';
 import { PrimaryStartup } from './primary-startup.ts';
 import { ReplicaRole } from './replica-role.ts';
-import type { BondTrust, Role, Verdict } from './role.ts';
+import type { Role, Verdict } from './role.ts';
 import { PendingSubmissions } from './pending-submissions.ts';
 import { ViewGate } from './view-gate.ts';
 
@@ -48,23 +42,11 @@ const CENSOR_ANSWER_MS = 10_000;
 /** Sync rounds a new leader runs to reach its view's base header before it gives the view up. */
 const BASE_SYNC_ROUNDS = 5;
 
-export interface ValidatorRoleOptions {
-  readonly host: Host;
-  readonly store: LogStore;
-  readonly reader: LogReader;
-  readonly rules: LogRules;
-  readonly watch: HeaderWatch;
-  readonly log: Logger;
-  readonly privateKey: Bytes;
-  readonly topic: string;
+export interface ValidatorRoleOptions extends LeaderOptions {
   readonly pacemaker: Pacemaker;
   readonly finality: Finality;
   /** The Voter's storeAndVote: how batches are stored, with their lock votes. */
   readonly appendAll: (appends: readonly AppendBatch[]) => Promise<void>;
-  readonly bond?: BondTrust;
-  readonly metrics?: NodeMetrics;
-  readonly maxPendingTxs?: number;
-  readonly sealLingerMs?: number;
   /** FAULT INJECTION ONLY (NodeConfig.unsafeCensor): senders it never sequences when it leads. */
   readonly unsafeCensor?: readonly Bytes[];
   /** View 0's leader: the peers it recovers from before it leads view 0 (as PrimaryRole), or skip recovery. */
@@ -291,11 +273,7 @@ export class ValidatorRole implements Role {
   }
 
   private startTerm(view: number, justification: Justification | undefined): void {
-    const { host, store, rules, watch, log, reader, privateKey, maxPendingTxs, sealLingerMs, topic, metrics, finality } = this.opts;
-    const primary = new Primary({
-      store, rules, log, watch, reader, privateKey, maxPendingTxs, sealLingerMs, metrics, appendAll: this.appendAll, window: finality, view, justification,
-      publish: (bytes) => host.publish(topic, bytes),
-    });
+    const primary = startPrimary(this.opts, { appendAll: this.appendAll, window: this.opts.finality, view, justification });
     this.term = { view, primary };
     this.leading = view;
   }
