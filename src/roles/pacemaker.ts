@@ -27,7 +27,7 @@ import { timeoutTopic } from '../wire/p2p-messages.ts';
 import { requestStatus } from './log-service.ts';
 import type { Verdict } from './role.ts';
 
-/** T(v) = base × 2^min(k, MAX_BACKOFF_EXPONENT), k = views entered since finality last advanced. */
+/** T(v) = base × 2^min(k, MAX_BACKOFF_EXPONENT), k = views entered since finality last advanced, not counting views skipped on T3. */
 export const DEFAULT_VIEW_TIMEOUT_MS = 1_000;
 const MAX_BACKOFF_EXPONENT = 5;
 /** How often the view timer looks at the clock: the resolution of T(v). */
@@ -334,7 +334,9 @@ export class Pacemaker {
       if (this.opts.signer && view > this.opts.signer.state.curView) await this.opts.signer.enterView(view);
       this.view = view;
       this.highestEntry = entry;
-      this.failedViews++;
+      // A view left because its leader is proven to equivocate (T3) was skipped, not waited out: it says nothing
+      // about how slow the network is, so it does not lengthen the next views' timeouts.
+      if (!this.opts.leaderConvicted?.(entry.tc.view)) this.failedViews++;
       this.entered++;
       this.ownTimeout = undefined;
       this.progress();
