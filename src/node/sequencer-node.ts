@@ -247,6 +247,7 @@ export class SequencerNode {
         censored: () => this.role instanceof ValidatorRole && this.role.censored(),
         leaderConvicted: (view) => this.leaderConvicted(view),
         lastVoteOf: (view) => this.finality?.lastVoteOf(view) ?? -Infinity,
+        maySign: () => this.validatorStartup?.notReady === undefined,
       })
       : undefined;
     this.pacemaker = pacemaker;
@@ -262,7 +263,7 @@ export class SequencerNode {
       this.voter = voter;
       if (needsRecovery(rules, signer)) {
         // No safety records: its key may have voted before (a lost store); it asks the others first (§Finality).
-        const startup = new ValidatorStartup({ host, store, rules, signer, watch, log });
+        const startup = new ValidatorStartup({ host, store, rules, signer, watch, log, learnView: pacemaker && (async () => { await pacemaker.askPeers(); return pacemaker.curView; }) });
         this.validatorStartup = startup;
         void startup.run().then((ready) => { if (ready) voter.enable(); },
           (e: Error) => log.error('validator start-up recovery failed; not voting', { error: e.message }));
@@ -408,6 +409,7 @@ export class SequencerNode {
       peerRecord: record ? { peerId: record.peerId, issuedAt: record.issuedAt, signature: toHex(record.signature) } : null,
       ...(this.finality?.statusCertificates() ?? { finalCertificate: null, lockCertificate: null, voteHeights: [] }),
       viewEntry: this.pacemaker?.entryHex() ?? null,
+      timeoutViews: this.pacemaker?.timeoutViews() ?? [],
     };
   }
 

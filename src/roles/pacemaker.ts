@@ -55,6 +55,11 @@ export interface PacemakerOptions {
   readonly leaderConvicted?: (view: number) => boolean;
   /** T(v) before back-off (the node's default: DEFAULT_VIEW_TIMEOUT_MS). 0: this validator never times a view out (it still follows view changes the others make). */
   readonly baseTimeoutMs?: number;
+  /**
+   * Whether the validator may sign timeouts now (default: always). A validator recovering from a lost store may not
+   * until it has learned which views its key timed out before (roles/validator-startup.ts).
+   */
+  readonly maySign?: () => boolean;
 }
 
 export class Pacemaker {
@@ -63,6 +68,8 @@ export class Pacemaker {
   private view: number;
   /** Per validator index, its highest-view checked timeout (views ≥ the current one). */
   private readonly latest = new Map<number, CheckedTimeoutMessage>();
+  /** Per validator index, the highest view of a verified timeout of it (-1: none): status `timeoutViews`. */
+  private readonly timedOutViews: number[];
   private lastProgress = performance.now();
   private lastTick = performance.now();
   /** Views entered since finality last advanced: the back-off exponent. */
@@ -87,6 +94,7 @@ export class Pacemaker {
     this.opts = opts;
     this.topic = timeoutTopic(opts.rules.logId);
     this.view = opts.signer?.state.curView ?? 0;
+    this.timedOutViews = opts.rules.membership.validators.map(() => -1);
   }
 
   /** Subscribes to the timeouts topic and starts the view timer (validators only time out; everyone follows). */
@@ -147,6 +155,14 @@ export class Pacemaker {
     return base > 0 ? base * 2 ** Math.min(this.failedViews, MAX_BACKOFF_EXPONENT) : null;
   }
 
+  /**
+   * Per validator index, the highest view this node verified a timeout of it for since it started (-1: none): the
+   * status answer's `timeoutViews`, which a validator recovering from a lost store reads to learn its own.
+   */
+  timeoutViews(): number[] {
+    return [...this.timedOutViews];
+  }
+
   /** The view this validator last timed out (-1: none). */
   get timedOutView(): number {
     return this.opts.signer?.state.tmoView ?? -1;
@@ -188,7 +204,7 @@ export class Pacemaker {
     const stalled = now - this.lastTick - TICK_MS;
     this.lastTick = now;
     if (stalled > TICK_MS) this.lastProgress = Math.min(now, this.lastProgress + stalled);
-    if (this.stopped || this.timingOut || this.checking) return;
+    if (this.stopped || this.timingOut || this.checking || this.opts.maySign?.() === false) return;
     const signer = this.opts.signer!;
     if (signer.state.tmoView >= this.view) {
       // Timed out, still in the view: the timeout is sent again every T(v) (gossip may have lost it).
@@ -220,7 +236,7 @@ export class Pacemaker {
   /** Signs (persisted first) and publishes a timeout of the current view, and counts it. */
   private async timeOut(reason: string): Promise<void> {
     const signer = this.opts.signer;
-    if (!signer || this.timingOut) return;
+    if (!signer || this.timingOut || this.opts.maySign?.() === false) return;
     const view = this.view;
     if (signer.state.tmoView >= view || view < signer.state.floorView) return;
     this.timingOut = true;
@@ -299,6 +315,7 @@ export class Pacemaker {
   }
 
   private count(index: number, m: CheckedTimeoutMessage): void {
+    if (m.view > (this.timedOutViews[index] ?? -1)) this.timedOutViews[index] = m.view;
     const held = this.latest.get(index);
     if (held && held.view >= m.view) return;
     this.latest.set(index, m);

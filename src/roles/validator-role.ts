@@ -19,6 +19,7 @@ import { decodeBatch, encodeBatch, nonceKey } from '../core/batch.ts';
 import { headerHash, signHeader } from '../core/header.ts';
 import type { Justification } from '../core/justification.ts';
 import { highLock } from '../core/certificate.ts';
+import { subscribe } from '../core/listeners.ts';
 import { ErrorCode, InvalidArgumentError, NotReadyError, PrimaryUnavailableError, SequencerError } from '../core/errors.ts';
 import { signPeerRecord, type PeerRecord } from '../core/peer-record.ts';
 import type { Receipt } from '../core/receipt.ts';
@@ -67,6 +68,8 @@ export class ValidatorRole implements Role {
   /** Set from the moment it decides to lead a view until that view ends: the follower stores nothing meanwhile. */
   private leading: number | undefined;
   private term: Term | undefined;
+  /** Called with the view whenever this node starts leading one (clients waiting for it go on). */
+  private readonly termListeners: ((view: number) => void)[] = [];
   private startup: PrimaryStartup | undefined;
   /** When an append last could not be served (no leader reachable): work is pending for the pacemaker. */
   private lastUnserved = -Infinity;
@@ -276,6 +279,7 @@ export class ValidatorRole implements Role {
     const primary = startPrimary(this.opts, { appendAll: this.appendAll, window: this.opts.finality, view, justification });
     this.term = { view, primary };
     this.leading = view;
+    for (const l of [...this.termListeners]) l(view);
   }
 
   /**
@@ -299,7 +303,7 @@ export class ValidatorRole implements Role {
         const unavailable = e instanceof NotReadyError || (e instanceof SequencerError && e.code === ErrorCode.PrimaryUnavailable);
         if (!unavailable || this.stopped) throw e;
         this.lastUnserved = performance.now();
-        if (attempt >= FORWARD_ATTEMPTS || !(await this.nextView(view))) throw e;
+        if (attempt >= FORWARD_ATTEMPTS || !(await this.viewOrTermAfter(view))) throw e;
       }
     }
   }
@@ -327,12 +331,18 @@ export class ValidatorRole implements Role {
     return term.primary.append(s);
   }
 
-  /** Resolves true once the node is in a view after `view`, false after FORWARD_RETRY_WAIT_MS. */
-  private nextView(view: number): Promise<boolean> {
-    if (this.opts.pacemaker.curView > view) return Promise.resolve(true);
+  /**
+   * Resolves true once the node is in a view after `view`, or leads `view` with its term started (a leader still
+   * bringing its store to the view's base is not ready a moment: its clients wait for it rather than for another
+   * view); false after FORWARD_RETRY_WAIT_MS.
+   */
+  private viewOrTermAfter(view: number): Promise<boolean> {
+    if (this.opts.pacemaker.curView > view || this.term?.view === view) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { off(); resolve(false); }, FORWARD_RETRY_WAIT_MS);
-      const off = this.opts.pacemaker.onView(() => { clearTimeout(timer); off(); resolve(true); });
+      const done = (moved: boolean) => { clearTimeout(timer); offView(); offTerm(); resolve(moved); };
+      const timer = setTimeout(() => done(false), FORWARD_RETRY_WAIT_MS);
+      const offView = this.opts.pacemaker.onView(() => done(true));
+      const offTerm = subscribe(this.termListeners, (started) => { if (started === view) done(true); });
     });
   }
 

@@ -4,7 +4,8 @@
  * signs nothing until a quorum of the other validators has told it the highest height they saw a vote of its key
  * at (votes are gossiped to every node). Its lock votes then start above that height (and above its own stored tip
  * at start, which it never voted past in this store), once its log has caught up to it; the heights in between are
- * voted from the stored headers (Voter.enable).
+ * voted from the stored headers (Voter.enable). Likewise for timeouts: it learns the highest view its key timed out
+ * (timeouts are gossiped to every node too) and signs nothing in that view again; until then it signs no timeout.
  *
  * A store that has safety records is trusted as current (a restored backup must have its 'V' records deleted,
  * which sends it down this path). While this runs the node verifies and stores batches as usual; only its votes wait.
@@ -31,6 +32,11 @@ export interface ValidatorStartupOptions {
   readonly watch: HeaderWatch;
   readonly log: Logger;
   readonly retryMs?: number;
+  /**
+   * Asks the peers how they entered their views and returns the view this node is in after checking their answers
+   * (the pacemaker; absent in a log of one validator): the highest view whose timeout certificate it verified.
+   */
+  readonly learnView?: () => Promise<number>;
 }
 
 /** Whether a validator with this signer must recover before it votes: no safety records, in a set of more than one. */
@@ -57,6 +63,8 @@ export class ValidatorStartup {
   private floor: number;
   /** The highest leader-signed header any answer carried (bounds the unsigned vote heights). */
   private highestHeader = -1;
+  /** The highest view a timeout of its key was reported for (an unsigned hint, bounded by the verified view). */
+  private ownTimeoutView = -1;
   private reason: string | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -100,6 +108,13 @@ export class ValidatorStartup {
       });
     }
     if (this.stopped) return false;
+    // A timeout of its key reported for view w: it timed w out before its records were lost, so it signs no timeout
+    // and no vote in w again (L1; a second, different timeout for w would be slashable, kind 6). A timeout is only
+    // signed in the view a validator is in, so a claim above the highest view this node can verify is a lie: capped.
+    const view = this.opts.learnView ? await this.opts.learnView() : 0;
+    const timedOut = Math.min(this.ownTimeoutView, view);
+    if (this.ownTimeoutView > view) log.warn('a validator reported a timeout of this key above any view it can show; capped', { reported: this.ownTimeoutView, view });
+    if (timedOut >= 0) await signer.recoverTimedOut(timedOut);
     // Its lock votes start after the floor: at or below it, it may have voted before its records were lost.
     if (this.floor >= 0) {
       const held = await this.opts.watch.held(this.floor);
@@ -107,7 +122,7 @@ export class ValidatorStartup {
       await signer.startAfter({ view: CURRENT_VIEW, height: this.floor, headerHash: headerHash(this.opts.rules.separator, held.header) });
     }
     this.reason = undefined;
-    log.info('validator recovered: voting above the floor', { floor: this.floor, tip: store.tip.height, answered: this.answered.size });
+    log.info('validator recovered: voting above the floor', { floor: this.floor, tip: store.tip.height, answered: this.answered.size, timedOutView: timedOut });
     return true;
   }
 
@@ -141,6 +156,8 @@ export class ValidatorStartup {
       const seen = Array.isArray(status.voteHeights) ? status.voteHeights[this.self] : undefined;
       const ownVote = typeof seen === 'number' && Number.isSafeInteger(seen) ? Math.min(seen, this.highestHeader + LEADER_WINDOW) : -1;
       this.floor = Math.max(this.floor, ownVote);
+      const timedOut = Array.isArray(status.timeoutViews) ? status.timeoutViews[this.self] : undefined;
+      if (typeof timedOut === 'number' && Number.isSafeInteger(timedOut)) this.ownTimeoutView = Math.max(this.ownTimeoutView, timedOut);
       this.answered.add(index);
     }));
   }

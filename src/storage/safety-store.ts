@@ -390,6 +390,17 @@ export class SafetySigner {
     });
   }
 
+  /**
+   * For a key recovering from a lost store: it timed out `view` before (peers saw the timeout), so it signs no
+   * timeout and no vote in `view` or below again (raises `tmoView`; persisted synced). Never lowers it.
+   */
+  recoverTimedOut(view: number): Promise<void> {
+    return this.serial(async () => {
+      if (view <= this.current.tmoView) return;
+      await this.persist({ ...this.current, tmoView: view }, this.lockCert, [], []);
+    });
+  }
+
   /** Enters `view` (after the caller checked TC(view − 1)), persisted synced. */
   enterView(view: number): Promise<void> {
     return this.serial(() => this.persist(enterView(this.current, view), this.lockCert, [], []));

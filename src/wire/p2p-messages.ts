@@ -94,6 +94,11 @@ export interface Status {
    * Self-verifying: a node that restarted, or missed the view change, enters that view from it.
    */
   readonly viewEntry?: string | null;
+  /**
+   * Per validator (by index), the highest view this node verified a timeout of it for since it started, -1 for none:
+   * an unsigned hint a validator recovering from a lost store uses never to sign a second timeout for a view.
+   */
+  readonly timeoutViews?: readonly number[];
 }
 
 /** Status, append replies and gossiped proofs are UTF-8 JSON (the codec lives with the JSON forms). */
