@@ -227,3 +227,34 @@ test('truncate goes through the store\'s fault handling: refused while the store
   await store.truncate(0);
   assert.deepEqual(hexTip(store.tip), hexTip(appended[0].tip));
 });
+
+test('replaceFinal puts the final header\'s re-proposal in its place: batch, tip and final mark name it, the batches above and the old certificate go; refused anywhere but the final height', async (t) => {
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const path = join(dir.path, 'db');
+  let store = await LogStore.open(path, IDENTITY);
+  const appended: Appended[] = [];
+  for (let i = 0; i < 3; i++) appended.push(await appendOne(store, 300n + 2n * BigInt(i)));
+  await store.markFinal({ height: 1, headerHash: appended[1].tip.headerHash }, Uint8Array.of(7));
+  // A stand-in for the re-proposal's bytes and header hash: the store does not judge them (the view gate does).
+  const reproposal = { bytes: Uint8Array.of(9, 9, 9), tip: { ...appended[1].tip, headerHash: Uint8Array.from({ length: 32 }, (_, i) => i) } };
+
+  for (const height of [0, 2]) {
+    await assert.rejects(store.replaceFinal(reproposal.bytes, { ...reproposal.tip, height }), StoreTruncateError, `refused at height ${height}`);
+  }
+  assert.deepEqual(hexTip(store.tip), hexTip(appended[2].tip), 'a refusal changes nothing');
+
+  await store.replaceFinal(reproposal.bytes, reproposal.tip);
+  assert.deepEqual(hexTip(store.tip), hexTip(reproposal.tip));
+  await store.close();
+  store = await LogStore.open(path, IDENTITY);
+  t.after(() => store.close());
+  assert.deepEqual(hexTip(store.tip), hexTip(reproposal.tip), 'the tip after a restart');
+  assert.equal(toHex(store.final!.headerHash), toHex(reproposal.tip.headerHash), 'the final mark names the re-proposal');
+  assert.equal(store.final!.height, 1);
+  assert.equal(toHex((await store.getBatch(1))!.bytes), toHex(reproposal.bytes));
+  assert.equal((await store.getBatch(1))!.prevEntryHash.length, 32);
+  assert.equal(await store.getBatch(2), undefined, 'the batch above is gone');
+  assert.deepEqual(await store.nonceHeights([...appended[1].keys, ...appended[2].keys]), [1, 1, undefined, undefined], 'its nonces kept, those above freed');
+  assert.equal(await store.certificateFrom(1), undefined, 'the old header\'s certificate is not served for the new one');
+});

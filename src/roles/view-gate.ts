@@ -8,7 +8,7 @@
  * above it they belong to an abandoned view and are ignored.
  */
 import { ZERO32, equalBytes, type Bytes } from '../core/bytes.ts';
-import { decodeBatch, type Tip } from '../core/batch.ts';
+import { decodeBatch, encodeBatch, type Tip } from '../core/batch.ts';
 import { BatchRejectedError } from '../core/errors.ts';
 import { headerHash, type Header } from '../core/header.ts';
 import { checkViewEntry } from '../core/justification.ts';
@@ -78,17 +78,24 @@ export class ViewGate {
     const entry = checkViewEntry(this.opts.rules, header, justification);
     if (header.view > pacemaker.curView) await pacemaker.enter({ tc: entry.tc, highLockCert: entry.highLockCert });
     if (abandoned) return { kind: 'ignore', sync: false };
+    if (tip.height >= header.height) {
+      const held = await finality.storedHeaderHash(header.height);
+      if (held && equalBytes(held, headerHash(this.opts.rules.separator, header))) return { kind: 'ignore', sync: false };
+    }
     const base = header.height - 1;
     const final = finality.finalizedHeight;
+    const high = entry.viewEntry.highLock;
+    if (entry.viewEntry.reproposal && header.height === final && high !== null && equalBytes(high.headerHash, finality.finalizedHeaderHash ?? ZERO32)) {
+      // The new leader re-proposes this node's final header (no peer it asked held it final): the same entries under
+      // the new view. The content stays final; the header becomes the new view's, so that its chain attaches here.
+      await this.replaceFinal(header, bytes);
+      return { kind: 'ignore', sync: false };
+    }
     if (base < final) {
       log.error('a view starts below this node\'s final height: not following it', { view: header.view, height: header.height, final });
       return { kind: 'ignore', sync: false };
     }
     if (tip.height < base) return { kind: 'ignore', sync: true };
-    if (tip.height >= header.height) {
-      const held = await finality.storedHeaderHash(header.height);
-      if (held && equalBytes(held, headerHash(this.opts.rules.separator, header))) return { kind: 'ignore', sync: false };
-    }
     const stored: Bytes | undefined = base < 0 ? ZERO32 : await finality.storedHeaderHash(base);
     if (stored === undefined || !equalBytes(stored, header.prevHeaderHash)) {
       // This node's tentative chain left the certified one below `base`: all of it above the final height goes.
@@ -114,14 +121,41 @@ export class ViewGate {
     await this.truncate(keep);
   }
 
-  /** Removes the batches above `height`, handing their submissions to `abandoned`. */
-  private async truncate(height: number): Promise<void> {
+  /**
+   * Replaces the final header by its re-proposal (checked by checkViewEntry to differ from it only in its view, its
+   * signature checked by the caller): the stored entries under the new header, signature and justification, so
+   * nothing of the batch's body is taken from the relay. The abandoned view's batches above it go, as on entering.
+   */
+  private async replaceFinal(header: Header, bytes: Uint8Array): Promise<void> {
+    const { store, rules, abandoned, log } = this.opts;
+    const kept = await store.getBatch(header.height);
+    if (!kept) return;
+    const incoming = decodeBatch(bytes);
+    const replaced = encodeBatch({ header, signature: incoming.signature, submissions: decodeBatch(kept.bytes).submissions, justification: incoming.justification });
+    const tip = {
+      height: header.height, headerHash: headerHash(rules.separator, header), nextSeq: header.firstSeq + header.count, headHash: header.headHash, timestamp: header.timestamp,
+    };
+    const removed = await this.submissionsAbove(header.height);
+    log.warn('the new view re-proposes this node\'s final header: same entries, the new view\'s header', { view: header.view, height: header.height });
+    await store.replaceFinal(replaced, tip);
+    if (removed.length > 0) abandoned?.(removed);
+  }
+
+  /** The submissions of the stored batches above `height` (handed on when they are removed), if anyone takes them. */
+  private async submissionsAbove(height: number): Promise<Submission[]> {
     const { store, abandoned } = this.opts;
     const removed: Submission[] = [];
     for (let h = height + 1; abandoned && h <= store.tip.height; h++) {
       const stored = await store.getBatch(h);
       if (stored) removed.push(...decodeBatch(stored.bytes).submissions);
     }
+    return removed;
+  }
+
+  /** Removes the batches above `height`, handing their submissions to `abandoned`. */
+  private async truncate(height: number): Promise<void> {
+    const { store, abandoned } = this.opts;
+    const removed = await this.submissionsAbove(height);
     await store.truncate(height);
     if (removed.length > 0) abandoned?.(removed);
   }

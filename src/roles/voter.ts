@@ -56,6 +56,8 @@ export class Voter {
     this.unsubscribe = [
       opts.finality.onLockCertificate((qc) => this.onLockCertificate(qc)),
       opts.store.onAppended((tip) => this.onStored(tip.height)),
+      // A final header replaced by its re-proposal (LogStore.replaceFinal): the new view's first header, to vote on.
+      opts.store.onTruncated(() => { if (this.voting) void this.catchUp(); }),
     ];
   }
 
@@ -188,7 +190,7 @@ export class Voter {
   }
 
   private onLockCertificate(qc: CheckedCertificate): void {
-    if (this.stopped || qc.height <= this.opts.finality.finalizedHeight) return;
+    if (this.stopped || this.finalHere(qc)) return;
     if (qc.height > this.opts.store.tip.height) {
       this.awaitingStore.set(qc.height, qc);
       // Bounded: a header never stored here is committed by the others (the oldest waiting ones go first).
@@ -196,6 +198,16 @@ export class Voter {
       return;
     }
     this.queueCommit(qc);
+  }
+
+  /**
+   * Whether the certificate's height is final here with its certificate held: no commit vote needed. At the final
+   * height one is still cast when this node replaced its final header by a re-proposal (LogStore.replaceFinal) and
+   * holds no certificate for the new header: the others may need its vote to finalise it.
+   */
+  private finalHere(qc: CheckedCertificate): boolean {
+    const { finality } = this.opts;
+    return qc.height < finality.finalizedHeight || (qc.height === finality.finalizedHeight && finality.finalCertified);
   }
 
   private onStored(height: number): void {
@@ -223,7 +235,7 @@ export class Voter {
     if (!this.voting) return;
     const requests: VoteRequest[] = [];
     for (const qc of certificates) {
-      if (this.stopped || qc.height <= finality.finalizedHeight) continue;
+      if (this.stopped || this.finalHere(qc)) continue;
       let stored: Bytes | undefined;
       try {
         stored = await finality.storedHeaderHash(qc.height);

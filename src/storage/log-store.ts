@@ -95,6 +95,9 @@ export interface AppendBatch {
  * the batch and the record of the votes on it reach the disk together, before any vote leaves (safety-store.ts).
  * An error thrown outside `write` leaves the store as it was, and the batches unstored.
  */
+/** One record of a write that also removes records (truncation). */
+type StoreOp = { type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes };
+
 export type CoWriter = (batchRecords: readonly SafetyPut[], write: (records: readonly SafetyPut[]) => Promise<void>) => Promise<void>;
 
 export class StoreIdentityError extends BaseError {
@@ -371,16 +374,7 @@ export class LogStore {
 
   /** truncate's reads and its one synced write, with appends held off; returns the new tip. */
   private async removeAbove(height: number, tip: Tip): Promise<Tip> {
-    const ops: ({ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes })[] = [];
-    let newTip: Tip = GENESIS_TIP;
-    for (let h = tip.height; h > height; h--) {
-      const stored = await this.getBatch(h);
-      if (!stored) throw new StoreTruncateError(`batch ${h} is missing below the tip ${tip.height}`);
-      const batch = decodeBatch(stored.bytes);
-      ops.push({ type: 'del', key: batchKey(h) }, { type: 'del', key: seqIndexKey(batch.header.firstSeq) });
-      for (const sub of batch.submissions) ops.push({ type: 'del', key: nonceIndexKey(nonceKey(sub.sender, sub.nonce)) });
-      if (h === height + 1 && height >= 0) newTip = await this.tipBelow(height, batch.header.prevHeaderHash, batch.header.firstSeq, stored.prevEntryHash);
-    }
+    const { ops, newTip } = await this.removalOps(height, tip);
     ops.push({ type: 'put', key: TIP_KEY, value: encodeTip(newTip) });
     // Checked again after the reads: a final mark written meanwhile (or being written) is never undercut.
     const finalNow = Math.max(this.finalValue?.height ?? -1, this.finalizing);
@@ -391,6 +385,62 @@ export class LogStore {
     await this.write(() => this.db.batch(ops, { sync: true }));
     this.tipValue = newTip;
     return newTip;
+  }
+
+  /** The records that remove every batch above `height` (batches, sequence and nonce index), and the tip after. */
+  private async removalOps(height: number, tip: Tip): Promise<{ ops: StoreOp[]; newTip: Tip }> {
+    const ops: StoreOp[] = [];
+    let newTip: Tip = GENESIS_TIP;
+    for (let h = tip.height; h > height; h--) {
+      const stored = await this.getBatch(h);
+      if (!stored) throw new StoreTruncateError(`batch ${h} is missing below the tip ${tip.height}`);
+      const batch = decodeBatch(stored.bytes);
+      ops.push({ type: 'del', key: batchKey(h) }, { type: 'del', key: seqIndexKey(batch.header.firstSeq) });
+      for (const sub of batch.submissions) ops.push({ type: 'del', key: nonceIndexKey(nonceKey(sub.sender, sub.nonce)) });
+      if (h === height + 1 && height >= 0) newTip = await this.tipBelow(height, batch.header.prevHeaderHash, batch.header.firstSeq, stored.prevEntryHash);
+    }
+    return { ops, newTip };
+  }
+
+  /**
+   * Replaces the final header by its re-proposal in a later view (docs/protocol.md §View change, a follower whose
+   * final height covers a re-proposal): `bytes` is the batch at the final height with the same entries, under a
+   * header that differs only in its view (the caller checked that, and the signature and justification). In one
+   * synced write: the batches above the final height go (soft batches of the abandoned view), the batch record, the
+   * tip and the final mark name the new header, and the stored commit certificate of the old header goes (a later
+   * one covers the height). The final height does not move and no entry changes. Refused like truncate.
+   */
+  async replaceFinal(bytes: Uint8Array, tip: Tip): Promise<void> {
+    const final = this.finalValue;
+    if (final === undefined || tip.height !== final.height) {
+      throw new StoreTruncateError(`only the final header can be replaced by its re-proposal (asked for ${tip.height}, final ${final?.height ?? -1})`);
+    }
+    if (this.truncating || this.appendsInFlight > 0) {
+      throw new StoreTruncateError(`cannot replace the final header while another write of the log is in flight`, { details: { height: tip.height } });
+    }
+    this.truncating = true;
+    try {
+      const current = this.tipValue;
+      const kept = await this.getBatch(tip.height);
+      if (!kept) throw new StoreTruncateError(`batch ${tip.height} is missing`);
+      const { ops } = await this.removalOps(tip.height, current);
+      ops.push(
+        { type: 'put', key: batchKey(tip.height), value: encodeBatchValue(kept.prevEntryHash, bytes) },
+        { type: 'put', key: TIP_KEY, value: encodeTip(tip) },
+        { type: 'put', key: FINAL_KEY, value: encodeFinal({ height: tip.height, headerHash: tip.headerHash }) },
+        { type: 'del', key: certificateKey(tip.height) },
+      );
+      if (this.finalValue !== final || current !== this.tipValue || this.finalizing > final.height) {
+        throw new StoreTruncateError(`the store changed while its final header was being replaced (final ${this.finalValue?.height}, tip ${this.tipValue.height})`);
+      }
+      this.truncationCount++;
+      await this.write(() => this.db.batch(ops, { sync: true }));
+      this.tipValue = tip;
+      this.finalValue = { height: tip.height, headerHash: tip.headerHash };
+    } finally {
+      this.truncating = false;
+    }
+    for (const l of [...this.truncatedListeners]) l(tip);
   }
 
   /**
