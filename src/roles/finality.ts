@@ -113,7 +113,10 @@ export class Finality {
     opts.host.subscribe(finality.topic, (data, from) => finality.onGossip(data, from));
     finality.unsubscribe.push(opts.store.onAppended((tip) => finality.onStored(tip)));
     finality.unsubscribe.push(opts.store.onTruncated((tip) => {
-      for (const h of [...finality.recentHashes.keys()]) if (h > tip.height) finality.recentHashes.delete(h);
+      // At the tip's own height too: a final header replaced by its re-proposal (LogStore.replaceFinal) changes it.
+      for (const h of [...finality.recentHashes.keys()]) if (h >= tip.height) finality.recentHashes.delete(h);
+      // Nor is the old header's commit certificate served for it any more (peers would take it for a fork).
+      if (finality.latest && finality.latest.height === tip.height && !equalBytes(finality.latest.headerHash, tip.headerHash)) finality.latest = undefined;
     }));
     finality.timer = setInterval(() => void finality.catchUpIfStalled(), CATCH_UP_AFTER_MS);
     finality.timer.unref();
@@ -123,6 +126,11 @@ export class Finality {
   /** The highest final height (-1 for none) and its header hash. */
   get finalizedHeight(): number {
     return this.opts.store.final?.height ?? -1;
+  }
+
+  /** Whether this node holds the commit certificate of its final header (not so after LogStore.replaceFinal). */
+  get finalCertified(): boolean {
+    return this.latest !== undefined && this.latest.height === this.finalizedHeight;
   }
 
   get finalizedHeaderHash(): Bytes | undefined {
@@ -225,7 +233,12 @@ export class Finality {
     if (bundle.signerIndex >= this.ctx.membership.n) return 'reject';
     let fresh = 0;
     for (const v of bundle.votes) {
-      if (!this.nearView(v.view) || !this.tally.wants(bundle.signerIndex, v)) continue;
+      // A vote that came after its height became final is not verified (nothing needs it), but its height still goes
+      // into the status hint `voteHeights`: a validator recovering from a lost store stays above it. Unverified, so
+      // only up to the final height, where a forged one costs nothing (the recovering validator need not vote there).
+      const signer = bundle.signerIndex;
+      if (v.height <= this.finalizedHeight && v.height > (this.voteHeights[signer] ?? -1)) this.voteHeights[signer] = v.height;
+      if (!this.nearView(v.view) || !this.tally.wants(signer, v)) continue;
       try {
         verifyVote(this.ctx, v, bundle.signerIndex);
       } catch (e) {
@@ -310,6 +323,12 @@ export class Finality {
     return held ? headerHash(this.ctx.separator, held.header) : undefined;
   }
 
+  /** Whether the header stored at the certificate's height is of a later view and differs from the certified one only in its view. */
+  private async reproposes(cert: CheckedCertificate): Promise<boolean> {
+    const held = await this.opts.watch.held(cert.height);
+    return held !== undefined && held.header.view > cert.view && equalBytes(headerHash(this.ctx.separator, { ...held.header, view: cert.view }), cert.headerHash);
+  }
+
   /** Marks the pending commit certificate's height final if its header is the one stored there. */
   private applyPending(): void {
     this.finalizing = this.finalizing.then(async () => {
@@ -325,6 +344,12 @@ export class Finality {
       const stored = await this.storedHeaderHash(cert.height);
       if (!stored) return;
       this.pendingCommit = undefined;
+      if (!equalBytes(stored, cert.headerHash) && await this.reproposes(cert)) {
+        // The stored header re-proposes the certified one in a later view: the same content, final through this
+        // certificate; the height is marked final with the new header's own certificate (or a later one).
+        log.debug('a commit certificate names the header the stored one re-proposes', { height: cert.height });
+        return;
+      }
       if (!equalBytes(stored, cert.headerHash)) {
         // A quorum committed another header than this node stores: this store holds a branch no quorum follows (soft
         // batches of an abandoned view, kept while this node was away), or a leader equivocated within a view (its
