@@ -24,6 +24,7 @@ import { ErrorCode, InvalidArgumentError, NotReadyError, PrimaryUnavailableError
 import { signPeerRecord, type PeerRecord } from '../core/peer-record.ts';
 import type { Receipt } from '../core/receipt.ts';
 import type { Submission } from '../core/submission.ts';
+import type { LockRef } from '../core/vote.ts';
 import type { AppendBatch } from '../storage/log-store.ts';
 import type { Finality } from './finality.ts';
 import type { Pacemaker, ViewEntryProof } from './pacemaker.ts';
@@ -214,33 +215,14 @@ export class ValidatorRole implements Role {
     const high = highLock(entry.tc);
     const base = high?.height ?? -1;
     await this.follower.idle();
-    for (let round = 0; ; round++) {
-      if (this.leading !== view) return;
-      if (base < 0) break;
-      const stored = await finality.storedHeaderHash(base);
-      if (stored && equalBytes(stored, high!.headerHash)) break;
-      if (round >= BASE_SYNC_ROUNDS) {
-        log.warn('cannot reach the header the view must extend; not leading it', { view, height: base });
-        return;
-      }
-      if (stored) await store.truncate(Math.max(finality.finalizedHeight, base - 1)); // another header there: refetch
-      this.leading = undefined; // the follower may store while it syncs
-      await this.follower.catchUp();
-      await this.follower.idle();
-      if (this.opts.pacemaker.curView !== view) return;
-      this.leading = view;
-    }
+    if (high !== null && !(await this.holdBase(view, high))) return;
     // Locked but not final here: perhaps final elsewhere (then it is extended), else it is re-proposed.
     if (base > finality.finalizedHeight) await finality.askPeers();
     if (base < finality.finalizedHeight) {
       log.error('the view\'s highest lock is below this node\'s final height; not leading it', { view, lock: base, final: finality.finalizedHeight });
       return;
     }
-    const requeue: Submission[] = [];
-    for (let h = base + 1; h <= store.tip.height; h++) {
-      const stored = await store.getBatch(h);
-      if (stored) requeue.push(...decodeBatch(stored.bytes).submissions);
-    }
+    const requeue = await store.submissionsAbove(base);
     const justification = { tc: entry.tc, highLockCert: entry.highLockCert };
     const reproposing = high !== null && base > finality.finalizedHeight;
     if (reproposing && !(await this.repropose(view, base, justification))) return;
@@ -249,6 +231,29 @@ export class ValidatorRole implements Role {
     this.startTerm(view, reproposing ? undefined : justification);
     log.info('leading the view', { view, base, reproposed: reproposing, requeued: requeue.length });
     for (const s of requeue) this.term?.primary.append(s).catch(() => {});
+  }
+
+  /**
+   * Brings the store to hold the header of the view's highest lock at its height, syncing from peers (a few rounds)
+   * when it holds another header there or none; false when it cannot, or the view moved on meanwhile.
+   */
+  private async holdBase(view: number, high: LockRef): Promise<boolean> {
+    const { store, finality, log } = this.opts;
+    for (let round = 0; ; round++) {
+      if (this.leading !== view) return false;
+      const stored = await finality.storedHeaderHash(high.height);
+      if (stored && equalBytes(stored, high.headerHash)) return true;
+      if (round >= BASE_SYNC_ROUNDS) {
+        log.warn('cannot reach the header the view must extend; not leading it', { view, height: high.height });
+        return false;
+      }
+      if (stored) await store.truncate(Math.max(finality.finalizedHeight, high.height - 1)); // another header there: refetch
+      this.leading = undefined; // the follower may store while it syncs
+      await this.follower.catchUp();
+      await this.follower.idle();
+      if (this.opts.pacemaker.curView !== view) return false;
+      this.leading = view;
+    }
   }
 
   /**

@@ -142,14 +142,8 @@ export class ViewGate {
   }
 
   /** The submissions of the stored batches above `height` (handed on when they are removed), if anyone takes them. */
-  private async submissionsAbove(height: number): Promise<Submission[]> {
-    const { store, abandoned } = this.opts;
-    const removed: Submission[] = [];
-    for (let h = height + 1; abandoned && h <= store.tip.height; h++) {
-      const stored = await store.getBatch(h);
-      if (stored) removed.push(...decodeBatch(stored.bytes).submissions);
-    }
-    return removed;
+  private submissionsAbove(height: number): Promise<readonly Submission[]> {
+    return this.opts.abandoned ? this.opts.store.submissionsAbove(height) : Promise.resolve([]);
   }
 
   /** Removes the batches above `height`, handing their submissions to `abandoned`. */

@@ -22,6 +22,7 @@ import { equalBytes, type Bytes } from '../core/bytes.ts';
 import { GENESIS_TIP, decodeBatch, nonceKey, peekSignedHeader, type Tip } from '../core/batch.ts';
 import { BaseError } from '../core/errors.ts';
 import { subscribe } from '../core/listeners.ts';
+import type { Submission } from '../core/submission.ts';
 import {
   FINAL_KEY, IDENTITY_KEY, NONCE_KEYS, PROBE_KEY, RECORD_KEYS, TIP_KEY, batchKey, certificateKey, decodeBatchValue, decodeFinal, decodeHeight,
   decodeIdentity, decodeTip, encodeBatchValue, encodeFinal, encodeHeight, encodeIdentity, encodeProbe, encodeTip, heightOfBatchKey,
@@ -479,6 +480,16 @@ export class LogStore {
     if (height < 0 || height > this.tipValue.height) return undefined;
     const value = await this.read(() => this.db.get(batchKey(height)));
     return value === undefined ? undefined : { height, ...decodeBatchValue(value) };
+  }
+
+  /** The submissions of the stored batches above `height`, in log order (what removing them takes out of the log). */
+  async submissionsAbove(height: number): Promise<Submission[]> {
+    const submissions: Submission[] = [];
+    for (let h = Math.max(height + 1, 0); h <= this.tipValue.height; h++) {
+      const stored = await this.getBatch(h);
+      if (stored) submissions.push(...decodeBatch(stored.bytes).submissions);
+    }
+    return submissions;
   }
 
   /** Height of the batch that holds sequence number `seq`. */
