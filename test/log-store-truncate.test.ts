@@ -4,7 +4,7 @@
  * final height; never beside an append in flight. A real LevelDB in a temporary directory, whose every record is
  * compared before and after (read with classic-level directly, the store closed).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
@@ -45,6 +45,17 @@ async function appendOne(store: LogStore, nonce: bigint, label = 'tx'): Promise<
   return { tip: sealed.tip, bytes, keys };
 }
 
+/** A store in a temporary directory (removed after the test) holding `count` batches from nonce `firstNonce` on. */
+async function storeWithBatches(t: TestContext, count: number, firstNonce: bigint): Promise<{ path: string; store: LogStore; appended: Appended[] }> {
+  const dir = await tempDir();
+  t.after(() => dir.remove());
+  const path = join(dir.path, 'db');
+  const store = await LogStore.open(path, IDENTITY);
+  const appended: Appended[] = [];
+  for (let i = 0; i < count; i++) appended.push(await appendOne(store, firstNonce + 2n * BigInt(i)));
+  return { path, store, appended };
+}
+
 /** Every record of the database in `path` (the store closed), as hex key → hex value. */
 async function dump(path: string): Promise<Map<string, string>> {
   const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
@@ -65,12 +76,8 @@ async function seqHeights(store: LogStore, count: number): Promise<(number | und
 }
 
 test('truncate removes the batches above a height with their nonce and sequence records, rewrites the tip, and leaves every other record as it was', async (t) => {
-  const dir = await tempDir();
-  t.after(() => dir.remove());
-  const path = join(dir.path, 'db');
-  let store = await LogStore.open(path, IDENTITY);
-  const appended: Appended[] = [];
-  for (let i = 0; i < 3; i++) appended.push(await appendOne(store, 100n + 2n * BigInt(i)));
+  const { path, appended, store: opened } = await storeWithBatches(t, 3, 100n);
+  let store = opened;
   // Records of the other kinds: a node record ('E'), a validator's safety record ('V'), a final mark ('M', 'C').
   await store.putRecord(new TextEncoder().encode('a record'), Uint8Array.of(1, 2, 3));
   await store.safetyDatabase.batch([{ type: 'put', key: Uint8Array.of(0x56, 0x7a), value: Uint8Array.of(4, 5) }], { sync: true });
@@ -111,12 +118,8 @@ test('truncate removes the batches above a height with their nonce and sequence 
 });
 
 test('truncate to -1 empties the log, for good', async (t) => {
-  const dir = await tempDir();
-  t.after(() => dir.remove());
-  const path = join(dir.path, 'db');
-  let store = await LogStore.open(path, IDENTITY);
-  const appended: Appended[] = [];
-  for (let i = 0; i < 3; i++) appended.push(await appendOne(store, 300n + 2n * BigInt(i)));
+  const { path, appended, store: opened } = await storeWithBatches(t, 3, 300n);
+  let store = opened;
   await store.truncate(-1);
   assert.deepEqual(hexTip(store.tip), hexTip(GENESIS_TIP));
   await store.close();
@@ -134,12 +137,8 @@ test('truncate to -1 empties the log, for good', async (t) => {
 });
 
 test('truncate refuses to remove a final batch, or to keep below -1, and changes nothing; at or above the tip it does nothing', async (t) => {
-  const dir = await tempDir();
-  t.after(() => dir.remove());
-  const path = join(dir.path, 'db');
-  let store = await LogStore.open(path, IDENTITY);
-  const appended: Appended[] = [];
-  for (let i = 0; i < 4; i++) appended.push(await appendOne(store, 200n + 2n * BigInt(i)));
+  const { path, appended, store: opened } = await storeWithBatches(t, 4, 200n);
+  let store = opened;
   await assert.rejects(store.truncate(-2), StoreTruncateError, 'below -1, no final height');
   await assert.rejects(store.truncate(1.5), StoreTruncateError, 'not a height');
   await store.markFinal({ height: 2, headerHash: appended[2].tip.headerHash }, Uint8Array.of(1));
@@ -229,12 +228,8 @@ test('truncate goes through the store\'s fault handling: refused while the store
 });
 
 test('replaceFinal puts the final header\'s re-proposal in its place: batch, tip and final mark name it, the batches above and the old certificate go; refused anywhere but the final height', async (t) => {
-  const dir = await tempDir();
-  t.after(() => dir.remove());
-  const path = join(dir.path, 'db');
-  let store = await LogStore.open(path, IDENTITY);
-  const appended: Appended[] = [];
-  for (let i = 0; i < 3; i++) appended.push(await appendOne(store, 300n + 2n * BigInt(i)));
+  const { path, appended, store: opened } = await storeWithBatches(t, 3, 300n);
+  let store = opened;
   await store.markFinal({ height: 1, headerHash: appended[1].tip.headerHash }, Uint8Array.of(7));
   // A stand-in for the re-proposal's bytes and header hash: the store does not judge them (the view gate does).
   const reproposal = { bytes: Uint8Array.of(9, 9, 9), tip: { ...appended[1].tip, headerHash: Uint8Array.from({ length: 32 }, (_, i) => i) } };
