@@ -255,7 +255,10 @@ export class SequencerNode {
     this.finality = finality;
     const evidence = await VoteEvidence.open({ store, rules, chainId: config.chainId, log });
     this.voteEvidence = evidence;
-    evidence.follow(finality);
+    evidence.follow(finality, {
+      storedHeaderHash: (height) => finality.storedHeaderHash(height),
+      headerByHash: (height, hash) => watch.headerByHash(height, hash),
+    });
     if (pacemaker) evidence.followTimeouts(pacemaker, finality);
     this.unsubscribe.push(shareProofs(host, rules.logId, watch, evidence, log));
     if (signer) {

@@ -76,6 +76,7 @@ export class Finality {
   private readonly finalListeners: ((height: number) => void)[] = [];
   private readonly windowListeners: (() => void)[] = [];
   private readonly conflictListeners: ((c: VoteConflict) => void)[] = [];
+  private readonly voteListeners: ((signerIndex: number, v: SignedVote) => void)[] = [];
   private readonly divergenceListeners: ((height: number) => void)[] = [];
   private readonly waiters = new Set<{ readonly height: number; readonly resolve: (final: boolean) => void }>();
   /** Header hashes of the most recently stored heights (the store's tip after each append). */
@@ -189,6 +190,11 @@ export class Finality {
     return this.commitVotes[index];
   }
 
+  /** Calls `listener` with every vote this node counts (verified as its validator's: own votes and peers'). */
+  onVote(listener: (signerIndex: number, v: SignedVote) => void): () => void {
+    return subscribe(this.voteListeners, listener);
+  }
+
   /** Calls `listener` with each vote pair showing a validator voting two headers at one (kind, view, height). */
   onConflict(listener: (c: VoteConflict) => void): () => void {
     return subscribe(this.conflictListeners, listener);
@@ -269,6 +275,7 @@ export class Finality {
     if (v.height > (this.voteHeights[index] ?? -1)) this.voteHeights[index] = v.height;
     const commit = this.commitVotes[index];
     if (v.kind === VoteKind.commit && (!commit || compareRank(v, commit) > 0)) this.commitVotes[index] = v;
+    for (const l of this.voteListeners) l(index, v);
     const outcome = this.tally.add(index, v);
     if (outcome.kind === 'conflict') {
       this.opts.log.warn('a validator voted two headers at one height', { validator: index, height: v.height, view: v.view, kind: v.kind });

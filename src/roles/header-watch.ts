@@ -13,7 +13,7 @@ import { equalBytes, toHex } from '../core/bytes.ts';
 import { peekSignedHeader } from '../core/batch.ts';
 import type { LogRules } from '../core/rules.ts';
 import { checkProof, judgePair, proofId, type EquivocationProof } from '../core/equivocation.ts';
-import { decodeSignedHeader, encodeSignedHeader, type SignedHeader } from '../core/header.ts';
+import { decodeSignedHeader, encodeSignedHeader, headerHash, type Header, type SignedHeader } from '../core/header.ts';
 import { decodeRecord, encodeProofRecord, encodeSeenRecord, proofRecordName, seenRecordName } from '../wire/storage-records.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import { subscribe } from '../core/listeners.ts';
@@ -133,6 +133,17 @@ export class HeaderWatch {
     if (height < 0) return undefined;
     if (height <= this.opts.store.tip.height) return this.storedHeaders.get(height);
     return this.seen.get(height);
+  }
+
+  /**
+   * A leader-signed header with this hash at `height` that the node holds: stored, seen ahead of its tip, or one of
+   * the two headers of a held equivocation proof (a fork header is never stored, but its proof keeps it). What a
+   * vote fork (kind 4) needs: the header a lock vote names. Throws StoreFaultError when the read fails.
+   */
+  async headerByHash(height: number, hash: Uint8Array): Promise<Header | undefined> {
+    const { separator } = this.opts.rules;
+    const candidates = [await this.held(height), ...this.proofList.flatMap((p) => [p.a, p.b])];
+    return candidates.find((c) => c !== undefined && c.header.height === height && equalBytes(headerHash(separator, c.header), hash))?.header;
   }
 
   /**

@@ -12,11 +12,16 @@
  * Bounded: one validator is slashed once whatever the number of proofs against it, so at most
  * PROOFS_PER_VALIDATOR proofs are kept (in memory and on disk) per validator; further ones are valid but not kept.
  */
-import { toHex } from '../core/bytes.ts';
+import { equalBytes, toHex, type Bytes } from '../core/bytes.ts';
+import type { Header } from '../core/header.ts';
 import { subscribe } from '../core/listeners.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LogRules } from '../core/rules.ts';
-import { checkVoteProof, judgeLockLie, judgeTimeoutConflict, judgeVoteConflict, voteProofId, VOTE_PROOF_KIND_CODE, type VoteProof } from '../core/vote-proofs.ts';
+import type { CheckedTimeoutMessage } from '../core/timeout.ts';
+import { VoteKind, type SignedVote } from '../core/vote.ts';
+import {
+  checkVoteProof, judgeLockLie, judgeTimeoutConflict, judgeVoteConflict, judgeVoteFork, voteProofId, VOTE_PROOF_KIND_CODE, type VoteProof,
+} from '../core/vote-proofs.ts';
 import { StoreFaultError, type LogStore } from '../storage/log-store.ts';
 import { voteProofToJson, type ParsedVoteProof, type VoteProofJson, type VoteProofScope } from '../wire/vote-proof-json.ts';
 import { decodeRecord, encodeVoteProofRecord, voteProofRecordName } from '../wire/storage-records.ts';
@@ -25,6 +30,16 @@ import type { Pacemaker } from './pacemaker.ts';
 
 /** Proofs kept per validator: one is enough to slash it; a few more in case one is refused somewhere. */
 export const PROOFS_PER_VALIDATOR = 4;
+/** Lock votes kept per validator to find vote forks (kind 4) among: its latest ones (consecutive heights in a view). */
+const LOCK_VOTES_KEPT = 8;
+
+/** What vote-fork detection reads: the hash of the header stored at a height, and any held header by its hash. */
+export interface HeaderLookup {
+  /** The hash of the header this node stores at `height` (undefined when none): cheap for recent heights. */
+  storedHeaderHash(height: number): Promise<Bytes | undefined>;
+  /** A leader-signed header with this hash at `height` the node holds (stored, seen ahead, or inside a header proof). */
+  headerByHash(height: number, hash: Uint8Array): Promise<Header | undefined>;
+}
 
 export interface VoteEvidenceOptions {
   readonly store: LogStore;
@@ -51,6 +66,10 @@ export class VoteEvidence {
   private readonly unsaved = new Map<string, { name: Uint8Array; value: Uint8Array }>();
   private readonly listeners: ((p: VoteProofJson) => void)[] = [];
   private readonly unsubscribe: (() => void)[] = [];
+  /** Per validator index, its latest counted lock votes (at most LOCK_VOTES_KEPT), for vote forks. */
+  private readonly lockVotes = new Map<number, SignedVote[]>();
+  /** Per validator index, its highest-view timeout this node verified, for lock lies found from the vote's side. */
+  private readonly timeouts = new Map<number, CheckedTimeoutMessage>();
 
   private constructor(opts: VoteEvidenceOptions) {
     this.opts = opts;
@@ -72,9 +91,58 @@ export class VoteEvidence {
     return evidence;
   }
 
-  /** Turns every vote conflict `finality` meets into a proof from now on. */
-  follow(finality: Pick<Finality, 'onConflict'>): void {
-    this.unsubscribe.push(finality.onConflict((c) => void this.onConflict(c)));
+  /**
+   * Turns what `finality` counts into proofs from now on: two votes at one (kind, view, height) (kind 3); lock votes
+   * at consecutive heights of a view whose higher header, held here (`headers`), does not extend the lower one (kind
+   * 4); and a commit vote above the lock a timeout of that validator for its view or a later one reported (kind 5,
+   * with followTimeouts: the timeout may come first).
+   */
+  follow(finality: Pick<Finality, 'onConflict' | 'onVote'>, headers?: HeaderLookup): void {
+    this.unsubscribe.push(
+      finality.onConflict((c) => void this.onConflict(c)),
+      finality.onVote((index, v) => {
+        if (v.kind === VoteKind.commit) this.judgeCommit(index, v);
+        else if (headers) void this.judgeLock(index, v, headers);
+      }),
+    );
+  }
+
+  /** A commit vote against the validator's highest-view timeout held: a lock lie if the timeout reported less. */
+  private judgeCommit(index: number, vote: SignedVote): void {
+    const timeout = this.timeouts.get(index);
+    const proof = timeout && judgeLockLie(this.opts.rules, index, vote, timeout);
+    if (proof) this.keep(proof, `a commit vote counted by this node after a timeout it verified (validator ${index})`);
+  }
+
+  /**
+   * A lock vote against the validator's lock votes at the heights just below and above in its view. An honest pair
+   * is two headers of this node's own chain, told apart by the stored hashes alone; only a pair off that chain needs
+   * the higher header itself (a fork header is held inside the leader's header proof): a vote fork when it does not
+   * extend the lower one. Detected when that header is held by the time the second vote is counted.
+   */
+  private async judgeLock(index: number, vote: SignedVote, headers: HeaderLookup): Promise<void> {
+    const kept = this.lockVotes.get(index) ?? [];
+    const pairs = kept.filter((other) => other.view === vote.view && Math.abs(other.height - vote.height) === 1);
+    kept.push(vote);
+    if (kept.length > LOCK_VOTES_KEPT) kept.shift();
+    this.lockVotes.set(index, kept);
+    try {
+      for (const other of pairs) {
+        const [lower, higher] = other.height < vote.height ? [other, vote] : [vote, other];
+        const [storedLower, storedHigher] = await Promise.all([headers.storedHeaderHash(lower.height), headers.storedHeaderHash(higher.height)]);
+        if (storedLower && storedHigher && equalBytes(storedLower, lower.headerHash) && equalBytes(storedHigher, higher.headerHash)) continue;
+        const child = await headers.headerByHash(higher.height, higher.headerHash);
+        const proof = child && judgeVoteFork(this.opts.rules, index, lower, higher, child);
+        if (proof) this.keep(proof, `lock votes counted by this node (validator ${index})`);
+      }
+    } catch (e) {
+      this.opts.log.warn('could not judge a lock vote against its neighbours', { validator: index, error: (e as Error).message });
+    }
+  }
+
+  /** Records a proof found here, logging (never throwing) a failure. */
+  private keep(proof: VoteProof, origin: string): void {
+    this.record(proof, origin).catch((e: Error) => this.opts.log.error('could not record a vote equivocation proof', { kind: proof.kind, error: e.message }));
   }
 
   /**
@@ -84,13 +152,13 @@ export class VoteEvidence {
   followTimeouts(pacemaker: Pick<Pacemaker, 'onTimeout' | 'onConflict'>, finality: Pick<Finality, 'highestCommitVote'>): void {
     const { rules } = this.opts;
     const keep = (proof: VoteProof | null, index: number) => {
-      if (!proof) return;
-      this.record(proof, `timeouts verified by this node (validator ${index})`)
-        .catch((e: Error) => this.opts.log.error('could not record a timeout equivocation proof', { validator: index, error: e.message }));
+      if (proof) this.keep(proof, `timeouts verified by this node (validator ${index})`);
     };
     this.unsubscribe.push(
       pacemaker.onConflict((a, b) => keep(judgeTimeoutConflict(rules, a.signerIndex, a, b), a.signerIndex)),
       pacemaker.onTimeout((t) => {
+        const held = this.timeouts.get(t.signerIndex);
+        if (!held || t.view > held.view) this.timeouts.set(t.signerIndex, t);
         const vote = finality.highestCommitVote(t.signerIndex);
         if (vote) keep(judgeLockLie(rules, t.signerIndex, vote, t), t.signerIndex);
       }),
