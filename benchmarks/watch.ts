@@ -25,6 +25,7 @@ const flags = parseFlags(process.argv.slice(2), {
   'txs-per-submission': { kind: 'number', default: 100, help: 'transactions per signed submission' },
   payload: { kind: 'number', default: 128, help: 'payload bytes per transaction' },
   'server-push': { kind: 'boolean', default: true, help: 'follow with the node\'s /events stream (false: polling)' },
+  final: { kind: 'boolean', default: false, help: 'watchEntries({ finality: \'final\' }): each range also waits for and checks a finality certificate' },
 }, 'node benchmarks/watch.ts [flags]');
 
 const dir = await mkdtemp(join(tmpdir(), 'seq-bench-watch-'));
@@ -56,7 +57,7 @@ try {
   const live = appendEntries(flags.live);
   let seen = 0;
   let backlogMs = 0;
-  const watcher = client.watchEntries({ fromSeq: 0, serverPush: flags['server-push'] });
+  const watcher = client.watchEntries({ fromSeq: 0, serverPush: flags['server-push'], finality: flags.final ? 'final' : 'soft' });
   for await (const e of watcher) {
     if (e.seq !== seen) throw new Error(`expected seq ${seen}, got ${e.seq}`);
     seen++;
@@ -66,7 +67,7 @@ try {
   const totalMs = nowMs() - start;
   await live;
   const result = {
-    backend: backend.name, preloaded, live: total - preloaded, txsPerSubmission: per, payloadBytes: flags.payload,
+    backend: backend.name, finality: flags.final ? 'final' : 'soft', preloaded, live: total - preloaded, txsPerSubmission: per, payloadBytes: flags.payload,
     backlogEntriesPerSecond: Math.round((preloaded * 1000) / backlogMs),
     overallEntriesPerSecond: Math.round((total * 1000) / totalMs),
     seconds: +(totalMs / 1000).toFixed(2),

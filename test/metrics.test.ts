@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHost } from '../src/p2p/host.ts';
 import { loadOrCreatePeerKey } from '../src/p2p/identity.ts';
@@ -174,6 +175,9 @@ test('metric names follow the conventions: sequencer_ prefix (or process/libp2p 
   }
   const own = [...s.types.keys()].filter((n) => n.startsWith('sequencer_'));
   for (const name of own) assert.ok(s.samples.some((x) => x.name === name || x.name.startsWith(`${name}_`)), `${name} has samples`);
+  // docs/metrics.md lists every one of the node's own metrics (a table row each).
+  const documented = new Set([...readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8').matchAll(/^\| `(sequencer_[a-z_]+)` \|/gm)].map((m) => m[1]));
+  for (const name of own) assert.ok(documented.has(name), `${name} is listed in docs/metrics.md`);
 });
 
 test('a /metrics scrape is cheap: its CPU time, and appends while it is scraped every 10 ms', async (t) => {

@@ -231,6 +231,29 @@ test("watchEntries({finality: 'final'}) hands out only entries of heights the no
   assert.equal(lied.length, 0);
 });
 
+test("watchEntries({finality: 'final'}) starting mid-batch hands out nothing of the starting batch before its own certificate checks", async (t) => {
+  const { primary } = await network(t);
+  const client = sdk([primary.rpcUrl]);
+  await appendSome(client, 3, 2, 'start');
+  // Entries 2 and 3 are one submission, hence one batch: from 3, the watcher starts inside the batch holding 2.
+  const [second] = await client.read({ fromSeq: 2, limit: 2 }).then((es) => { assert.equal(es[0].height, es[1].height); return es; });
+  await waitFor(() => primary.info().finalizedHeight >= second.height);
+  const liar = await startRpcProxy(primary.rpcUrl, (method, _params, result) => {
+    if (method === 'sequencer_getCertificate') (result as { certificate: { signatures: string[] } }).certificate.signatures[0] = toHex(randomBytes(65));
+    return result;
+  });
+  t.after(() => liar.close());
+  const lied: EntryJson[] = [];
+  await assert.rejects(async () => {
+    for await (const e of sdk([liar.url]).watchEntries({ fromSeq: 3, finality: 'final', pollIntervalMs: 50 })) lied.push(e);
+  }, { name: 'VerificationError', message: /finality certificate/ });
+  assert.deepEqual(lied, [], 'no entry of the starting batch without its checked certificate');
+  // With honest certificates it starts at 3, with nothing skipped or repeated.
+  const watcher = client.watchEntries({ fromSeq: 3, finality: 'final', pollIntervalMs: 50 });
+  t.after(() => watcher.stop());
+  assertConsecutive(await take(watcher, 3), 3);
+});
+
 test('a node serving a tampered payload: VerificationError, and no entry of that batch is yielded', async (t) => {
   const { primary } = await network(t);
   const client = sdk([primary.rpcUrl]);

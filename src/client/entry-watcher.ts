@@ -28,7 +28,8 @@ export interface WatchEntriesOptions {
   readonly anchor?: TrustAnchorJson;
   /**
    * 'soft' (default): entries of headers signed by the leader. 'final': entries only of heights the node holds final,
-   * each range checked with a finality certificate (getCertificate) for the header this watcher verified at its top.
+   * each range checked with a finality certificate (getCertificate) for the header this watcher verified at its top;
+   * the starting batch too (its own certificate): no entry comes out before a checked certificate covers its batch.
    */
   readonly finality?: 'soft' | 'final';
   /** Polling period when the node offers no server push (500 ms by default). */
@@ -150,7 +151,7 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
     const node = this.ctx.node(index);
     checkSameLog(this.ctx, await node.info(), url);
     if (!this.anchorValue) yield* this.begin(node, url);
-    else if (this.cursor < this.anchorValue.tip.nextSeq) yield* this.deliver(verifyAnchorBatch(this.ctx, this.anchorValue, await node.getBatch(this.anchorValue.tip.height), url));
+    else if (this.cursor < this.anchorValue.tip.nextSeq) yield* this.deliverStart(node, url, verifyAnchorBatch(this.ctx, this.anchorValue, await node.getBatch(this.anchorValue.tip.height), url));
     const anchor = () => this.anchorValue!;
     const feed = this.feed = new TipFeed(node, {
       fromHeight: Math.max(0, anchor().tip.height), pollIntervalMs: this.opts.pollIntervalMs ?? 500, serverPush: this.opts.serverPush ?? true, silenceMs: SILENCE_MS,
@@ -201,10 +202,7 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
         steps.push(step);
         anchor = step.anchor;
       }
-      const certificate = await getCertificate(this.ctx, top);
-      if (certificate.headerHash.toLowerCase() !== toHex(anchor.tip.headerHash)) {
-        throw new VerificationError(`${url} certified another header final at height ${top} than the one it served there`, { details: { url, height: top } });
-      }
+      await this.checkCertified(node, url, top, anchor.tip.headerHash);
       for (const step of steps) yield* this.deliver(step);
       progressed();
     }
@@ -216,7 +214,7 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
     if (start.kind === 'anchor') {
       this.anchorValue = start.anchor;
       this.cursor = start.cursor;
-      if (start.cursor < start.anchor.tip.nextSeq) yield* this.deliver(verifyAnchorBatch(this.ctx, start.anchor, await node.getBatch(start.anchor.tip.height), url));
+      if (start.cursor < start.anchor.tip.nextSeq) yield* this.deliverStart(node, url, verifyAnchorBatch(this.ctx, start.anchor, await node.getBatch(start.anchor.tip.height), url));
       return;
     }
     // The batch before the start, verified on its own, is the anchor; a start at the beginning anchors at the log's start.
@@ -242,6 +240,33 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
       throw new VerificationError(`${url} placed entry ${start.seq - 1} at height ${anchorHeight}, whose entries start at ${step.anchor.signed!.header.firstSeq}`, { details: { url } });
     }
     if (start.kind !== 'seq') this.cursor = step.anchor.tip.nextSeq;
+    yield* this.deliverStart(node, url, step);
+  }
+
+  /**
+   * The batch the watcher starts from (or resumes in): its entries from the cursor on. It was verified alone or
+   * against a persisted anchor, not reached through a certified range, so in final mode its own height must first be
+   * final on the node and its certificate must check and name this very header; until then nothing of it is handed
+   * out (the anchor is set either way: the stream goes on from it).
+   */
+  private async *deliverStart(node: RpcClient, url: string, step: VerifiedStep): AsyncGenerator<EntryJson> {
+    this.anchorValue = step.anchor;
+    if (this.opts.finality === 'final' && this.cursor < step.anchor.tip.nextSeq) {
+      const height = step.anchor.tip.height;
+      while ((await node.info()).finalizedHeight < height) {
+        if (this.stopped) return;
+        await this.sleep(FINAL_POLL_MS);
+      }
+      await this.checkCertified(node, url, height, step.anchor.tip.headerHash);
+    }
     yield* this.deliver(step);
+  }
+
+  /** Throws VerificationError unless the node's finality certificate of `height` checks and certifies `headerHash`. */
+  private async checkCertified(node: RpcClient, url: string, height: number, headerHash: Uint8Array): Promise<void> {
+    const certificate = await getCertificate(this.ctx, height, node);
+    if (certificate.headerHash.toLowerCase() !== toHex(headerHash)) {
+      throw new VerificationError(`${url} certified another header final at height ${height} than the one it served there`, { details: { url, height } });
+    }
   }
 }

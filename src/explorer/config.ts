@@ -32,7 +32,8 @@ export async function resolveConfig(location: { readonly search: string; readonl
     url,
     logId: logId ?? info.logId,
     chainId: chainId ? Number(chainId) : info.chainId,
-    validators: validators ? validators.split(',').map((v) => v.trim()) : [info.primary],
+    // A node predating validator sets names only its primary.
+    validators: validators ? validators.split(',').map((v) => v.trim()) : info.validators ?? [info.primary],
     pinned: false,
   };
 }

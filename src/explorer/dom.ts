@@ -22,6 +22,7 @@ export interface Elem {
   prepend(...nodes: (Elem | string)[]): void;
   replaceChildren(...nodes: (Elem | string)[]): void;
   remove(): void;
+  querySelector(selectors: string): Elem | null;
   addEventListener(type: string, listener: (event: { preventDefault(): void }) => void): void;
 }
 declare const document: { createElement(tag: string): Elem; getElementById(id: string): Elem | null };

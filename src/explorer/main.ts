@@ -7,10 +7,12 @@
  * height, its health) is labelled as such. Whatever fails to verify raises the red banner.
  */
 import { createSequencerClient, NotFoundError, VerificationError, type EntryProofJson, type HeaderJson, type InfoJson, type SequencerClient } from '../client/index.ts';
-import type { ExportedProofJson } from '../wire/rpc-types.ts';
-import { toHex } from '../core/bytes.ts';
+import type { ExportedProofJson, ExportedVoteProofJson } from '../wire/rpc-types.ts';
+import { equalBytes, toHex } from '../core/bytes.ts';
 import { checkProof } from '../core/equivocation.ts';
+import { checkVoteProof } from '../core/vote-proofs.ts';
 import { parseProof } from '../wire/json.ts';
+import { isVoteProofJson, parseVoteProof } from '../wire/vote-proof-json.ts';
 import { resolveConfig } from './config.ts';
 import { byId, el, type Elem, formatDuration, setText, shortHex, showNotVerified } from './dom.ts';
 
@@ -18,6 +20,10 @@ import { byId, el, type Elem, formatDuration, setText, shortHex, showNotVerified
 const MAX_BATCH_ROWS = 50;
 const BACKFILL_BATCHES = 20;
 const INFO_POLL_MS = 1_000;
+/** A validator none of whose votes the node counted for this long is shown as silent. */
+const SILENT_AFTER_MS = 10_000;
+/** View changes remembered for the timeline. */
+const MAX_VIEW_CHANGES = 50;
 
 interface VerifiedBatch {
   readonly header: HeaderJson;
@@ -30,8 +36,15 @@ const startedAt = Date.now();
 let latest: VerifiedBatch | undefined;
 let info: InfoJson | undefined;
 /** The node's final height, shown once its finality certificate checked: the header's time, the signers counted. */
-let final: { height: number; timestamp: number; signers: number } | undefined;
+let final: { height: number; timestamp: number; signers: number; headerHash: string } | undefined;
 let equivocationsShown = -1;
+/** The timeline: equivocation proofs (checked) and view changes (seen in verified headers, or as the node states them). */
+let proofRows: { at: number; row: Elem }[] = [];
+const viewChanges: { at: number; row: Elem }[] = [];
+let lastVerifiedView: number | undefined;
+let lastStatedView: number | undefined;
+/** When the node says each final-height rise happened (its clock): a batch's time to final (see batchFinality). */
+const finalRises = new Map<number, number>();
 
 function leaderOf(client: SequencerClient, view: number): string {
   return toHex(client.context.rules.membership.leaderOf(view));
@@ -51,6 +64,11 @@ function renderStatus(client: SequencerClient): void {
     setText('view', String(latest.header.view));
     setText('leader', `leader ${leaderOf(client, latest.header.view)}`);
   }
+  // A view with no batch verified yet (a view change in progress, or a silent leader): the node's word, labelled.
+  if (info && (!latest || info.view > latest.header.view)) {
+    setText('view', String(info.view));
+    setText('leader', `leader ${leaderOf(client, info.view)} · as the node states it${latest ? ` (last verified header: view ${latest.header.view})` : ''}`);
+  }
   if (final) {
     const { quorum, validators } = client.context.rules.membership;
     setText('finalized-height', String(final.height));
@@ -67,26 +85,37 @@ function renderValidators(client: SequencerClient, now: number): void {
   const rows = client.context.rules.membership.validators.map((v, i) => {
     const address = toHex(v);
     const isLeader = address === leader;
-    const lastSigned = isLeader && latest ? `height ${latest.header.height}, ${formatDuration(now - latest.header.timestamp)} ago` : '–';
-    return el('tr', {},
+    const lastSigned = isLeader && latest ? `height ${latest.header.height}, ${formatDuration(now - latest.header.timestamp)} ago (verified)` : '–';
+    const vote = info?.validatorVotes?.[i] ?? null;
+    return el('tr', { 'data-validator': String(i) },
       el('td', {}, i),
       el('td', { class: 'mono' }, address),
       el('td', {}, isLeader ? `leader of view ${latest!.header.view}` : 'validator'),
       el('td', {}, lastSigned),
-      el('td', {}, health(address)),
+      el('td', { class: 'last-vote', title: 'as the node counted it (it verified the vote); the time is the node\'s clock' },
+        vote ? `${vote.kind} · height ${vote.height} · view ${vote.view} · ${formatDuration(now - vote.at)} ago` : el('span', { class: 'sub' }, 'none counted')),
+      el('td', {}, health(address, vote?.at, now)),
     );
   });
   byId('validators').replaceChildren(...rows);
 }
 
-/** A validator's health as the node the page asks sees it (its halted, storage and start-up states). */
-function health(address: string): Elem {
+/**
+ * A validator's health as the node the page asks sees it: that node halted (it stopped following the log), in a
+ * storage fault or not ready speaks for none of them; otherwise, whether it counted a vote of the validator lately
+ * (one that stops voting while batches are sealed is silent).
+ */
+function health(address: string, lastVoteAt: number | undefined, now: number): Elem {
   if (!info) return el('span', { class: 'pill' }, 'unknown');
   if (info.halted) return el('span', { class: 'pill bad' }, `halted: ${info.halted}`);
   if (info.storageFault) return el('span', { class: 'pill bad' }, `storage fault: ${info.storageFault}`);
   if (info.notReady) return el('span', { class: 'pill warn' }, `not ready: ${info.notReady}`);
   const self = info.address?.toLowerCase() === address;
-  return el('span', { class: 'pill ok' }, self ? 'ok · the node this page asks' : `ok · followed by a ${info.mode} with ${info.connectedPeers.length} peer${info.connectedPeers.length === 1 ? '' : 's'}`);
+  const voting = lastVoteAt !== undefined && now - lastVoteAt < SILENT_AFTER_MS;
+  const idle = latest === undefined || now - latest.header.timestamp >= SILENT_AFTER_MS;
+  if (!voting && !idle) return el('span', { class: 'pill warn' }, lastVoteAt === undefined ? 'silent · no vote counted' : `silent · no vote for ${formatDuration(now - lastVoteAt)}`);
+  const what = voting ? 'ok · voting' : 'ok · nothing to vote on';
+  return el('span', { class: 'pill ok' }, self ? `${what} · the node this page asks` : what);
 }
 
 function addBatchRow(batch: VerifiedBatch, signer: string): void {
@@ -96,15 +125,59 @@ function addBatchRow(batch: VerifiedBatch, signer: string): void {
   const row = el('tr', { class: 'fresh', 'data-height': String(header.height) },
     el('td', {}, header.height),
     el('td', {}, header.view),
-    el('td', { class: 'mono', title: headerHash }, shortHex(headerHash, 8)),
+    el('td', { class: 'mono', title: headerHash }, shortHex(headerHash, 6)),
     el('td', {}, header.count),
     el('td', { class: 'mono', title: signer }, shortHex(signer)),
     el('td', {}, live ? formatDuration(Date.now() - header.timestamp) : el('span', { class: 'sub' }, 'backfill')),
-    el('td', { class: 'ok', title: 'header signature, link, submissions, entry chain and Merkle root verified' }, '✓ verified'),
+    el('td', { class: 'time-to-final' }, el('span', { class: 'sub' }, 'soft')),
+    el('td', { class: 'ok', title: 'verified: header signature, link, submissions, entry chain and Merkle root' }, '✓'),
   );
   const body = byId('batches');
   body.prepend(row);
   while (body.children.length > MAX_BATCH_ROWS) body.lastElementChild!.remove();
+  rowFinality.set(header.height, { row, timestamp: header.timestamp });
+  verifiedHashes.set(header.height, headerHash.toLowerCase());
+  for (const h of rowFinality.keys()) if (h <= header.height - MAX_BATCH_ROWS) rowFinality.delete(h);
+  for (const h of verifiedHashes.keys()) if (h <= header.height - 4 * MAX_BATCH_ROWS) verifiedHashes.delete(h);
+  renderBatchFinality();
+}
+
+/** Listed batches not yet shown final: their time-to-final cell. */
+const rowFinality = new Map<number, { row: Elem; timestamp: number }>();
+/** The header hashes this page verified, by height (the recent ones): a certificate must name the one at its height. */
+const verifiedHashes = new Map<number, string>();
+/** The final height whose certificate was found to name the header the page verified there (-1: none yet). */
+let finalMatched = -1;
+let mismatchShown = -1;
+
+/**
+ * Marks the listed batches the verified final height covers: final once the page checked a finality certificate at
+ * or above their height (it certifies the chain of headers below it). The time to final is the node's moment of
+ * marking the height final (its clock, `finalizedAt`) minus the header's timestamp (the leader's clock): two
+ * clocks the protocol keeps close (a header from the future is refused), neither the browser's.
+ */
+function renderBatchFinality(): void {
+  if (!final) return;
+  // The certificate names the header at its own height: the page's verified chain must hold that very header there
+  // (then every batch below it, linked to it, is final too); until the page verified that height, nothing is marked.
+  if (final.height !== finalMatched) {
+    const verified = verifiedHashes.get(final.height);
+    if (verified === undefined) return;
+    if (verified !== final.headerHash.toLowerCase()) {
+      if (mismatchShown === final.height) return;
+      mismatchShown = final.height;
+      showNotVerified(`the finality of batch ${final.height}`, new VerificationError(`its certificate names header ${final.headerHash}, the page verified ${verified} there`));
+      return;
+    }
+    finalMatched = final.height;
+  }
+  for (const [height, r] of rowFinality) {
+    if (height > finalMatched) continue;
+    const rise = [...finalRises].filter(([h]) => h >= height).sort(([a], [b]) => a - b)[0];
+    r.row.querySelector('.time-to-final')?.replaceChildren(el('span', { class: 'ok', title: 'certificate checked; time as the node marked it final minus the header\'s timestamp' },
+      rise ? `✓ ${formatDuration(rise[1] - r.timestamp)}` : '✓ final'));
+    rowFinality.delete(height);
+  }
 }
 
 /** Follows the log with watchEntries and lists each batch once its first entry comes out verified. */
@@ -118,6 +191,11 @@ async function followBatches(client: SequencerClient, fromHeight: number): Promi
       current = entry.height;
       const anchor = watcher.anchor!; // the header of the batch being handed out: verified before its entries
       latest = { header: anchor.header!, headerHash: anchor.headerHash };
+      if (lastVerifiedView !== undefined && latest.header.view > lastVerifiedView) {
+        addViewChange(latest.header.timestamp, `${lastVerifiedView} → ${latest.header.view}`, leaderOf(client, latest.header.view), `new leader's first batch: height ${latest.header.height}`,
+          el('span', { class: 'ok' }, '✓ header signed by the new view\'s leader, linked to the one before'));
+      }
+      lastVerifiedView = latest.header.view;
       addBatchRow(latest, leaderOf(client, anchor.header!.view));
       setText('batches-note', `following ${watcher.url} (${watcher.following === 'push' ? 'server push' : 'polling'}) · every batch verified before it is listed`);
       renderStatus(client);
@@ -172,47 +250,90 @@ async function lookUp(client: SequencerClient, seq: number): Promise<void> {
   }
 }
 
-/** The node's equivocation proofs, oldest first, each checked as the contract would. */
-async function renderEquivocations(client: SequencerClient): Promise<void> {
-  // Header proofs only (both signed headers shown); a validator's proofs (kinds 3-6) name votes: `sequencer proofs`.
-  const listed = await client.context.node().call<(ExportedProofJson | { a: object })[]>('sequencer_getEquivocations');
-  const proofs = listed.filter((p): p is ExportedProofJson => 'header' in p.a);
-  const target = byId('equivocations');
-  if (proofs.length === 0) return void target.replaceChildren('none');
+/** A view change for the timeline: `at` is the new view's first header's timestamp, or when the page saw the node's view move. */
+function addViewChange(at: number, what: string, leader: string, detail: string, how: Elem): void {
+  viewChanges.push({ at, row: el('tr', { class: 'view-change' },
+    el('td', {}, isoTime(at)), el('td', {}, `view change ${what}`), el('td', { class: 'mono', title: leader }, shortHex(leader)), el('td', {}, detail), el('td', {}, how)) });
+  if (viewChanges.length > MAX_VIEW_CHANGES) viewChanges.shift();
+  renderTimeline();
+}
+
+/** The node's current view as it states it (sequencer_info): a change the page has not seen in a header yet (a view without a batch). */
+function noteStatedView(view: number, leader: string): void {
+  if (lastStatedView !== undefined && view > lastStatedView && (lastVerifiedView === undefined || view > lastVerifiedView)) {
+    addViewChange(Date.now(), `${lastStatedView} → ${view}`, leader, 'no batch of this view verified yet', el('span', { class: 'sub' }, 'as the node states it'));
+  }
+  lastStatedView = view;
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+function renderTimeline(): void {
+  const rows = [...proofRows, ...viewChanges].sort((x, y) => y.at - x.at).map((r) => r.row);
+  const target = byId('timeline');
+  if (rows.length === 0) return void target.replaceChildren('none');
   target.className = '';
-  const rows = [...proofs].sort((x, y) => x.a.header.timestamp - y.a.header.timestamp).map((p) => {
-    let verdict: string | null;
-    try {
-      verdict = checkProof(client.context.rules.separator, parseProof(p));
-    } catch (e) {
-      verdict = (e as Error).message;
-    }
-    if (verdict) showNotVerified('an equivocation proof the node holds', new VerificationError(verdict));
-    return el('tr', {},
-      el('td', {}, new Date(p.a.header.timestamp).toISOString().replace('T', ' ').slice(0, 19)),
-      el('td', {}, p.kind),
-      el('td', { class: 'mono' }, p.signer),
-      el('td', {}, `height ${p.a.header.height} / ${p.b.header.height}, view ${p.a.header.view}`),
-      el('td', { class: verdict ? 'bad' : 'ok' }, verdict ? `✗ ${verdict}` : '✓ both signatures verified: slashable'),
-    );
-  });
   target.replaceChildren(el('table', {},
-    el('thead', {}, el('tr', {}, el('th', {}, 'time (first header)'), el('th', {}, 'kind'), el('th', {}, 'signer'), el('th', {}, 'headers'), el('th', {}, 'proof'))),
+    el('thead', {}, el('tr', {}, el('th', {}, 'time'), el('th', {}, 'event'), el('th', {}, 'signer / new leader'), el('th', {}, 'details'), el('th', {}, 'checked'))),
     el('tbody', {}, ...rows)));
+}
+
+/** The verdict on a proof, or null: each checked as the contract would (both signatures, the conflict, this log and set). */
+function judge(client: SequencerClient, p: ExportedProofJson | ExportedVoteProofJson): string | null {
+  try {
+    if (!isVoteProofJson(p)) return checkProof(client.context.rules.separator, parseProof(p));
+    const { calldata: _calldata, ...proof } = p as ExportedVoteProofJson;
+    const parsed = parseVoteProof(proof);
+    const { rules, chainId } = client.context;
+    if (parsed.chainId !== chainId || !equalBytes(parsed.logId, rules.logId)) return 'it is of another log';
+    if (!equalBytes(parsed.membershipHash, rules.membership.hash)) return 'it is of another validator set';
+    return checkVoteProof(rules, parsed.proof);
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** The node's equivocation proofs: the leader's (two headers) and the validators' (two votes or timeouts), each checked. */
+async function loadProofs(client: SequencerClient): Promise<void> {
+  const listed = await client.context.node().call<(ExportedProofJson | ExportedVoteProofJson)[]>('sequencer_getEquivocations');
+  proofRows = listed.map((p) => {
+    const verdict = judge(client, p);
+    if (verdict) showNotVerified('an equivocation proof the node holds', new VerificationError(verdict));
+    const header = 'header' in p.a ? p as ExportedProofJson : undefined;
+    const statement = header ? undefined : (p as ExportedVoteProofJson).a as { vote?: { view: number; height: number; kind: number }; timeout?: { view: number } };
+    const what = header
+      ? `height ${header.a.header.height} / ${header.b.header.height}, view ${header.a.header.view}`
+      : statement?.vote ? `${statement.vote.kind === 1 ? 'lock' : 'commit'} vote, height ${statement.vote.height}, view ${statement.vote.view}` : `timeout, view ${statement?.timeout?.view}`;
+    // A header proof carries its time; a vote does not: it is placed when the page learnt of it.
+    const at = header ? header.a.header.timestamp : Date.now();
+    return { at, row: el('tr', { class: 'equivocation' },
+      el('td', {}, isoTime(at)),
+      el('td', {}, `equivocation: ${p.kind}`),
+      el('td', { class: 'mono', title: p.signer }, shortHex(p.signer.toLowerCase())),
+      el('td', {}, what),
+      el('td', { class: verdict ? 'bad' : 'ok' }, verdict ? `✗ ${verdict}` : '✓ both signatures verified: slashable')) };
+  });
+  renderTimeline();
 }
 
 async function pollInfo(client: SequencerClient): Promise<void> {
   try {
     info = await client.info();
     if (info.equivocations !== equivocationsShown) {
-      await renderEquivocations(client);
+      await loadProofs(client);
       equivocationsShown = info.equivocations;
     }
     // The final height the node states is shown only with its certificate, checked by the SDK (getCertificate).
     if (info.finalizedHeight >= 0 && info.finalizedHeight !== final?.height) {
       const fc = await client.getCertificate(info.finalizedHeight);
-      final = { height: fc.height, timestamp: fc.header.timestamp, signers: fc.certificate.signatures.length };
+      final = { height: fc.height, timestamp: fc.header.timestamp, signers: fc.certificate.signatures.length, headerHash: fc.headerHash };
     }
+    for (const rise of info.finalizedAt ?? []) finalRises.set(rise.height, rise.at);
+    for (const h of finalRises.keys()) if (finalRises.size > 2 * MAX_BATCH_ROWS) finalRises.delete(h);
+    renderBatchFinality();
+    noteStatedView(info.view, info.leader);
   } catch (e) {
     if (e instanceof VerificationError) showNotVerified('the node\'s sequencer_info', e);
     else setText('head-age', `node unreachable: ${(e as Error).message}`);

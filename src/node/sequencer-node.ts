@@ -48,6 +48,7 @@ import type { ParsedReceipt } from '../wire/json.ts';
 import type { NodeConfig } from './config.ts';
 import { PrometheusNodeMetrics, type HaltReason } from './metrics.ts';
 import { ProcessMonitor } from './process-stats.ts';
+import { ValidatorActivity } from './validator-activity.ts';
 import type { Logger } from '../core/logger.ts';
 
 export const VERSION: string = pkg.version;
@@ -153,6 +154,8 @@ export class SequencerNode {
   private finality: Finality | undefined;
   /** Validators' equivocation proofs (kinds 3-6); created with finality in wire. */
   private voteEvidence: VoteEvidence | undefined;
+  /** Each validator's last counted vote and the final height's rises, for sequencer_info (the explorer). */
+  private activity: ValidatorActivity | undefined;
   /** Which view the node is in and when it moves on (logs of more than one validator). */
   private pacemaker: Pacemaker | undefined;
   /** A validator's (or the primary's) voting; undefined for an observer. */
@@ -253,6 +256,8 @@ export class SequencerNode {
     this.pacemaker = pacemaker;
     const finality = await Finality.start({ host, store, rules, watch, log, view: pacemaker && (() => pacemaker.curView) });
     this.finality = finality;
+    const activity = this.activity = new ValidatorActivity(finality, rules.membership.n);
+    this.unsubscribe.push(() => activity.stop());
     const evidence = await VoteEvidence.open({ store, rules, chainId: config.chainId, log });
     this.voteEvidence = evidence;
     evidence.follow(finality, {
@@ -498,6 +503,8 @@ export class SequencerNode {
       notReady: this.role?.notReady ?? this.validatorStartup?.notReady ?? null,
       storageFault: this.store.fault ?? null,
       equivocations: this.watch.proofs.length + this.voteEquivocations().length,
+      validatorVotes: this.activity?.validatorVotes ?? membership.validators.map(() => null),
+      finalizedAt: this.activity?.finalizedAt ?? [],
       process: this.monitor.sample(),
       version: VERSION,
     };

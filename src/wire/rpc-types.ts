@@ -118,6 +118,21 @@ export interface ProcessStatsJson {
 }
 
 /** sequencer_info (docs/protocol.md §JSON-RPC API, info). */
+export interface ValidatorVoteJson {
+  kind: 'lock' | 'commit';
+  view: number;
+  height: number;
+  /** When this node counted it (Unix ms, its clock). */
+  at: number;
+}
+
+export interface FinalRiseJson {
+  /** The final height reached. */
+  height: number;
+  /** When this node marked it final (Unix ms, its clock). */
+  at: number;
+}
+
 export interface InfoJson {
   mode: 'primary' | 'validator' | 'replica';
   /**
@@ -170,6 +185,10 @@ export interface InfoJson {
   storageFault: string | null;
   /** Number of equivocation proofs held. */
   equivocations: number;
+  /** By validator index: the last vote this node counted (verified) from it since it started, or null; `at` is this node's clock (ms). */
+  validatorVotes: (ValidatorVoteJson | null)[];
+  /** The last rises of this node's final height (at most 64, oldest first), `at` by its clock: height h became final at the first rise to h or above. */
+  finalizedAt: FinalRiseJson[];
   process: ProcessStatsJson;
   version: string;
 }

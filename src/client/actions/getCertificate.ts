@@ -8,10 +8,11 @@ import { checkFinalityCertificate } from '../../core/finality-certificate.ts';
 import { parseFinalityCertificate } from '../../wire/finality-json.ts';
 import type { FinalityCertificateJson } from '../../wire/rpc-types.ts';
 import type { ClientContext } from '../context.ts';
+import type { RpcClient } from '../rpc-client.ts';
 import { VerificationError } from '../errors.ts';
 
-export async function getCertificate(ctx: ClientContext, height: number): Promise<FinalityCertificateJson> {
-  const node = ctx.node();
+/** `node`: the one to ask (the client's first by default; a watcher asks the node it follows). */
+export async function getCertificate(ctx: ClientContext, height: number, node: RpcClient = ctx.node()): Promise<FinalityCertificateJson> {
   const answer = await node.getCertificate(height);
   try {
     const fc = parseFinalityCertificate(answer);
