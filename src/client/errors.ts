@@ -37,10 +37,3 @@ export class InconsistentLogError extends VerificationError {
   }
 }
 
-/**
- * Asked for what the SDK cannot give yet: `finality: 'final'` (watchEntries), which would need each batch's finality
- * certificate checked before its entries are yielded (append with `wait: 'final'` and getCertificate give finality).
- */
-export class NotSupportedError extends BaseError {
-  static { this.prototype.name = 'NotSupportedError'; }
-}
