@@ -12,7 +12,7 @@ import { toHex } from '../core/bytes.ts';
 import type { Entry } from '../core/entry.ts';
 import { entryToJson, type EntryJson } from '../wire/json.ts';
 import { checkSameLog, type ClientContext } from './context.ts';
-import { VerificationError } from './errors.ts';
+import { EntriesReplacedError, VerificationError } from './errors.ts';
 import type { RpcClient } from './rpc-client.ts';
 import { TipFeed, type TipNotice } from './tip-feed.ts';
 import { getCertificate } from './actions/getCertificate.ts';
@@ -110,7 +110,7 @@ export class EntryWatcher implements AsyncIterable<EntryJson> {
           for await (const e of this.session(this.urlIndex, () => { failures = 0; triesOnUrl = 0; })) yield e;
         } catch (e) {
           if (this.stopped) return;
-          if (e instanceof VerificationError) throw e;
+          if (e instanceof VerificationError || e instanceof EntriesReplacedError) throw e;
           this.opts.onReconnect?.({ url: this.url, error: e });
           failures++;
           // The same URL once more (a dropped connection), then the next one.

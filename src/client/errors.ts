@@ -37,3 +37,28 @@ export class InconsistentLogError extends VerificationError {
   }
 }
 
+/**
+ * The watcher (soft finality) was handed entries of batches a later view replaced: the node serves, at the height
+ * after the last verified header, a header of a later view that does not extend it. That is how a view change ends
+ * soft batches no quorum locked (docs/protocol.md §View change), not a proof of a lie: the two headers are of different
+ * views (nor is a re-proposal of the anchor's own header, the same entries under the new view's header, which also
+ * lands here). The stream ends: entries of the anchor's batch, and of soft batches below it, may have been replaced.
+ * Resume from the last final height (a certificate-backed point), or follow with `finality: 'final'`, which never
+ * hands out replaceable entries.
+ */
+export class EntriesReplacedError extends BaseError {
+  static { this.prototype.name = 'EntriesReplacedError'; }
+  /** The verified header the served one does not extend (the watcher's anchor). */
+  readonly held: SignedHeaderJson;
+  /** The later view's header. */
+  readonly served: SignedHeaderJson;
+  /** The anchor's height: the highest batch whose entries the watcher handed out and the log may no longer hold. */
+  readonly fromHeight: number;
+
+  constructor(message: string, args: { url: string; held: SignedHeaderJson; served: SignedHeaderJson; fromHeight: number }) {
+    super(message, { details: { url: args.url, fromHeight: args.fromHeight } });
+    this.held = args.held;
+    this.served = args.served;
+    this.fromHeight = args.fromHeight;
+  }
+}

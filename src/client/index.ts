@@ -5,7 +5,7 @@ export type { Account, AppendArgs } from './actions/append.ts';
 export type { WatchEntriesCallbacks } from './actions/watchEntries.ts';
 export { EntryWatcher, type WatchEntriesOptions } from './entry-watcher.ts';
 export type { TrustAnchorJson } from './trust-anchor.ts';
-export { InconsistentLogError, VerificationError } from './errors.ts';
+export { EntriesReplacedError, InconsistentLogError, VerificationError } from './errors.ts';
 export { RpcClient, RpcError } from './rpc-client.ts';
 export { IngestClient, IngestConnectionError, ingestUrl, type IngestClientOptions } from './ingest-client.ts';
 export { SubmissionSigner, timeNonces } from './submission-signer.ts';

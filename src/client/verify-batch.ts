@@ -17,7 +17,7 @@ import { encodeTxList, type DecodedSubmission } from '../core/submission.ts';
 import { sha256 } from '../core/hash.ts';
 import { parseHex, parseSignedHeader, parseSubmission, proofToJson, signedHeaderToJson } from '../wire/json.ts';
 import type { BatchJson } from '../wire/rpc-types.ts';
-import { InconsistentLogError, VerificationError } from './errors.ts';
+import { EntriesReplacedError, InconsistentLogError, VerificationError } from './errors.ts';
 import { anchorOf, type TrustAnchor } from './trust-anchor.ts';
 
 /** What batches are verified against: the log's rules as a client knows them, and its chain id (for proofs). */
@@ -66,6 +66,18 @@ function headerSignature(ctx: VerifyContext, signed: SignedHeader, url: string):
   } catch (e) {
     throw unverified(url, signed.header.height, e);
   }
+}
+
+/**
+ * A validly signed header of a later view than the anchor's, at or after its height, that does not continue it: soft
+ * batches replaced by a view change (EntriesReplacedError), not an equivocation; undefined for anything else.
+ */
+function replaced(url: string, anchor: TrustAnchor, served: SignedHeader): EntriesReplacedError | undefined {
+  const held = anchor.signed;
+  if (!held || served.header.view <= held.header.view || served.header.height < held.header.height) return undefined;
+  return new EntriesReplacedError(`${url} serves view ${served.header.view}'s header at height ${served.header.height}, not on the verified header of view ${held.header.view} at ${held.header.height}: soft batches were replaced`, {
+    url, held: signedHeaderToJson(held), served: signedHeaderToJson(served), fromHeight: held.header.height,
+  });
 }
 
 function inconsistency(ctx: VerifyContext, url: string, held: SignedHeader | null, served: SignedHeader, what: string): InconsistentLogError {
@@ -119,7 +131,7 @@ export function verifyNextBatch(ctx: VerifyContext, anchor: TrustAnchor, json: B
   if (batch.header.height !== height) throw new VerificationError(`${url} answered height ${batch.header.height} when asked for ${height}`, { details: { url, height } });
   const hash = headerSignature(ctx, batch, url);
   if (!equalBytes(batch.header.prevHeaderHash, anchor.tip.headerHash)) {
-    throw inconsistency(ctx, url, anchor.signed, batch, `a header at height ${height} that does not extend the verified header ${toHex(anchor.tip.headerHash)}`);
+    throw replaced(url, anchor, batch) ?? inconsistency(ctx, url, anchor.signed, batch, `a header at height ${height} that does not extend the verified header ${toHex(anchor.tip.headerHash)}`);
   }
   return verifyBody(ctx, anchor.tip, batch, hash, url);
 }
@@ -148,7 +160,7 @@ export function verifyAnchorBatch(ctx: VerifyContext, anchor: TrustAnchor, json:
   const parsed = parseBatch(json, url, anchor.tip.height);
   const hash = headerSignature(ctx, parsed.batch, url);
   if (parsed.batch.header.height !== anchor.tip.height || !equalBytes(hash, anchor.tip.headerHash)) {
-    throw inconsistency(ctx, url, anchor.signed, parsed.batch, `a different header for the verified height ${anchor.tip.height}`);
+    throw replaced(url, anchor, parsed.batch) ?? inconsistency(ctx, url, anchor.signed, parsed.batch, `a different header for the verified height ${anchor.tip.height}`);
   }
   return verifyAlone(ctx, parsed, hash, url);
 }

@@ -6,7 +6,7 @@
  * the signed header), equivocation proofs with the core's checkProof. What the node merely states (its head
  * height, its health) is labelled as such. Whatever fails to verify raises the red banner.
  */
-import { createSequencerClient, NotFoundError, VerificationError, type EntryProofJson, type HeaderJson, type InfoJson, type SequencerClient } from '../client/index.ts';
+import { createSequencerClient, EntriesReplacedError, NotFoundError, VerificationError, type EntryProofJson, type HeaderJson, type InfoJson, type SequencerClient } from '../client/index.ts';
 import type { ExportedProofJson, ExportedVoteProofJson } from '../wire/rpc-types.ts';
 import { equalBytes, toHex } from '../core/bytes.ts';
 import { checkProof } from '../core/equivocation.ts';
@@ -201,9 +201,31 @@ async function followBatches(client: SequencerClient, fromHeight: number): Promi
       renderStatus(client);
     }
   } catch (e) {
+    if (e instanceof EntriesReplacedError) {
+      replaceSoftRows(client, e);
+      void followBatches(client, finalMatched + 1);
+      return;
+    }
     setText('batches-note', 'the stream stopped: a node served something that does not verify');
     showNotVerified('a batch served by the node', e);
   }
+}
+
+/**
+ * A later view replaced soft batches the page listed (a view change abandons what no quorum locked): their rows go,
+ * the timeline says so, and the page follows again from above the last height whose certificate it checked.
+ */
+function replaceSoftRows(client: SequencerClient, e: EntriesReplacedError): void {
+  // Every row above the final height is still waiting for its certificate, so rowFinality holds it.
+  for (const [h, r] of [...rowFinality]) {
+    if (h <= finalMatched) continue;
+    r.row.remove();
+    rowFinality.delete(h);
+  }
+  for (const h of [...verifiedHashes.keys()]) if (h > finalMatched) verifiedHashes.delete(h);
+  const view = e.served.header.view;
+  addViewChange(Date.now(), `${e.held.header.view} → ${view}`, leaderOf(client, view), `soft batches above height ${finalMatched} replaced by view ${view}'s`,
+    el('span', { class: 'sub' }, 'headers of two views: not an equivocation'));
 }
 
 function renderProof(p: EntryProofJson): Elem {
