@@ -4,6 +4,8 @@
  * fault starts (a view change may have moved it). Without `leaderFaults`, a fault never strikes the current leader:
  * a fault that would is moved to the next node.
  */
+import { MAX_CLOCK_SKEW_MS } from '../../src/core/limits.ts';
+
 export type FaultPlan =
   | { readonly kind: 'kill'; readonly victim: number }
   | { readonly kind: 'kill-leader' }
@@ -52,7 +54,9 @@ export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
     switch (kind) {
       case 'kill': return { kind, victim: node() };
       case 'kill-leader': return { kind };
-      case 'clock-ahead-leader': return { kind, aheadMs: o.clockAheadMs };
+      // Either within the skew a verifier allows (its headers are taken; later leaders seal on its timestamps) or
+      // beyond it (its batches are not valid yet anywhere: the others must time it out).
+      case 'clock-ahead-leader': return { kind, aheadMs: rand() < 0.5 ? o.clockAheadMs : 2 * MAX_CLOCK_SKEW_MS };
       case 'partition': return { kind, victim: node() };
       case 'one-way-partition': {
         const victim = node();

@@ -365,7 +365,8 @@ export class SequencerNode {
    */
   private async workPending(): Promise<boolean> {
     const pacemaker = this.pacemaker!;
-    if (this.role instanceof ValidatorRole && this.role.unservedSince(2 * (pacemaker.viewTimeoutMs ?? 0))) return true;
+    const recent = 2 * (pacemaker.viewTimeoutMs ?? 0);
+    if (this.role instanceof ValidatorRole && (this.role.unservedSince(recent) || this.role.refusedFutureBatchSince(pacemaker.curView, recent))) return true;
     const tip = this.store.tip;
     if (tip.height <= (this.finality?.finalizedHeight ?? -1)) return false;
     return (await this.watch.held(tip.height))?.header.view === pacemaker.curView;

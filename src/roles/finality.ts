@@ -144,8 +144,8 @@ export class Finality {
   }
 
   /**
-   * When a vote of `view` (or a later one) was last counted here (performance.now(), or -Infinity): the view's
-   * validators still at work. The pacemaker takes it as progress: under a saturated machine batches and
+   * When a vote of `view` (or a later one) by a validator other than that view's leader was last counted here
+   * (performance.now(), or -Infinity): the view's validators still at work. The pacemaker takes it as progress: under a saturated machine batches and
    * certificates may stall for longer than T(v) while the leader is alive and voted on.
    */
   lastVoteOf(view: number): number {
@@ -268,7 +268,9 @@ export class Finality {
 
   /** Counts a verified vote; a certificate it completes is acted on. */
   private count(index: number, v: SignedVote): void {
-    if (v.view >= this.lastVoteView) {
+    // The view's leader voting on its own headers shows nothing about the others taking them (a leader whose clock
+    // runs ahead votes on batches nobody else can accept yet): only another validator's vote is progress.
+    if (v.view >= this.lastVoteView && index !== v.view % this.ctx.membership.n) {
       this.lastVoteView = v.view;
       this.lastVoteAt = performance.now();
     }

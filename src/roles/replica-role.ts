@@ -102,6 +102,11 @@ export class ReplicaRole implements Role {
   }
 
   /** Drops the stored branch from `height` up (a commit certificate names another header there), then syncs. */
+  /** Replica.refusedFutureBatchSince: a batch of `view` not valid yet by this clock within the last `ms`. */
+  refusedFutureBatchSince(view: number, ms: number): boolean {
+    return this.replica.refusedFutureBatchSince(view, ms);
+  }
+
   dropBranch(height: number): Promise<void> {
     const views = this.opts.views;
     return views ? this.replica.between(() => views.dropBranch(height)) : Promise.resolve();

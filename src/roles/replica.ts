@@ -123,6 +123,8 @@ export class Replica {
   private rewindTo: number | undefined;
   /** Sync rounds started: which peer a round asks first. */
   private rounds = 0;
+  /** The view of the last header whose signature checked but whose batch was not valid yet by this clock, and when. */
+  private future: { readonly view: number; readonly at: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly unsubscribe: (() => void)[];
@@ -180,6 +182,15 @@ export class Replica {
     return (await this.handle(bytes, `gossip from ${fromPeer}`)).verdict;
   }
 
+  /**
+   * Whether, within the last `ms`, a batch of `view` signed by its leader was not valid yet by this node's clock (its
+   * timestamp too far ahead): the leader's work this node cannot take, which counts as work pending (a leader whose
+   * clock runs ahead is timed out like one that does not seal).
+   */
+  refusedFutureBatchSince(view: number, ms: number): boolean {
+    return this.future !== undefined && this.future.view === view && performance.now() - this.future.at < ms;
+  }
+
   /** The tip the next batch must follow: the last verified one, durable or not. */
   private get headTip(): Tip {
     return this.verifiedTip ?? this.opts.store.tip;
@@ -208,12 +219,14 @@ export class Replica {
       if (watch.halted) return { now: IGNORE };
       // The verification stage reached, for the failure metric's bounded label (the reason's text is logged).
       let stage: VerificationFailure = 'malformed';
+      let signedView = -1;
       try {
         const signed = peekSignedHeader(bytes);
         // A leader caught equivocating: nothing it signs is stored (its view is timed out: §View change, T3).
         if (this.refusesSigner(signed)) return { now: IGNORE };
         stage = 'header_signature';
         const hash = verifyHeaderSignature(this.opts.rules, signed);
+        signedView = signed.header.view;
         stage = 'batch_body';
         // Evidence of equivocation is accepted so that it spreads and every honest node can catch it.
         if (await watch.observe(signed, origin)) return { now: { verdict: 'accept', stored: false } };
@@ -272,6 +285,7 @@ export class Replica {
         return { durable: this.enqueueWrite(verified, signed, origin) };
       } catch (e) {
         if (e instanceof BatchNotYetValidError) {
+          if (signedView >= 0) this.future = { view: signedView, at: performance.now() };
           this.metrics.verificationFailed('not_yet_valid');
           log.warn('batch not valid yet by this clock; will retry', { origin, reason: e.message });
           return { now: IGNORE };

@@ -148,6 +148,11 @@ export class ValidatorRole implements Role {
     return performance.now() - this.lastUnserved < ms;
   }
 
+  /** ReplicaRole.refusedFutureBatchSince, of the follower. */
+  refusedFutureBatchSince(view: number, ms: number): boolean {
+    return this.follower.refusedFutureBatchSince(view, ms);
+  }
+
   /** View 0: recover as the primary always has (what its key signed, from its peers), then lead. */
   private leadViewZero(): void {
     const { startup, log } = this.opts;

@@ -18,8 +18,8 @@ export interface ValidatorProcesses {
   readonly dir: string;
   readonly nodes: ValidatorProcess[];
   readonly rpcs: RpcClient[];
-  /** Starts validator i again on its store, with `peers` (multiaddrs), replacing nodes[i] and rpcs[i]. */
-  restart(i: number, peers: readonly string[]): Promise<ValidatorProcess>;
+  /** Starts validator i again on its store, with `peers` (multiaddrs), replacing nodes[i] and rpcs[i]; `env` adds to its environment. */
+  restart(i: number, peers: readonly string[], env?: Record<string, string>): Promise<ValidatorProcess>;
 }
 
 export interface ValidatorProcessOptions {
@@ -39,14 +39,14 @@ export async function startValidatorProcesses(t: TestContext, opts: ValidatorPro
     '--allow', allow, '--log-id', toHex(LOG_ID), '--chain-id', String(CHAIN_ID), '--validators', VALIDATORS.map((v) => toHex(v)).join(','),
     ...(opts.extraArgs?.(i) ?? []), ...(peers.length > 0 ? ['--peers', peers.join(',')] : ['--unsafe-skip-recovery']),
   ];
-  const start = (i: number, peers: readonly string[]) => startNode(t, argsOf(i, peers), { env: cliEnv({ PRIVATE_KEY: toHex(KEYS[i]) }) });
+  const start = (i: number, peers: readonly string[], env: Record<string, string> = {}) => startNode(t, argsOf(i, peers), { env: cliEnv({ PRIVATE_KEY: toHex(KEYS[i]), ...env }) });
   const nodes: ValidatorProcess[] = [];
   for (let i = 0; i < KEYS.length; i++) nodes.push(await start(i, nodes.flatMap((n) => n.started.multiaddrs)));
   const rpcs = nodes.map((n) => new RpcClient(n.started.rpc));
   return {
     dir: tmp.path, nodes, rpcs,
-    async restart(i, peers) {
-      nodes[i] = await start(i, peers);
+    async restart(i, peers, env) {
+      nodes[i] = await start(i, peers, env);
       rpcs[i] = new RpcClient(nodes[i].started.rpc);
       return nodes[i];
     },
