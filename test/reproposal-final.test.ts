@@ -69,7 +69,7 @@ test('a validator holding a header final follows its re-proposal in the next vie
     return 'ignore';
   });
   await waitFor(() => host.connectedPeers().length >= 1, 10_000, 'connected to the follower');
-  await new Promise((r) => setTimeout(r, 1_200)); // subscriptions exchanged
+  await waitFor(() => host.subscribers(batchTopic(LOG_ID)).length >= 1, 10_000, 'the follower\'s subscription known'); // then a publish reaches it
 
   await host.publish(batchTopic(LOG_ID), reproposalBytes);
   await waitFor(async () => (await follower.batch(h))?.batch.header.view === 1, 10_000, 'the final header replaced by its re-proposal');

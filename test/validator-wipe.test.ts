@@ -42,7 +42,7 @@ test('a validator whose store was lost after it timed out a view signs no second
   t.after(() => host.stop());
   host.subscribe(timeoutTopic(LOG_ID), async () => 'accept');
   await waitFor(() => host.connectedPeers().length >= 3, 10_000, 'the timeout\'s carrier connected');
-  await new Promise((r) => setTimeout(r, 1_200)); // subscriptions exchanged
+  await waitFor(() => host.subscribers(timeoutTopic(LOG_ID)).length >= 3, 10_000, 'the validators\' subscriptions known'); // then a publish reaches them
   const before = encodeTimeoutTopicMessage({
     kind: 'timeout',
     message: { view: 0, lock, signerIndex: WIPED, signature: sign(digestOfTimeout(second.rules, 0, lock), KEYS[WIPED]!), certificate: fc.certificate },

@@ -42,7 +42,7 @@ test('lock votes of one validator at consecutive heights that do not chain becom
   t.after(() => host.stop());
   host.subscribe(voteTopic(LOG_ID), async () => 'ignore');
   await waitFor(() => host.connectedPeers().length >= 1, 10_000, 'connected');
-  await new Promise((r) => setTimeout(r, 1_200)); // subscriptions exchanged
+  await waitFor(() => host.subscribers(voteTopic(LOG_ID)).length >= 1, 10_000, 'the leader\'s subscription known'); // then a publish reaches it
   // At h, a header that is not the log's; at h + 1 the log's header, whose parent is the log's h: not a chain.
   await host.publish(voteTopic(LOG_ID), encodeVoteBundle({ signerIndex: BYZANTINE, votes: [lockVote(lower.header.height, keccak256(new TextEncoder().encode('not the log\'s header')))] }));
   await host.publish(voteTopic(LOG_ID), encodeVoteBundle({ signerIndex: BYZANTINE, votes: [lockVote(higher.header.height, headerHash(rules.separator, higher.header))] }));
