@@ -16,13 +16,14 @@ import { RelayProcess } from '../scripts/chaos/relay.ts';
 import { runChaos } from '../scripts/chaos/run.ts';
 
 const entry = (seq: number, nonce: number) => ({ seq, sender: '0xaa', nonce: String(nonce), payload: `tx ${nonce}` });
-const receipt = (nonce: number, seq: number, height: number, headerHash: string, finality: 'soft' | 'final'): ReceiptRecord => ({
-  sender: '0xaa', nonce: String(nonce), payload: `tx ${nonce}`, finality, height, firstSeq: seq, count: 1, headerHash, sentMs: 0, answeredMs: 5, node: 'a',
+/** A receipt; its header's content key is `c<hash>` unless given (a re-proposal keeps it, under another hash). */
+const receipt = (nonce: number, seq: number, height: number, headerHash: string, finality: 'soft' | 'final', contentKey = `c${headerHash}`): ReceiptRecord => ({
+  sender: '0xaa', nonce: String(nonce), payload: `tx ${nonce}`, finality, height, firstSeq: seq, count: 1, headerHash, contentKey, sentMs: 0, answeredMs: 5, node: 'a',
 });
 const healthy: ChaosRecord = {
   nodes: [
-    { name: 'a', finalHeaders: ['0x01', '0x02'], finalEntries: [entry(0, 1), entry(1, 2), entry(2, 3)] },
-    { name: 'b', finalHeaders: ['0x01', '0x02'], finalEntries: [entry(0, 1), entry(1, 2), entry(2, 3)] },
+    { name: 'a', finalHeaders: ['0x01', '0x02'], finalContent: ['c0x01', 'c0x02'], finalEntries: [entry(0, 1), entry(1, 2), entry(2, 3)] },
+    { name: 'b', finalHeaders: ['0x01', '0x02'], finalContent: ['c0x01', 'c0x02'], finalEntries: [entry(0, 1), entry(1, 2), entry(2, 3)] },
   ],
   receipts: [receipt(1, 0, 0, '0x01', 'final'), receipt(3, 2, 1, '0x02', 'soft')],
   faults: [{ fault: 'kill -9 validator A', startedMs: 0, healedMs: 10, recoveredAfterMs: 300 }],
@@ -37,8 +38,10 @@ test('the chaos checker passes a consistent record and names every kind of viola
   // A final receipt whose transaction is missing from one node's final log, or at another sequence number.
   assert.match(violations({ nodes: [healthy.nodes[0], { ...healthy.nodes[1], finalEntries: [entry(1, 2), entry(2, 3)] }] }), /final receipt for 0xaa\/1 .*b's final log holds nothing at seq 0/);
   assert.match(violations({ receipts: [receipt(1, 1, 0, '0x01', 'final')] }), /final log holds 0xaa\/2 "tx 2" at seq 1/);
-  // A final receipt under a header that is not the final one.
+  // A final receipt under a header that is not the final one, unless the final one re-proposes it (the same header but
+  // for its view: the same content key).
   assert.match(violations({ receipts: [receipt(1, 0, 0, '0x07', 'final')] }), /final header there is 0x01, not 0x07/);
+  assert.equal(violations({ receipts: [receipt(1, 0, 0, '0x07', 'final', 'c0x01')] }), '');
   // A soft receipt whose transaction is final nowhere (lost).
   assert.match(violations({ receipts: [receipt(4, 3, 1, '0x02', 'soft')] }), /acknowledged 0xaa\/4 "tx 4" is not in any final log/);
   // One submission sequenced twice.

@@ -2,10 +2,15 @@
  * The chaos run's verdict (docs/chaos.md), a pure function over what the run collected: every node's final headers
  * and final log, every receipt a client got, and when each fault healed and finality moved again.
  * - safety: no two different final headers for one height on any two nodes; every final receipt's transactions are
- *   in every node's final log at the sequence numbers it gives, under the header it names; every transaction a client
+ *   in every node's final log at the sequence numbers it gives, under the header it names (or that header's
+ *   re-proposal in a later view, the same header but for its view); every transaction a client
  *   got any receipt for (soft included) is final somewhere; no (sender, nonce) twice in a node's final log;
  * - liveness: after each fault healed, the final height rose within `boundMs`.
  */
+import { toHex } from '../../src/core/bytes.ts';
+import { headerHash } from '../../src/core/header.ts';
+import { parseHeader, type HeaderJson } from '../../src/wire/json.ts';
+
 export interface FinalEntry {
   readonly seq: number;
   readonly sender: string;
@@ -17,6 +22,8 @@ export interface NodeView {
   readonly name: string;
   /** Final header hash by height, 0..finalizedHeight. */
   readonly finalHeaders: readonly string[];
+  /** contentKey of each final header, by height. */
+  readonly finalContent: readonly string[];
   /** The final log's entries, in sequence order (as the node serves them). */
   readonly finalEntries: readonly FinalEntry[];
 }
@@ -31,6 +38,8 @@ export interface ReceiptRecord {
   readonly firstSeq: number;
   readonly count: number;
   readonly headerHash: string;
+  /** contentKey(header): what a re-proposal of the header in a later view keeps. */
+  readonly contentKey: string;
   /** Ms since the run started: sent, and answered. */
   readonly sentMs: number;
   readonly answeredMs: number;
@@ -60,6 +69,14 @@ export interface Verdict {
   readonly violations: readonly string[];
 }
 
+/**
+ * What a header says but for its view (its hash with view 0), hex: equal for a header and its re-proposals, which a
+ * final header may become on a node that was not told it was final (docs/protocol.md §View change).
+ */
+export function contentKey(separator: Uint8Array, header: HeaderJson): string {
+  return toHex(headerHash(separator, { ...parseHeader(header), view: 0 }));
+}
+
 function oneHeaderPerHeight(nodes: readonly NodeView[], violations: string[]): void {
   const heights = Math.max(0, ...nodes.map((n) => n.finalHeaders.length));
   for (let h = 0; h < heights; h++) {
@@ -80,8 +97,10 @@ function noSubmissionTwice(n: NodeView, violations: string[]): void {
 
 function finalReceiptHolds(r: ReceiptRecord, n: NodeView, violations: string[]): void {
   const at = `final receipt for ${r.sender}/${r.nonce} (height ${r.height}, seq ${r.firstSeq})`;
-  if (n.finalHeaders[r.height] !== r.headerHash) {
-    violations.push(`safety: ${at}: ${n.name}'s final header there is ${n.finalHeaders[r.height] ?? 'missing'}, not ${r.headerHash}`);
+  // The header itself, or its re-proposal in a later view (the same header but for its view: docs/protocol.md §View
+  // change), which every node takes for a final header it was not told was final.
+  if (n.finalHeaders[r.height] !== r.headerHash && n.finalContent[r.height] !== r.contentKey) {
+    violations.push(`safety: ${at}: ${n.name}'s final header there is ${n.finalHeaders[r.height] ?? 'missing'}, not ${r.headerHash} nor a re-proposal of it`);
     return;
   }
   const bySeq = new Map(n.finalEntries.map((e) => [e.seq, e]));

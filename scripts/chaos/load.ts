@@ -11,7 +11,7 @@ import { SequencerError, ErrorCode } from '../../src/core/errors.ts';
 import { toHex, type Bytes } from '../../src/core/bytes.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import type { ReceiptJson } from '../../src/wire/rpc-types.ts';
-import type { ReceiptRecord } from './check.ts';
+import { contentKey, type ReceiptRecord } from './check.ts';
 
 export interface LoadOptions {
   readonly clientKey: Bytes;
@@ -37,8 +37,12 @@ export class LoadGenerator {
 
   private readonly opts: LoadOptions;
 
+  /** The log's EIP-712 domain separator: what submissions are signed in and headers hashed in. */
+  private readonly separator: Bytes;
+
   constructor(opts: LoadOptions) {
     this.opts = opts;
+    this.separator = domainSeparator({ chainId: opts.chainId, logId: opts.logId });
     this.workers = Array.from({ length: opts.workers }, (_, w) => this.work(w % 2 === 0 ? 'soft' : 'final'));
   }
 
@@ -49,7 +53,7 @@ export class LoadGenerator {
 
   private async work(wait: 'soft' | 'final'): Promise<void> {
     const { opts } = this;
-    const signer = new SubmissionSigner(opts.clientKey, domainSeparator({ chainId: opts.chainId, logId: opts.logId }));
+    const signer = new SubmissionSigner(opts.clientKey, this.separator);
     const sender = toHex(addressFromPrivateKey(opts.clientKey));
     const clients = opts.nodes.map((n) => ({ name: n.name, rpc: new RpcClient(n.rpcUrl) }));
     while (this.running) {
@@ -79,7 +83,7 @@ export class LoadGenerator {
   private record(r: ReceiptJson, finality: 'soft' | 'final', sent: { sender: string; nonce: bigint; payload: string; sentMs: number; node: string }): void {
     this.receipts.push({
       sender: sent.sender, nonce: sent.nonce.toString(), payload: sent.payload, finality, height: r.height, firstSeq: r.firstSeq, count: r.count,
-      headerHash: r.headerHash, sentMs: Math.round(sent.sentMs), answeredMs: Math.round(this.opts.now()), node: sent.node,
+      headerHash: r.headerHash, contentKey: contentKey(this.separator, r.header), sentMs: Math.round(sent.sentMs), answeredMs: Math.round(this.opts.now()), node: sent.node,
     });
   }
 }

@@ -19,8 +19,9 @@ import { parseArgs } from 'node:util';
 import { fromHex, toHex } from '../../src/core/bytes.ts';
 import { addressFromPrivateKey } from '../../src/core/signature.ts';
 import { keccak256 } from '../../src/core/hash.ts';
+import { domainSeparator } from '../../src/core/eip712.ts';
 import { RpcClient } from '../../src/client/rpc-client.ts';
-import { check, type ChaosRecord, type FaultRecord, type NodeView } from './check.ts';
+import { check, contentKey, type ChaosRecord, type FaultRecord, type NodeView } from './check.ts';
 import { cut, forceThroughRelay, heal, lose } from './faults.ts';
 import { cleanupOnSignal, createNetwork } from './links.ts';
 import { LoadGenerator } from './load.ts';
@@ -181,7 +182,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         const info = await rpc.info();
         highestView = Math.max(highestView, info.view);
         viewChanges += info.viewChanges;
-        views.push(await collect(nodes[i].spec.name, rpc, info.finalizedHeight));
+        views.push(await collect(nodes[i].spec.name, rpc, info.finalizedHeight, domainSeparator({ chainId: CHAIN_ID, logId: LOG_ID })));
       } catch (e) {
         collectionErrors.push(`${nodes[i].spec.name}: ${(e as Error).message}`);
       }
@@ -206,12 +207,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 }
 
 /** A node's final headers (by height) and final log, read over JSON-RPC. */
-async function collect(name: string, rpc: RpcClient, finalizedHeight: number): Promise<NodeView> {
+async function collect(name: string, rpc: RpcClient, finalizedHeight: number, separator: Uint8Array): Promise<NodeView> {
   const finalHeaders: string[] = [];
+  const finalContent: string[] = [];
   let endSeq = 0;
   for (let h = 0; h <= finalizedHeight; h++) {
     const batch = await rpc.getBatch(h);
     finalHeaders.push(batch.headerHash);
+    finalContent.push(contentKey(separator, batch.header));
     endSeq = batch.header.firstSeq + batch.header.count;
   }
   const finalEntries: NodeView['finalEntries'][number][] = [];
@@ -220,7 +223,7 @@ async function collect(name: string, rpc: RpcClient, finalizedHeight: number): P
       if (e.height <= finalizedHeight) finalEntries.push({ seq: e.seq, sender: e.sender, nonce: e.nonce, payload: new TextDecoder().decode(fromHex(e.payload)) });
     }
   }
-  return { name, finalHeaders, finalEntries };
+  return { name, finalHeaders, finalContent, finalEntries };
 }
 
 async function main(): Promise<number> {
