@@ -3,7 +3,7 @@
  * the log live (server push and polling), failing over between nodes with no gap or duplicate, resuming from a
  * persisted anchor, and refusing what a lying node serves (a tampered payload, a forged validly-signed header).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -219,17 +219,25 @@ test("watchEntries({finality: 'final'}) hands out only entries of heights the no
   assertConsecutive(got, 0);
   assert.deepEqual(got, await client.read({ fromSeq: 0, limit: 10 }));
   // A node whose certificates do not check: nothing of the range is handed out.
-  const liar = await startRpcProxy(primary.rpcUrl, (method, _params, result) => {
+  assert.deepEqual(await finalEntriesFromForgingNode(t, primary.rpcUrl, 0), []);
+});
+
+/**
+ * Follows `finality: 'final'` from `fromSeq` through a proxy of `url` that forges one signature of every finality
+ * certificate: the watcher must end with a VerificationError about the certificate. Returns what it handed out.
+ */
+async function finalEntriesFromForgingNode(t: TestContext, url: string, fromSeq: number): Promise<EntryJson[]> {
+  const liar = await startRpcProxy(url, (method, _params, result) => {
     if (method === 'sequencer_getCertificate') (result as { certificate: { signatures: string[] } }).certificate.signatures[0] = toHex(randomBytes(65));
     return result;
   });
   t.after(() => liar.close());
   const lied: EntryJson[] = [];
   await assert.rejects(async () => {
-    for await (const e of sdk([liar.url]).watchEntries({ fromSeq: 0, finality: 'final', pollIntervalMs: 50 })) lied.push(e);
+    for await (const e of sdk([liar.url]).watchEntries({ fromSeq, finality: 'final', pollIntervalMs: 50 })) lied.push(e);
   }, { name: 'VerificationError', message: /finality certificate/ });
-  assert.equal(lied.length, 0);
-});
+  return lied;
+}
 
 test("watchEntries({finality: 'final'}) starting mid-batch hands out nothing of the starting batch before its own certificate checks", async (t) => {
   const { primary } = await network(t);
@@ -238,16 +246,7 @@ test("watchEntries({finality: 'final'}) starting mid-batch hands out nothing of 
   // Entries 2 and 3 are one submission, hence one batch: from 3, the watcher starts inside the batch holding 2.
   const [second] = await client.read({ fromSeq: 2, limit: 2 }).then((es) => { assert.equal(es[0].height, es[1].height); return es; });
   await waitFor(() => primary.info().finalizedHeight >= second.height);
-  const liar = await startRpcProxy(primary.rpcUrl, (method, _params, result) => {
-    if (method === 'sequencer_getCertificate') (result as { certificate: { signatures: string[] } }).certificate.signatures[0] = toHex(randomBytes(65));
-    return result;
-  });
-  t.after(() => liar.close());
-  const lied: EntryJson[] = [];
-  await assert.rejects(async () => {
-    for await (const e of sdk([liar.url]).watchEntries({ fromSeq: 3, finality: 'final', pollIntervalMs: 50 })) lied.push(e);
-  }, { name: 'VerificationError', message: /finality certificate/ });
-  assert.deepEqual(lied, [], 'no entry of the starting batch without its checked certificate');
+  assert.deepEqual(await finalEntriesFromForgingNode(t, primary.rpcUrl, 3), [], 'no entry of the starting batch without its checked certificate');
   // With honest certificates it starts at 3, with nothing skipped or repeated.
   const watcher = client.watchEntries({ fromSeq: 3, finality: 'final', pollIntervalMs: 50 });
   t.after(() => watcher.stop());
